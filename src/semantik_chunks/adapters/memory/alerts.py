@@ -1,0 +1,15 @@
+"""An alert sink that keeps what it is sent, for tests and for embedding hosts that poll."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from semantik_chunks.domain.model import Alert
+
+
+class CollectingAlertSink:
+    def __init__(self) -> None:
+        self.sent: list[Alert] = []
+
+    async def send(self, alerts: Sequence[Alert]) -> None:
+        self.sent.extend(alerts)

@@ -1,0 +1,102 @@
+"""In-memory chunk and collection repositories with the semantics of the Postgres adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.domain.chunks import prepare_batch
+from semantik_chunks.domain.errors import DuplicateChunkError, InvalidChunkError
+from semantik_chunks.domain.hashing import partition_for, postgres_text
+from semantik_chunks.domain.model import Chunk
+
+
+def _sort_key(chunk: Chunk) -> tuple[bool, str, int, int]:
+    # PostgreSQL sorts NULLs last in ascending order.
+    return (chunk.document_id is None, chunk.document_id or "", chunk.chunk_index, chunk.id or 0)
+
+
+class InMemoryChunkRepository:
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._db = database
+
+    @property
+    def partition_count(self) -> int:
+        return self._db.partition_count
+
+    def _partition(self, collection_id: str) -> dict[tuple[int, str], Chunk]:
+        return self._db.partitions[partition_for(collection_id, self._db.partition_count)]
+
+    async def add_many(self, chunks: Sequence[Chunk]) -> list[Chunk]:
+        prepared = prepare_batch(chunks, self._db.partition_count, self._db.clock())
+        for position, chunk in enumerate(prepared):
+            if chunk.collection_id not in self._db.collections:
+                raise InvalidChunkError(
+                    f"chunk #{position}: collection {chunk.collection_id!r} does not exist in collections"
+                )
+            if chunk.id is not None and (chunk.id, chunk.collection_id) in self._partition(chunk.collection_id):
+                raise DuplicateChunkError(
+                    f"chunk #{position}: chunk id {chunk.id} of collection {chunk.collection_id!r} is already stored"
+                )
+        # Nothing is written until the whole batch has passed every check.
+        stored = [c if c.id is not None else attrs.evolve(c, id=self._db.next_id()) for c in prepared]
+        explicit = [c.id for c in prepared if c.id is not None]
+        if explicit:
+            self._db.advance_ids_past(max(explicit))
+        for chunk in stored:
+            assert chunk.id is not None and chunk.partition_key is not None
+            self._db.partitions[chunk.partition_key][(chunk.id, chunk.collection_id)] = chunk
+        return stored
+
+    async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
+        if collection_id is not None:
+            return self._partition(collection_id).get((chunk_id, collection_id))
+        matches = [c for c in self._db.all_chunks() if c.id == chunk_id]
+        return min(matches, key=lambda c: c.collection_id) if matches else None
+
+    async def list_by_collection(self, collection_id: str) -> list[Chunk]:
+        rows = self._partition(collection_id).values()
+        return sorted((c for c in rows if c.collection_id == collection_id), key=_sort_key)
+
+    async def list_by_document(self, collection_id: str, document_id: str) -> list[Chunk]:
+        rows = self._partition(collection_id).values()
+        found = (c for c in rows if c.collection_id == collection_id and c.document_id == document_id)
+        return sorted(found, key=_sort_key)
+
+    async def delete_collection(self, collection_id: str) -> int:
+        partition = self._partition(collection_id)
+        doomed = [key for key, c in partition.items() if c.collection_id == collection_id]
+        for key in doomed:
+            del partition[key]
+        return len(doomed)
+
+    async def delete_document(self, collection_id: str, document_id: str) -> int:
+        partition = self._partition(collection_id)
+        doomed = [
+            key for key, c in partition.items() if c.collection_id == collection_id and c.document_id == document_id
+        ]
+        for key in doomed:
+            del partition[key]
+        return len(doomed)
+
+    async def count(self, collection_id: str | None = None) -> int:
+        if collection_id is None:
+            return sum(len(rows) for rows in self._db.partitions.values())
+        return len(await self.list_by_collection(collection_id))
+
+
+class InMemoryCollectionRepository:
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._db = database
+
+    async def add(self, collection_id: str, name: str | None = None) -> None:
+        try:
+            postgres_text(collection_id)
+        except (TypeError, ValueError) as exc:
+            raise InvalidChunkError(f"collection id {collection_id!r}: {exc}") from None
+        self._db.collections.setdefault(collection_id, name)
+
+    async def exists(self, collection_id: str) -> bool:
+        return collection_id in self._db.collections

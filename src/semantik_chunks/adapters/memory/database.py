@@ -1,0 +1,37 @@
+"""An in-memory stand-in for the database: the state both memory adapters share."""
+
+from __future__ import annotations
+
+import itertools
+
+import attrs
+
+from semantik_chunks.domain.clock import Clock, utc_now
+from semantik_chunks.domain.hashing import validate_partition_count
+from semantik_chunks.domain.model import Chunk, CollectionStats
+
+
+@attrs.define
+class MemoryDatabase:
+    """Partitions keyed like the real table: partition number -> (id, collection_id) -> chunk."""
+
+    partition_count: int = attrs.field(default=100, converter=validate_partition_count)
+    clock: Clock = utc_now
+    collections: dict[str, str | None] = attrs.field(factory=dict)
+    partitions: dict[int, dict[tuple[int, str], Chunk]] = attrs.field(init=False)
+    collection_stats: list[CollectionStats] = attrs.field(factory=list)
+    _ids: itertools.count[int] = attrs.field(init=False, factory=lambda: itertools.count(1))
+
+    def __attrs_post_init__(self) -> None:
+        self.partitions = {p: {} for p in range(self.partition_count)}
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def advance_ids_past(self, used: int) -> None:
+        """Like setval after explicit ids: later generated ids never collide with ``used``."""
+        current = next(self._ids)
+        self._ids = itertools.count(max(current, used + 1))
+
+    def all_chunks(self) -> list[Chunk]:
+        return [chunk for rows in self.partitions.values() for chunk in rows.values()]

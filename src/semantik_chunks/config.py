@@ -1,0 +1,55 @@
+"""Settings read from the environment, validated once at the edge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import attrs
+
+from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.hashing import MAX_PARTITIONS
+from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
+
+MEMORY_URL = "memory://"
+DEFAULT_PARTITION_COUNT = 100
+
+
+def parse_partition_count(raw: str | int | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_PARTITION_COUNT
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"CHUNK_PARTITION_COUNT must be a whole number between 1 and {MAX_PARTITIONS}, got {raw!r}"
+        ) from None
+    if not 1 <= value <= MAX_PARTITIONS:
+        raise ConfigurationError(f"CHUNK_PARTITION_COUNT must be between 1 and {MAX_PARTITIONS}, got {value}")
+    return value
+
+
+@attrs.frozen
+class Settings:
+    """Everything the composition root needs. ``database_url`` None means "not chosen yet"
+    (the CLI then starts its embedded server); ``memory://`` selects the in-memory adapters."""
+
+    partition_count: int = attrs.field(default=DEFAULT_PARTITION_COUNT, converter=parse_partition_count)
+    database_url: str | None = None
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
+    internal_api_key: str | None = attrs.field(default=None, repr=False)
+    alert_webhook_url: str | None = attrs.field(default=None, repr=False)
+
+    @property
+    def backend(self) -> str:
+        return "memory" if self.database_url in (None, MEMORY_URL) else "postgres"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            partition_count=parse_partition_count(env.get("CHUNK_PARTITION_COUNT")),
+            database_url=env.get("DATABASE_URL") or None,
+            internal_api_key=env.get("SEMANTIK_INTERNAL_API_KEY") or None,
+            alert_webhook_url=env.get("SEMANTIK_ALERT_WEBHOOK_URL") or None,
+        )

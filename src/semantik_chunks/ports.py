@@ -1,0 +1,103 @@
+"""The ports: what the services need from storage and the outside world, in domain types only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from semantik_chunks.domain.model import (
+    Alert,
+    Chunk,
+    CollectionCount,
+    CollectionStats,
+    PartitionSnapshot,
+    WriteActivity,
+)
+
+
+class ChunkRepository(Protocol):
+    """The chunks table. Every call about a collection reads one partition only."""
+
+    @property
+    def partition_count(self) -> int: ...
+
+    async def add_many(self, chunks: Sequence[Chunk]) -> list[Chunk]:
+        """Store all of ``chunks`` or none of them; return them with id, partition_key and timestamps.
+
+        Raises ``InvalidChunkError`` or ``DuplicateChunkError`` naming the chunk at fault."""
+        ...
+
+    async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
+        """One chunk by id; giving its collection lets the lookup read one partition."""
+        ...
+
+    async def list_by_collection(self, collection_id: str) -> list[Chunk]:
+        """A collection's chunks ordered by (document_id, chunk_index, id)."""
+        ...
+
+    async def list_by_document(self, collection_id: str, document_id: str) -> list[Chunk]:
+        """A document's chunks ordered by (chunk_index, id)."""
+        ...
+
+    async def delete_collection(self, collection_id: str) -> int:
+        """Delete a collection's chunks; return how many were deleted."""
+        ...
+
+    async def delete_document(self, collection_id: str, document_id: str) -> int: ...
+
+    async def count(self, collection_id: str | None = None) -> int: ...
+
+
+class CollectionRepository(Protocol):
+    """The ``collections`` rows chunks refer to (the host's table, or the library's minimal one)."""
+
+    async def add(self, collection_id: str, name: str | None = None) -> None:
+        """Register a collection; adding one that exists changes nothing."""
+        ...
+
+    async def exists(self, collection_id: str) -> bool: ...
+
+
+class PartitionStatistics(Protocol):
+    """Per-partition facts for health checks.
+
+    ``exact=False`` answers from the database's statistics at a cost that does not grow
+    with the table; ``exact=True`` counts rows (cost grows with the table)."""
+
+    @property
+    def partition_count(self) -> int: ...
+
+    async def partition_snapshots(self, *, exact: bool = False) -> list[PartitionSnapshot]:
+        """One snapshot per partition, every partition included, in partition order."""
+        ...
+
+    async def write_activity(self) -> list[WriteActivity]:
+        """Writes per partition in the last hour/day/week, every partition included."""
+        ...
+
+    async def collection_counts(
+        self, *, partition_num: int | None = None, limit: int | None = None, exact: bool = False
+    ) -> list[CollectionCount]:
+        """Chunks per collection (largest first), optionally of one partition only.
+
+        With ``exact=False`` this may come from ``collection_chunking_stats`` (as fresh as its
+        last refresh)."""
+        ...
+
+    async def recent_collection_counts(self, partition_num: int, limit: int) -> list[CollectionCount]:
+        """Which collections wrote to a partition in the last hour, largest first."""
+        ...
+
+    async def collection_stats(self) -> list[CollectionStats]:
+        """The rows of ``collection_chunking_stats``."""
+        ...
+
+    async def refresh_collection_stats(self) -> None:
+        """Refresh ``collection_chunking_stats`` (concurrently where the database allows)."""
+        ...
+
+
+class AlertSink(Protocol):
+    """Where alerts go: a log, a webhook. A sink must not raise for a delivery failure it handled."""
+
+    async def send(self, alerts: Sequence[Alert]) -> None: ...

@@ -1,0 +1,188 @@
+"""Partition health monitoring over the statistics port: the use cases of seed 002."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from semantik_chunks.domain import health
+from semantik_chunks.domain.clock import Clock, utc_now
+from semantik_chunks.domain.errors import ChunksError
+from semantik_chunks.domain.model import (
+    Alert,
+    CollectionShare,
+    DistributionStats,
+    HotPartition,
+    MonitoringResult,
+    PartitionDetail,
+    PartitionHealth,
+    PartitionHealthStatus,
+    PartitionSnapshot,
+    Recommendation,
+    SkewMetric,
+    StatisticsSummary,
+)
+from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from semantik_chunks.ports import AlertSink, PartitionStatistics
+
+logger = logging.getLogger(__name__)
+
+TOP_COLLECTIONS = 5
+_MB = 1024 * 1024
+
+
+class PartitionMonitoringService:
+    """Health, skew, statistics and advice for the partitions. Speaks domain types only."""
+
+    def __init__(
+        self,
+        statistics_port: PartitionStatistics,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        alert_sinks: Sequence[AlertSink] = (),
+        clock: Clock = utc_now,
+    ) -> None:
+        self._stats = statistics_port
+        self.thresholds = thresholds
+        self._sinks = tuple(alert_sinks)
+        self._clock = clock
+
+    @property
+    def partition_count(self) -> int:
+        return self._stats.partition_count
+
+    # -- reads -------------------------------------------------------------------------
+    async def _snapshots(self, exact: bool) -> list[PartitionSnapshot]:
+        return await self._stats.partition_snapshots(exact=exact)
+
+    async def get_partition_health_summary(self, *, exact: bool = False) -> list[PartitionHealth]:
+        """Every partition's health, most skewed first."""
+        healths = health.partition_health(await self._snapshots(exact), self.partition_count, self.thresholds)
+        return sorted(healths, key=lambda h: (-h.chunk_skew, h.partition_num))
+
+    async def analyze_partition_skew(self, *, exact: bool = False) -> list[SkewMetric]:
+        return health.skew_metrics(await self._snapshots(exact), self.partition_count, self.thresholds)
+
+    async def get_distribution(self, *, exact: bool = False) -> DistributionStats:
+        snapshots = await self._snapshots(exact)
+        k_eff, _ = await self._chance(snapshots, exact)
+        return health.distribution_stats(snapshots, self.partition_count, self.thresholds, k_eff)
+
+    async def _chance(self, snapshots: Sequence[PartitionSnapshot], exact: bool) -> tuple[float | None, bool]:
+        sizes = [c.chunk_count for c in await self._stats.collection_counts(exact=exact)]
+        return health.chance_estimate([s.row_count for s in snapshots], sizes)
+
+    async def get_hot_partitions(self) -> list[HotPartition]:
+        """Partitions taking at least the hot share of last hour's writes, with who wrote there."""
+        activity = await self._stats.write_activity()
+        hot = health.hot_partitions(activity, self.thresholds)
+        hour_total = sum(a.last_hour for a in activity)
+        result = []
+        for h in hot:
+            counts = await self._stats.recent_collection_counts(h.partition_num, TOP_COLLECTIONS)
+            shares = health.collection_shares(counts, h.last_hour, hour_total)
+            result.append(attrs.evolve(h, top_collections=shares))
+        return result
+
+    async def get_rebalancing_recommendations(self, *, exact: bool = False) -> list[Recommendation]:
+        snapshots = await self._snapshots(exact)
+        healths = health.partition_health(snapshots, self.partition_count, self.thresholds)
+        total = sum(h.chunk_count for h in healths)
+        candidates = [h for h in healths if h.chunk_skew >= self.thresholds.rebalance]
+        shares = await self._partition_shares(candidates, total, exact=exact)
+        k_eff, _ = await self._chance(snapshots, exact)
+        sigma = health.chance_skew(self.partition_count, k_eff)
+        return health.recommendations(healths, self.thresholds, shares, sigma, self.partition_count)
+
+    async def _partition_shares(
+        self, candidates: Sequence[PartitionHealth], total: int, *, exact: bool
+    ) -> dict[int, list[CollectionShare]]:
+        shares: dict[int, list[CollectionShare]] = {}
+        for h in candidates:
+            counts = await self._stats.collection_counts(
+                partition_num=h.partition_num, limit=TOP_COLLECTIONS, exact=exact
+            )
+            shares[h.partition_num] = list(health.collection_shares(counts, h.chunk_count, total))
+        return shares
+
+    async def get_partition_statistics(self, partition_num: int | None = None) -> StatisticsSummary | PartitionDetail:
+        """One partition's ``partition_stats`` row, or the aggregate over all partitions."""
+        snapshots = await self._snapshots(exact=False)
+        if partition_num is None:
+            counts = [s.row_count for s in snapshots]
+            return StatisticsSummary(
+                partition_count=len(snapshots),
+                total_chunks=sum(counts),
+                total_size_mb=sum(s.size_bytes for s in snapshots) / _MB,
+                avg_chunks_per_partition=sum(counts) / len(counts) if counts else 0.0,
+                chunk_count_stddev=statistics.stdev(counts) if len(counts) > 1 else 0.0,
+            )
+        if not 0 <= partition_num < self.partition_count:
+            raise ValueError(f"partition_num must be between 0 and {self.partition_count - 1}, got {partition_num}")
+        snap = next(s for s in snapshots if s.partition_num == partition_num)
+        return PartitionDetail(
+            partition_num=partition_num,
+            chunk_count=snap.row_count,
+            total_size_mb=snap.size_bytes / _MB,
+            avg_chunk_size_kb=snap.size_bytes / snap.row_count / 1024 if snap.row_count else 0.0,
+            created_at=snap.newest_chunk_at,
+        )
+
+    # -- the health check ----------------------------------------------------------------
+    async def check_partition_health(self, *, exact: bool = False) -> MonitoringResult:
+        """Everything at once, with alerts. Never raises: a failure is a "failed" result."""
+        try:
+            result = await self._check(exact)
+        except Exception as exc:  # the contract: a health check reports failure, it does not raise
+            logger.warning("partition health check failed: %s", exc)
+            reason = str(exc) if isinstance(exc, ChunksError) else f"{type(exc).__name__}: {exc}"
+            return MonitoringResult(status="failed", timestamp=self._clock(), error=reason)
+        await self._notify(result.alerts)
+        return result
+
+    async def _check(self, exact: bool) -> MonitoringResult:
+        snapshots = await self._snapshots(exact)
+        healths = health.partition_health(snapshots, self.partition_count, self.thresholds)
+        skew = health.skew_metrics(snapshots, self.partition_count, self.thresholds)
+        k_eff, from_collections = await self._chance(snapshots, exact)
+        sigma = health.chance_skew(self.partition_count, k_eff)
+        activity = await self._stats.write_activity()
+        hot = health.hot_partitions(activity, self.thresholds)
+        found = health.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds)
+        if healths and healths[0].total_chunks and not from_collections:
+            found.append(health.STALE_COLLECTION_STATS_ALERT)
+        by_status = {s: sum(1 for h in healths if h.health_status is s) for s in PartitionHealthStatus}
+        metrics: dict[str, Any] = {
+            "total_partitions": len(healths),
+            "total_chunks": sum(h.chunk_count for h in healths),
+            "unbalanced_count": by_status[PartitionHealthStatus.UNBALANCED],
+            "warning_count": by_status[PartitionHealthStatus.WARNING],
+            "healthy_count": by_status[PartitionHealthStatus.HEALTHY],
+            "effective_collections": k_eff,
+            "chance_skew": sigma,
+            "chance_from_collections": from_collections,
+            "hot_partitions": [h.partition_num for h in hot],
+            "skew_metrics": {
+                m.metric: {"value": m.value, "status": m.status.value, "details": m.details} for m in skew
+            },
+            "mode": "exact" if exact else "statistics",
+        }
+        return MonitoringResult(
+            status="success",
+            timestamp=self._clock(),
+            alerts=tuple(found),
+            metrics=metrics,
+            overall=health.overall_status(found),
+        )
+
+    async def _notify(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        for sink in self._sinks:
+            try:
+                await sink.send(alerts)
+            except Exception:  # one broken sink must not silence the others
+                logger.exception("alert sink %s failed", type(sink).__name__)
