@@ -36,7 +36,7 @@ def partitioning_of(bind: Connection, table: str) -> tuple[str, tuple[str, ...]]
     row = bind.execute(
         text(
             """
-            SELECT p.partstrat,
+            SELECT p.partstrat::text,
                    ARRAY(SELECT a.attname FROM unnest(p.partattrs) AS k(attnum)
                          JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = k.attnum)
             FROM pg_partitioned_table p

@@ -8,9 +8,9 @@ Create Date: 2026-11-25
 from __future__ import annotations
 
 from alembic import op
+from semantik_chunks.migrations._common import table_comment, table_exists
 
 from semantik_chunks.adapters.postgres import schema
-from semantik_chunks.migrations._common import table_comment, table_exists
 
 revision = "sc0001"
 down_revision = None

@@ -15,15 +15,15 @@ Create Date: 2026-11-25
 from __future__ import annotations
 
 from alembic import op
-from sqlalchemy import text
-
-from semantik_chunks.adapters.postgres import schema
 from semantik_chunks.migrations._common import (
     configured_partition_count,
     partitioning_of,
     table_comment,
     table_exists,
 )
+from sqlalchemy import text
+
+from semantik_chunks.adapters.postgres import schema
 
 revision = "sc0002"
 down_revision = "sc0001"

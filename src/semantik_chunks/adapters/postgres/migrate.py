@@ -1,19 +1,25 @@
 """Apply the library's Alembic migrations programmatically (``semantik-chunks migrate`` and tests).
 
-Standalone, the library keeps its own version table (``semantik_chunks_alembic_version``)
-so it never clashes with a host's ``alembic_version``. A host that prefers one history
-includes ``migrations/versions`` in its ``version_locations`` instead (docs/migrations.md).
+The library keeps its own version table (``semantik_chunks_alembic_version``) so it never
+clashes with a host's ``alembic_version``. A host runs it from a revision of its own history
+with ``upgrade_on_connection(op.get_bind())``, which places the library's schema exactly where
+the host wants it in its chain (docs/migrations.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
+import alembic.context
+import alembic.op
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from semantik_chunks.adapters.postgres.engine import async_url
@@ -31,6 +37,7 @@ def alembic_config(url: str, partition_count: int = 100) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("version_locations", str(migrations_dir() / "versions"))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
     config.attributes["partition_count"] = validate_partition_count(partition_count)
     return config
@@ -43,6 +50,45 @@ def upgrade(url: str, partition_count: int = 100, revision: str = "heads") -> No
 
 def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
+
+
+def _connection_config(connection: Connection, partition_count: int) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.set_main_option("version_locations", str(migrations_dir() / "versions"))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    config.attributes["partition_count"] = validate_partition_count(partition_count)
+    return config
+
+
+@contextmanager
+def _inside_host_migration() -> Iterator[None]:
+    """Alembic publishes the running migration as module globals of ``alembic.context`` and
+    ``alembic.op``, and a run removes them when it ends. A run nested in a host's revision
+    would remove the host's too, so they are put back as they were."""
+    namespaces = [vars(alembic.context), vars(alembic.op)]
+    saved = [dict(namespace) for namespace in namespaces]
+    try:
+        yield
+    finally:
+        for namespace, snapshot in zip(namespaces, saved, strict=True):
+            namespace.clear()
+            namespace.update(snapshot)
+
+
+def upgrade_on_connection(connection: Connection, partition_count: int = 100, revision: str = "heads") -> None:
+    """Apply the library's migrations on a host's (sync) connection, inside the host's transaction.
+
+    For a host's own Alembic revision: ``upgrade_on_connection(op.get_bind())``."""
+    with _inside_host_migration():
+        command.upgrade(_connection_config(connection, partition_count), revision)
+
+
+def downgrade_on_connection(connection: Connection, revision: str = "base") -> None:
+    with _inside_host_migration():
+        command.downgrade(_connection_config(connection, 100), revision)
 
 
 async def upgrade_async(url: str, partition_count: int = 100, revision: str = "heads") -> None:
