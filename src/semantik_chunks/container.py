@@ -44,6 +44,16 @@ def _postgres_statistics(engine: Any, partition_count: int) -> Any:
     return PostgresPartitionStatistics(engine, partition_count)
 
 
+def _monitor_alert_sinks(settings: Settings) -> list[Any]:
+    # Imported when used: the webhook sink needs httpx (the ``tasks`` extra).
+    from semantik_chunks.adapters.alerting import LoggingAlertSink, WebhookAlertSink
+
+    sinks: list[Any] = [LoggingAlertSink()]
+    if settings.alert_webhook_url:
+        sinks.append(WebhookAlertSink(settings.alert_webhook_url))
+    return sinks
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings.from_env)
     partition_count = settings.provided.partition_count
@@ -69,6 +79,9 @@ class Container(containers.DeclarativeContainer):
         postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
     )
     alert_sinks = providers.List(providers.Singleton(CollectingAlertSink))
+    # Where the scheduled health check (entrypoints/tasks.py) sends its alerts: the log, and the
+    # webhook when SEMANTIK_ALERT_WEBHOOK_URL is set.
+    monitor_alert_sinks = providers.Callable(_monitor_alert_sinks, settings)
 
     monitoring_service = providers.Singleton(
         PartitionMonitoringService,

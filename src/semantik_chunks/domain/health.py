@@ -55,7 +55,8 @@ def skew_factor(part: float, total: float, partition_count: int) -> float:
     """``|share - 1/N| / (1/N)``; 0 for an empty table."""
     if total <= 0:
         return 0.0
-    return abs(part / total * partition_count - 1.0)
+    # One rounding (of an exact integer ratio) keeps a skew of exactly 0.3 at 0.3, as numeric in SQL does.
+    return abs(part * partition_count - total) / total
 
 
 def health_status(chunk_skew: float, thresholds: Thresholds) -> PartitionHealthStatus:
@@ -408,7 +409,7 @@ def partition_loads(
     avg = total / partition_count if partition_count else 0.0
     loads = []
     for snap in sorted(snapshots, key=lambda s: s.partition_num):
-        deviation = (snap.row_count - avg) / avg if avg else 0.0
+        deviation = (snap.row_count * partition_count - total) / total if avg else 0.0  # one rounding, as above
         if avg and deviation >= thresholds.warning:
             temperature = PartitionTemperature.HOT
         elif avg and -deviation >= thresholds.warning:

@@ -48,15 +48,16 @@ def create_routing_functions(partition_count: int) -> list[str]:
     """SQL helpers computed from their argument alone (no table read), safe to inline and parallelise."""
     n = validate_partition_count(partition_count)
     width = len(partition_name(0, n)) - len("chunks_part_")
+    key = partition_key_expression("collection_id", n)
     return [
         f"""CREATE OR REPLACE FUNCTION chunk_partition_count() RETURNS integer
             LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT {n}'""",
         f"""CREATE OR REPLACE FUNCTION get_partition_key(collection_id text) RETURNS integer
             LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-            AS $$ SELECT {partition_key_expression("collection_id", n)} $$""",
+            AS $$ SELECT {key} $$""",
         f"""CREATE OR REPLACE FUNCTION get_partition_for_collection(collection_id text) RETURNS text
             LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-            AS $$ SELECT 'chunks_part_' || lpad({partition_key_expression("collection_id", n)}::text, {width}, '0') $$""",
+            AS $$ SELECT 'chunks_part_' || lpad({key}::text, {width}, '0') $$""",
         """CREATE OR REPLACE FUNCTION get_partition_for_collection(collection_id uuid) RETURNS text
             LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
             AS $$ SELECT get_partition_for_collection(collection_id::text) $$""",
@@ -85,6 +86,7 @@ def create_collections_table() -> list[str]:
 
 def create_chunks_table(partition_count: int, *, with_chunking_config_fk: bool) -> list[str]:
     n = validate_partition_count(partition_count)
+    key = partition_key_expression("collection_id", n)
     config_fk = (
         ",\n            CONSTRAINT chunks_chunking_config_id_fkey FOREIGN KEY (chunking_config_id) "
         "REFERENCES chunking_configs (id)"
@@ -108,7 +110,7 @@ def create_chunks_table(partition_count: int, *, with_chunking_config_fk: bool) 
             created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
             updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
             PRIMARY KEY (id, collection_id, partition_key),
-            CONSTRAINT {PARTITION_CHECK} CHECK (partition_key = {partition_key_expression("collection_id", n)}){config_fk}
+            CONSTRAINT {PARTITION_CHECK} CHECK (partition_key = {key}){config_fk}
         ) PARTITION BY LIST (partition_key)""",
         f"COMMENT ON TABLE chunks IS '{OWNED_MARK}'",
     ]
