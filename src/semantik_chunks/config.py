@@ -19,6 +19,8 @@ def parse_partition_count(raw: str | int | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_PARTITION_COUNT
     try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):  # int() would truncate 1.5 to 1
+            raise TypeError(raw)
         value = int(raw)
     except (TypeError, ValueError):
         raise ConfigurationError(

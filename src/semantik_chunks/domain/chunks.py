@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -14,6 +15,13 @@ from semantik_chunks.domain.model import Chunk
 
 _INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
 _INT8_MAX = 2**63 - 1
+ID_MAX = _INT8_MAX
+IDS_EXHAUSTED = (
+    f"no chunk id left: ids reached the bigint maximum {ID_MAX} (an explicit id took it); "
+    "give the remaining chunks explicit ids"
+)
+# In JSON text, u0000 after an odd run of backslashes is an escaped NUL; after an even run, plain text.
+_JSON_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _where(position: int, chunk: Chunk) -> str:
@@ -25,8 +33,10 @@ def _check_text(position: int, chunk: Chunk, field: str, value: object, *, requi
         if required:
             raise InvalidChunkError(f"{_where(position, chunk)}: {field} is required")
         return
+    if not isinstance(value, str):  # postgres_text also takes a UUID, but a Chunk's text fields are str
+        raise InvalidChunkError(f"{_where(position, chunk)}: {field} must be a str, got {type(value).__name__}")
     try:
-        postgres_text(value)  # type: ignore[arg-type]
+        postgres_text(value)
     except (TypeError, ValueError) as exc:
         raise InvalidChunkError(f"{_where(position, chunk)}: {field}: {exc}") from None
 
@@ -61,11 +71,18 @@ def prepare_chunk(chunk: Chunk, position: int, partition_count: int, now: dateti
         if stamp is not None and (not isinstance(stamp, datetime) or stamp.tzinfo is None):
             raise InvalidChunkError(f"{_where(position, chunk)}: {field} must be a timezone-aware datetime")
     try:
-        encoded = json.dumps(dict(chunk.metadata), allow_nan=False)
+        encoded = json.dumps(dict(chunk.metadata), allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise InvalidChunkError(f"{_where(position, chunk)}: metadata is not JSON: {exc}") from None
-    if "\\u0000" in encoded:
+    if _JSON_NUL_ESCAPE.search(encoded):
         raise InvalidChunkError(f"{_where(position, chunk)}: metadata: jsonb cannot contain a NUL character")
+    try:
+        encoded.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidChunkError(
+            f"{_where(position, chunk)}: metadata: jsonb cannot contain a lone surrogate "
+            f"({encoded[exc.start : exc.end]!r})"
+        ) from None
 
     expected = partition_for(chunk.collection_id, partition_count)
     if chunk.partition_key is not None and chunk.partition_key != expected:
@@ -75,7 +92,14 @@ def prepare_chunk(chunk: Chunk, position: int, partition_count: int, now: dateti
             "(leave partition_key unset to have it computed)"
         )
     created_at = chunk.created_at or now
-    return attrs.evolve(chunk, partition_key=expected, created_at=created_at, updated_at=chunk.updated_at or created_at)
+    return attrs.evolve(
+        chunk,
+        partition_key=expected,
+        created_at=created_at,
+        updated_at=chunk.updated_at or created_at,
+        # What jsonb gives back: string keys, lists for tuples; every adapter returns the same.
+        metadata=json.loads(encoded),
+    )
 
 
 def prepare_batch(chunks: Iterable[Chunk], partition_count: int, now: datetime) -> list[Chunk]:

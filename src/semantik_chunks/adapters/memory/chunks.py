@@ -41,10 +41,11 @@ class InMemoryChunkRepository:
                     f"chunk #{position}: chunk id {chunk.id} of collection {chunk.collection_id!r} is already stored"
                 )
         # Nothing is written until the whole batch has passed every check.
-        stored = [c if c.id is not None else attrs.evolve(c, id=self._db.next_id()) for c in prepared]
+        # Advance past the batch's own explicit ids first, so that no generated id can take one of them.
         explicit = [c.id for c in prepared if c.id is not None]
         if explicit:
             self._db.advance_ids_past(max(explicit))
+        stored = [c if c.id is not None else attrs.evolve(c, id=self._db.next_id()) for c in prepared]
         for chunk in stored:
             assert chunk.id is not None and chunk.partition_key is not None
             self._db.partitions[chunk.partition_key][(chunk.id, chunk.collection_id)] = chunk
@@ -92,10 +93,12 @@ class InMemoryCollectionRepository:
         self._db = database
 
     async def add(self, collection_id: str, name: str | None = None) -> None:
-        try:
-            postgres_text(collection_id)
-        except (TypeError, ValueError) as exc:
-            raise InvalidChunkError(f"collection id {collection_id!r}: {exc}") from None
+        checked = [("collection id", collection_id)] + ([("collection name", name)] if name is not None else [])
+        for what, value in checked:
+            try:
+                postgres_text(value)
+            except (TypeError, ValueError) as exc:
+                raise InvalidChunkError(f"{what} {value!r}: {exc}") from None
         self._db.collections.setdefault(collection_id, name)
 
     async def exists(self, collection_id: str) -> bool:

@@ -6,7 +6,9 @@ import itertools
 
 import attrs
 
+from semantik_chunks.domain.chunks import ID_MAX, IDS_EXHAUSTED
 from semantik_chunks.domain.clock import Clock, utc_now
+from semantik_chunks.domain.errors import InvalidChunkError
 from semantik_chunks.domain.hashing import validate_partition_count
 from semantik_chunks.domain.model import Chunk, CollectionStats
 
@@ -26,7 +28,10 @@ class MemoryDatabase:
         self.partitions = {p: {} for p in range(self.partition_count)}
 
     def next_id(self) -> int:
-        return next(self._ids)
+        value = next(self._ids)
+        if value > ID_MAX:  # where PostgreSQL's bigint sequence stops
+            raise InvalidChunkError(IDS_EXHAUSTED)
+        return value
 
     def advance_ids_past(self, used: int) -> None:
         """Like setval after explicit ids: later generated ids never collide with ``used``."""

@@ -1,0 +1,103 @@
+"""The composition root: settings flow to adapters and services; tests swap a provider in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
+from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
+from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
+from semantik_chunks.config import MEMORY_URL, Settings
+from semantik_chunks.container import bootstrap, dispose
+from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.model import Chunk
+from semantik_chunks.domain.thresholds import Thresholds
+from semantik_chunks.services.monitoring import PartitionMonitoringService
+from semantik_chunks.services.partition_manager import PartitionManager
+
+
+def test_memory_backend_wires_memory_adapters() -> None:
+    container = bootstrap(Settings(database_url=MEMORY_URL))
+    assert container.backend() == "memory"
+    assert isinstance(container.chunk_repository(), InMemoryChunkRepository)
+    assert isinstance(container.collection_repository(), InMemoryCollectionRepository)
+    assert isinstance(container.partition_statistics(), InMemoryPartitionStatistics)
+    assert isinstance(container.monitoring_service(), PartitionMonitoringService)
+    assert isinstance(container.partition_manager(), PartitionManager)
+    assert all(isinstance(sink, CollectingAlertSink) for sink in container.alert_sinks())
+
+
+def test_no_database_url_also_means_memory_here() -> None:
+    assert bootstrap(Settings()).backend() == "memory"
+
+
+def test_a_postgres_url_selects_the_postgres_backend() -> None:
+    # Only the selection is checked here; building the adapters needs a server (tests/integration).
+    assert bootstrap(Settings(database_url="postgresql://u@localhost/db")).backend() == "postgres"
+
+
+async def test_memory_adapters_share_one_database() -> None:
+    container = bootstrap(Settings(database_url=MEMORY_URL, partition_count=8))
+    await container.collection_repository().add("c")
+    await container.chunk_repository().add_many([Chunk(collection_id="c", chunk_index=0, content="x")])
+    snapshots = await container.partition_statistics().partition_snapshots()
+    assert len(snapshots) == 8
+    assert sum(s.row_count for s in snapshots) == 1
+    assert container.chunk_repository() is container.chunk_repository()  # singletons
+    await dispose(container)  # nothing to close for memory
+
+
+def test_partition_count_and_thresholds_flow_everywhere() -> None:
+    strict = Thresholds(warning=0.1, rebalance=0.2, critical=0.3)
+    container = bootstrap(Settings(database_url=MEMORY_URL, partition_count="16", thresholds=strict))
+    assert container.partition_count() == 16
+    assert container.memory_database().partition_count == 16
+    assert container.chunk_repository().partition_count == 16
+    assert container.partition_statistics().partition_count == 16
+    assert container.partition_manager().partition_count == 16
+    assert container.partition_manager().get_all_partition_names()[-1] == "chunks_part_15"
+    assert container.monitoring_service().partition_count == 16
+    assert container.monitoring_service().thresholds is strict
+    assert container.partition_manager().thresholds is strict
+
+
+def test_bootstrap_without_settings_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHUNK_PARTITION_COUNT", "32")
+    monkeypatch.setenv("DATABASE_URL", MEMORY_URL)
+    container = bootstrap()
+    assert container.settings().partition_count == 32
+    assert container.partition_manager().partition_count == 32
+
+
+@pytest.mark.parametrize("raw", ["0", "1025", "abc"])
+def test_a_bad_partition_count_in_the_environment_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("CHUNK_PARTITION_COUNT", raw)
+    container = bootstrap()
+    with pytest.raises(ConfigurationError, match=r"CHUNK_PARTITION_COUNT must be .*between 1 and 1024"):
+        container.monitoring_service()
+
+
+async def test_a_provider_is_overridden_in_one_line() -> None:
+    container = bootstrap(Settings(database_url=MEMORY_URL, partition_count=4))
+    elsewhere = MemoryDatabase(partition_count=4)
+    elsewhere.collections["c"] = None
+    await InMemoryChunkRepository(elsewhere).add_many([Chunk(collection_id="c", chunk_index=0, content="x")])
+    fake = InMemoryPartitionStatistics(elsewhere)
+
+    container.partition_statistics.override(fake)
+
+    assert container.partition_statistics() is fake
+    assert (await container.partition_manager().get_distribution_stats()).total_chunks == 1
+    result = await container.monitoring_service().check_partition_health()
+    assert result.metrics["total_chunks"] == 1
+    container.partition_statistics.reset_override()
+    assert container.partition_statistics() is not fake
+
+
+def test_overriding_settings_replaces_the_environment() -> None:
+    container = bootstrap(Settings(database_url=MEMORY_URL, partition_count=3))
+    assert container.memory_database().partition_count == 3
+    other = bootstrap(Settings(database_url=MEMORY_URL, partition_count=5))
+    assert other.memory_database().partition_count == 5
+    assert container.memory_database() is not other.memory_database()  # containers do not share state

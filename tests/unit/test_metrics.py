@@ -1,0 +1,149 @@
+"""The Prometheus collector and /metrics app, scraped over ASGI and parsed with prometheus_client's parser."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from dependency_injector import providers
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import DuplicateTimeseries
+
+from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.container import Container
+from semantik_chunks.domain.model import Chunk
+from semantik_chunks.entrypoints.metrics import PartitionMetricsCollector, make_metrics_app
+from tests.host_data import (
+    HEAVY_PARTITION,
+    PARTITIONS,
+    UnreachableStatistics,
+    collections_in,
+    memory_container,
+    seed_skewed,
+)
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(container: Container, *, max_age_seconds: float = 15.0) -> tuple[str, Samples]:
+    app = FastAPI()
+    app.mount("/metrics", make_metrics_app(container, max_age_seconds=max_age_seconds))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://host") as client:
+        response = await client.get("/metrics/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return response.text, parse(response.text)
+
+
+def parse(text: str) -> Samples:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def per_partition(samples: Samples, name: str) -> dict[int, float]:
+    return {int(dict(labels)["partition"]): value for (n, labels), value in samples.items() if n == name}
+
+
+@pytest.fixture
+async def seeded() -> Container:
+    container = memory_container(MemoryDatabase(partition_count=PARTITIONS))
+    await seed_skewed(container)
+    return container
+
+
+async def test_partition_series_match_the_service(seeded: Container) -> None:
+    text, samples = await scrape(seeded)
+    healths = {h.partition_num: h for h in await seeded.monitoring_service().get_partition_health_summary()}
+
+    assert samples[("semantik_chunks_up", ())] == 1.0
+    assert samples[("semantik_chunks_statistics_read_timestamp_seconds", ())] > 1.7e9
+    assert per_partition(samples, "semantik_chunks_partition_rows") == {p: h.chunk_count for p, h in healths.items()}
+    assert per_partition(samples, "semantik_chunks_partition_rows")[HEAVY_PARTITION] == 60
+    assert per_partition(samples, "semantik_chunks_partition_size_bytes") == {
+        p: h.size_bytes for p, h in healths.items()
+    }
+    assert per_partition(samples, "semantik_chunks_partition_chunk_skew_ratio") == pytest.approx(
+        {p: h.chunk_skew for p, h in healths.items()}
+    )
+    assert per_partition(samples, "semantik_chunks_partition_size_skew_ratio") == pytest.approx(
+        {p: h.size_skew for p, h in healths.items()}
+    )
+    assert all(name.startswith("semantik_chunks_") for name, _ in samples)
+    assert "# TYPE semantik_chunks_partition_size_bytes gauge" in text
+
+
+async def test_health_status_is_one_hot_and_counted(seeded: Container) -> None:
+    _, samples = await scrape(seeded)
+    status = {
+        (int(dict(labels)["partition"]), dict(labels)["status"]): value
+        for (name, labels), value in samples.items()
+        if name == "semantik_chunks_partition_health_status"
+    }
+    assert len(status) == PARTITIONS * 4
+    for partition in range(PARTITIONS):
+        lit = [s for (p, s), value in status.items() if p == partition and value == 1.0]
+        assert lit == (["UNBALANCED"] if partition == HEAVY_PARTITION else ["HEALTHY"])
+    counts = {
+        dict(labels)["status"]: value for (n, labels), value in samples.items() if n == "semantik_chunks_partitions"
+    }
+    assert counts == {"HEALTHY": 3.0, "WARNING": 0.0, "UNBALANCED": 1.0, "CRITICAL": 0.0}
+
+
+async def test_a_down_database_is_up_0_without_stale_series() -> None:
+    container = memory_container(MemoryDatabase(partition_count=PARTITIONS))
+    container.partition_statistics.override(providers.Object(UnreachableStatistics()))
+    _, samples = await scrape(container)
+    assert samples == {("semantik_chunks_up", ()): 0.0}
+
+
+async def test_the_snapshot_is_reused_within_max_age_and_refreshed_after() -> None:
+    container = memory_container(MemoryDatabase(partition_count=PARTITIONS))
+    now = [1000.0]
+    collector = PartitionMetricsCollector(container.monitoring_service(), max_age_seconds=60, monotonic=lambda: now[0])
+    registry = CollectorRegistry()
+    registry.register(collector)
+
+    def rows() -> float:
+        return sum(s.value for m in registry.collect() for s in m.samples if s.name.endswith("partition_rows"))
+
+    await collector.refresh_if_stale()
+    assert rows() == 0
+    [collection] = collections_in(1, 1)
+    await container.collection_repository().add(collection)
+    await container.chunk_repository().add_many([Chunk(collection_id=collection, chunk_index=0, content="x")])
+    now[0] += 59
+    await collector.refresh_if_stale()
+    assert rows() == 0
+    now[0] += 1
+    await collector.refresh_if_stale()
+    assert rows() == 1
+
+
+async def test_before_any_refresh_the_collector_reports_down() -> None:
+    collector = PartitionMetricsCollector(
+        memory_container(MemoryDatabase(partition_count=PARTITIONS)).monitoring_service()
+    )
+    registry = CollectorRegistry()
+    registry.register(collector)
+    assert registry.get_sample_value("semantik_chunks_up") == 0.0
+    assert registry.get_sample_value("semantik_chunks_partition_rows", {"partition": "0"}) is None
+
+
+def test_the_collector_declares_its_names_so_a_registry_rejects_duplicates(seeded: Container) -> None:
+    registry = CollectorRegistry()
+    registry.register(PartitionMetricsCollector(seeded.monitoring_service()))
+    with pytest.raises(DuplicateTimeseries):
+        registry.register(PartitionMetricsCollector(seeded.monitoring_service()))
+
+
+async def test_metrics_app_serves_openmetrics_when_asked(seeded: Container) -> None:
+    app = FastAPI()
+    app.mount("/metrics", make_metrics_app(seeded))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://host") as client:
+        response = await client.get("/metrics/", headers={"Accept": "application/openmetrics-text"})
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.text.rstrip().endswith("# EOF")

@@ -1,0 +1,262 @@
+"""The Celery tasks on a real worker (in-memory broker), delivering alerts to a real local webhook server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+
+import attrs
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from celery.schedules import crontab
+from dependency_injector import providers
+
+from semantik_chunks.adapters.alerting import ALERT_LOGGER, LoggingAlertSink, WebhookAlertSink
+from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
+from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.container import Container
+from semantik_chunks.domain.model import Alert
+from semantik_chunks.entrypoints.tasks import MONITOR_TASK, REFRESH_TASK, PartitionTasks, beat_schedule, register_tasks
+from tests.host_data import (
+    HEAVY_PARTITION,
+    PARTITIONS,
+    SECRET_PATH,
+    UnreachableStatistics,
+    dead_url,
+    memory_container,
+    seed_skewed,
+    webhook_receiver,
+)
+
+SECRET = SECRET_PATH.rsplit("/", 1)[1]
+TIMEOUT = 30
+
+
+class BrokenSink:
+    async def send(self, alerts: Sequence[Alert]) -> None:
+        raise RuntimeError("this sink is broken")
+
+
+@pytest.fixture
+def database() -> MemoryDatabase:
+    database = MemoryDatabase(partition_count=PARTITIONS)
+    # Not refreshed: the refresh task does that.
+    asyncio.run(seed_skewed(memory_container(database), refresh=False))
+    return database
+
+
+def host_celery_app() -> Celery:
+    app = Celery("host", broker="memory://", backend="cache+memory://", set_as_current=False)
+    app.conf.update(
+        worker_hijack_root_logger=False,
+        task_serializer="json",
+        result_serializer="json",
+        broker_transport_options={"polling_interval": 0.05},
+    )
+    return app
+
+
+Factory = Callable[[], Container]
+UseFactory = Callable[[Factory], PartitionTasks]
+
+
+@attrs.define
+class RunningWorker:
+    """One real worker for the module (starting and stopping one takes seconds); each test
+    chooses the container factory the registered tasks call."""
+
+    tasks: PartitionTasks | None = None
+    factory: Factory | None = None
+
+    def container(self) -> Container:
+        assert self.factory is not None, "the test did not choose a container factory"
+        return self.factory()
+
+
+@pytest.fixture(scope="module")
+def running_worker() -> Iterator[RunningWorker]:
+    app = host_celery_app()
+    running = RunningWorker()
+    running.tasks = register_tasks(app, running.container)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=TIMEOUT):
+        yield running
+
+
+@pytest.fixture
+def tasks_with(running_worker: RunningWorker) -> Iterator[UseFactory]:
+    def use(factory: Factory) -> PartitionTasks:
+        running_worker.factory = factory
+        assert running_worker.tasks is not None
+        return running_worker.tasks
+
+    yield use
+    running_worker.factory = None
+
+
+@pytest.fixture
+def caplog(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    # On the loggers themselves: the worker's logging setup changes the root logger's level.
+    for name in ("semantik_chunks", "httpx"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog
+
+
+def alert_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == ALERT_LOGGER]
+
+
+def assert_secret_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+def test_beat_schedule_runs_both_tasks_at_their_intervals() -> None:
+    celery_app = host_celery_app()
+    register_tasks(celery_app, lambda: memory_container(MemoryDatabase(partition_count=PARTITIONS)))
+    schedule = beat_schedule()
+    by_task = {entry["task"]: entry["schedule"] for entry in schedule.values()}
+    assert by_task == {REFRESH_TASK: crontab(minute=0), MONITOR_TASK: crontab(minute=5, hour="*/6")}
+    assert set(by_task) <= set(celery_app.tasks)
+    assert beat_schedule() is not schedule  # the host may mutate its copy
+
+
+def test_tasks_are_registered_on_the_given_app_only() -> None:
+    host = host_celery_app()
+    register_tasks(host, lambda: memory_container(MemoryDatabase(partition_count=PARTITIONS)))
+    other = host_celery_app()
+    other.finalize()
+    assert {REFRESH_TASK, MONITOR_TASK} <= set(host.tasks)
+    assert not {REFRESH_TASK, MONITOR_TASK} & set(other.tasks)
+
+
+def test_refresh_then_monitor_delivers_alerts_to_log_and_webhook(
+    database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with webhook_receiver() as receiver:
+        tasks = tasks_with(lambda: memory_container(database, alert_webhook_url=receiver.url))
+        refreshed = tasks.refresh_collection_chunking_stats.delay().get(timeout=TIMEOUT, interval=0.05)
+        assert refreshed["status"] == "success"
+        assert len(database.collection_stats) == 150
+        result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+
+    assert result["status"] == "success"
+    assert result["overall"] == "UNBALANCED"
+    assert result["metrics"]["unbalanced_count"] == 1
+    assert result["metrics"]["chance_from_collections"] is True  # the refresh ran first
+    [critical] = [a for a in result["alerts"] if a["level"] == "CRITICAL"]
+    assert critical["partitions"] == [HEAVY_PARTITION]
+
+    levels = {r.getMessage(): r.levelno for r in alert_records(caplog)}
+    assert (
+        levels[
+            f"partition alert [CRITICAL] 1 partitions are unbalanced (partitions {HEAVY_PARTITION}). "
+            "Action: Review the rebalancing recommendations for the collections behind them"
+        ]
+        == logging.CRITICAL
+    )
+    assert sorted(levels.values()) == sorted(
+        {"CRITICAL": logging.CRITICAL, "WARNING": logging.WARNING, "INFO": logging.INFO}[a["level"]]
+        for a in result["alerts"]
+    )
+
+    [request] = receiver.received
+    assert request["path"] == SECRET_PATH
+    text = json.loads(request["body"])["text"]
+    assert f"[CRITICAL] 1 partitions are unbalanced (partitions {HEAVY_PARTITION})" in text
+    assert_secret_not_logged(caplog)
+
+
+def test_monitor_retries_a_webhook_that_fails_first(
+    database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with webhook_receiver(failures=1) as receiver:
+
+        def factory() -> Container:
+            container = memory_container(database)
+            quick = WebhookAlertSink(receiver.url, backoff_seconds=0.01)
+            container.monitor_alert_sinks.override(providers.Object([quick]))
+            return container
+
+        tasks = tasks_with(factory)
+        result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+
+    assert result["status"] == "success"
+    assert len(receiver.requests) == 2
+    assert len(receiver.received) == 1
+    assert any("attempt 1/3 failed (HTTP 500); retrying" in r.getMessage() for r in caplog.records)
+    assert_secret_not_logged(caplog)
+
+
+def test_a_dead_webhook_or_a_broken_sink_does_not_stop_the_others_or_fail_the_task(
+    database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    collected = CollectingAlertSink()
+    url = dead_url()
+
+    def factory() -> Container:
+        container = memory_container(database)
+        dead = WebhookAlertSink(url, attempts=2, backoff_seconds=0.01)
+        container.monitor_alert_sinks.override(providers.Object([dead, BrokenSink(), LoggingAlertSink(), collected]))
+        return container
+
+    tasks = tasks_with(factory)
+    result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+
+    assert result["status"] == "success"
+    assert len(collected.sent) == len(result["alerts"]) > 0
+    assert len(alert_records(caplog)) == len(result["alerts"])
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("could not deliver") and "http://127.0.0.1: ConnectError" in m for m in messages)
+    assert "alert sink BrokenSink failed" in messages
+    assert_secret_not_logged(caplog)
+
+
+def test_monitor_with_the_database_down_reports_failure_to_the_sinks(
+    tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with webhook_receiver() as receiver:
+
+        def factory() -> Container:
+            container = memory_container(MemoryDatabase(partition_count=PARTITIONS), alert_webhook_url=receiver.url)
+            container.partition_statistics.override(providers.Object(UnreachableStatistics()))
+            return container
+
+        tasks = tasks_with(factory)
+        result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+
+    assert result["status"] == "failed"
+    assert result["error"] == "database unreachable: [Errno 111] Connection refused"
+    [record] = alert_records(caplog)
+    assert record.levelno == logging.CRITICAL
+    assert "partition health check failed: database unreachable" in record.getMessage()
+    [request] = receiver.received
+    assert "[CRITICAL] partition health check failed" in json.loads(request["body"])["text"]
+
+
+def test_refresh_with_the_database_down_fails_the_task(tasks_with: UseFactory) -> None:
+    def factory() -> Container:
+        container = memory_container(MemoryDatabase(partition_count=PARTITIONS))
+        container.partition_statistics.override(providers.Object(UnreachableStatistics()))
+        return container
+
+    tasks = tasks_with(factory)
+    outcome = tasks.refresh_collection_chunking_stats.delay()
+    with pytest.raises(Exception, match="database unreachable"):
+        outcome.get(timeout=TIMEOUT, interval=0.05)
+    assert outcome.state == "FAILURE"
+
+
+def test_each_run_gets_a_fresh_container(database: MemoryDatabase, tasks_with: UseFactory) -> None:
+    made: list[Container] = []
+
+    def factory() -> Container:
+        made.append(memory_container(database))
+        return made[-1]
+
+    tasks = tasks_with(factory)
+    tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+    tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+    assert len(made) == 2
+    assert made[0] is not made[1]
