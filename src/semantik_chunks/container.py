@@ -11,11 +11,11 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.config import Settings
+from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
 
@@ -78,7 +78,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
         postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
     )
-    alert_sinks = providers.List(providers.Singleton(CollectingAlertSink))
+    # Interactive checks (API, CLI) notify nobody; the scheduled monitor uses monitor_alert_sinks.
+    alert_sinks = providers.List()
     # Where the scheduled health check (entrypoints/tasks.py) sends its alerts: the log, and the
     # webhook when SEMANTIK_ALERT_WEBHOOK_URL is set.
     monitor_alert_sinks = providers.Callable(_monitor_alert_sinks, settings)
@@ -94,6 +95,12 @@ class Container(containers.DeclarativeContainer):
         partition_count=partition_count,
         statistics_port=partition_statistics,
         thresholds=thresholds,
+    )
+    demo_workload = providers.Factory(
+        DemoWorkload,
+        chunk_repository=chunk_repository,
+        collection_repository=collection_repository,
+        statistics_port=partition_statistics,
     )
 
 

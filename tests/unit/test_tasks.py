@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 
 import attrs
 import pytest
@@ -18,8 +19,15 @@ from semantik_chunks.adapters.alerting import ALERT_LOGGER, LoggingAlertSink, We
 from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.container import Container
-from semantik_chunks.domain.model import Alert
-from semantik_chunks.entrypoints.tasks import MONITOR_TASK, REFRESH_TASK, PartitionTasks, beat_schedule, register_tasks
+from semantik_chunks.domain.model import Alert, AlertLevel, MonitoringResult, PartitionHealthStatus
+from semantik_chunks.entrypoints.tasks import (
+    MONITOR_TASK,
+    REFRESH_TASK,
+    PartitionTasks,
+    beat_schedule,
+    monitoring_payload,
+    register_tasks,
+)
 from tests.host_data import (
     HEAVY_PARTITION,
     PARTITIONS,
@@ -120,6 +128,26 @@ def test_beat_schedule_runs_both_tasks_at_their_intervals() -> None:
     assert by_task == {REFRESH_TASK: crontab(minute=0), MONITOR_TASK: crontab(minute=5, hour="*/6")}
     assert set(by_task) <= set(celery_app.tasks)
     assert beat_schedule() is not schedule  # the host may mutate its copy
+
+
+def test_the_monitor_payload_is_plain_json() -> None:
+    result = MonitoringResult(
+        status="success",
+        timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        alerts=(Alert(level=AlertLevel.WARNING, message="m", action="a", partitions=(1, 2)),),
+        metrics={"hot_partitions": [1]},
+        overall=PartitionHealthStatus.WARNING,
+    )
+    payload = monitoring_payload(result)
+    assert json.loads(json.dumps(payload)) == payload
+    assert payload == {
+        "status": "success",
+        "timestamp": "2026-01-02T03:04:05+00:00",
+        "alerts": [{"level": "WARNING", "message": "m", "action": "a", "partitions": [1, 2]}],
+        "metrics": {"hot_partitions": [1]},
+        "error": None,
+        "overall": "WARNING",
+    }
 
 
 def test_tasks_are_registered_on_the_given_app_only() -> None:

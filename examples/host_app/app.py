@@ -1,0 +1,41 @@
+"""The example host's web app: ``uvicorn --factory examples.host_app.app:create_app`` (see README.md)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from dependency_injector import providers
+from fastapi import FastAPI
+
+from semantik_chunks.config import Settings
+from semantik_chunks.container import bootstrap, dispose
+from semantik_chunks.entrypoints.api import create_partition_router
+from semantik_chunks.entrypoints.metrics import make_metrics_app
+
+from .auth import current_user, is_admin
+from .settings import host_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The host's app over ``settings`` (default: the environment, else the embedded PostgreSQL)."""
+    settings = settings or host_settings()
+    container = bootstrap(settings)
+    # GET /health runs the health check, which hands its alerts to the container's alert sinks
+    # (an in-memory collector by default): a web process wants none; alerting is the worker's job.
+    container.alert_sinks.override(providers.List())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.database_url and settings.backend == "postgres":
+            # A real host runs the library's migrations from its own Alembic history (docs/migrations.md).
+            from semantik_chunks.adapters.postgres import migrate
+
+            await migrate.upgrade_async(settings.database_url, settings.partition_count)
+        yield
+        await dispose(container)
+
+    app = FastAPI(title="Example Semantik host", lifespan=lifespan)
+    app.include_router(create_partition_router(container, current_user, is_admin=is_admin))
+    app.mount("/metrics", make_metrics_app(container))
+    return app

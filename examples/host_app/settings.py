@@ -1,0 +1,34 @@
+"""Where the example host's database is: ``DATABASE_URL``, else the embedded PostgreSQL the CLI also uses."""
+
+from __future__ import annotations
+
+import os
+
+from semantik_chunks.config import Settings
+
+
+def host_settings() -> Settings:
+    """The library's settings from the environment (``SEMANTIK_INTERNAL_API_KEY``,
+    ``SEMANTIK_ALERT_WEBHOOK_URL``, ``CHUNK_PARTITION_COUNT``), pointed at a real PostgreSQL.
+
+    Without ``DATABASE_URL`` this starts (or reuses) the embedded server in
+    ``~/.local/share/semantik-chunks``, the same one ``semantik-chunks demo`` fills."""
+    settings = Settings.from_env()
+    if settings.database_url is not None:
+        return settings
+    from semantik_chunks.adapters.postgres.embedded import embedded_url
+
+    return Settings(
+        partition_count=settings.partition_count,
+        database_url=embedded_url(),
+        internal_api_key=settings.internal_api_key,
+        alert_webhook_url=settings.alert_webhook_url,
+    )
+
+
+def demo_tokens() -> dict[str, dict[str, object]]:
+    """The example's stand-in for a user store: bearer token -> user."""
+    return {
+        os.environ.get("EXAMPLE_ADMIN_TOKEN", "admin-demo-token"): {"name": "ada", "is_superuser": True},
+        os.environ.get("EXAMPLE_USER_TOKEN", "user-demo-token"): {"name": "bob", "is_superuser": False},
+    }

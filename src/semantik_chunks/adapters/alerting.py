@@ -1,0 +1,135 @@
+"""Alert sinks for a running host: one logs each alert at its level, one posts to a chat webhook.
+
+Both implement the ``AlertSink`` port. A webhook URL is a credential (Slack's embeds its
+secret in the path), so it is never logged: only its scheme and host appear in messages, and
+httpx's own request log line is redacted while a webhook sink exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import httpx
+
+from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.model import Alert, AlertLevel
+
+logger = logging.getLogger(__name__)
+
+ALERT_LOGGER = "semantik_chunks.alerts"
+
+LOG_LEVELS = {
+    AlertLevel.INFO: logging.INFO,
+    AlertLevel.WARNING: logging.WARNING,
+    AlertLevel.CRITICAL: logging.CRITICAL,
+}
+
+
+def describe(alert: Alert) -> str:
+    """One line for a human: level, message, the partitions concerned, and what to do."""
+    where = f" (partitions {', '.join(map(str, alert.partitions))})" if alert.partitions else ""
+    return f"[{alert.level.value}] {alert.message}{where}. Action: {alert.action}"
+
+
+class LoggingAlertSink:
+    """Logs every alert on ``semantik_chunks.alerts`` at the level matching the alert's."""
+
+    def __init__(self, alert_logger: logging.Logger | None = None) -> None:
+        self._logger = alert_logger or logging.getLogger(ALERT_LOGGER)
+
+    async def send(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self._logger.log(
+                LOG_LEVELS[alert.level],
+                "partition alert %s",
+                describe(alert),
+                extra={"alert_level": alert.level.value, "partitions": list(alert.partitions)},
+            )
+
+
+class _RedactUrls(logging.Filter):
+    """Replaces registered secret URLs in log records' arguments by their scheme and host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redactions: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and self.redactions:
+            record.args = tuple(self.redactions.get(str(arg), arg) for arg in record.args)
+        return True
+
+
+# httpx logs every request's full URL at INFO ("HTTP Request: POST https://…").
+_httpx_redaction = _RedactUrls()
+logging.getLogger("httpx").addFilter(_httpx_redaction)
+
+
+def _is_retryable(status_code: int) -> bool:
+    return status_code == 429 or status_code >= 500
+
+
+class WebhookAlertSink:
+    """Posts alerts as one Slack-compatible message (``{"text": ...}``, also understood by
+    Mattermost, Rocket.Chat and Discord's ``/slack`` endpoints).
+
+    Transport errors, timeouts, 429 and 5xx answers are retried with exponential backoff
+    (``backoff_seconds``, then twice that, ...) up to ``attempts`` tries; other answers are
+    final. Delivery failures are logged and never raised, as the port requires."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_seconds: float = 5.0,
+        attempts: int = 3,
+        backoff_seconds: float = 1.0,
+        title: str = "semantik-chunks partition alerts",
+    ) -> None:
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ConfigurationError("the alert webhook URL must be an http:// or https:// URL with a host")
+        if attempts < 1:
+            raise ConfigurationError(f"webhook attempts must be at least 1, got {attempts}")
+        self._url = parsed
+        self.target = f"{parsed.scheme}://{parsed.host}"
+        self._timeout = httpx.Timeout(timeout_seconds)
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self._title = title
+        _httpx_redaction.redactions[str(parsed)] = f"{self.target}/<redacted>"
+
+    def __repr__(self) -> str:
+        return f"WebhookAlertSink(target={self.target!r})"
+
+    def payload(self, alerts: Sequence[Alert]) -> dict[str, str]:
+        lines = [f"*{self._title}*"] + [f"• {describe(alert)}" for alert in alerts]
+        return {"text": "\n".join(lines)}
+
+    async def send(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        payload = self.payload(alerts)
+        problem = ""
+        async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
+            for attempt in range(1, self._attempts + 1):
+                try:
+                    response = await client.post(self._url, json=payload)
+                except httpx.TransportError as exc:
+                    # The exception's text may quote the URL; its type says enough.
+                    problem = type(exc).__name__
+                else:
+                    if response.is_success:
+                        logger.info("sent %d alerts to webhook %s", len(alerts), self.target)
+                        return
+                    problem = f"HTTP {response.status_code}"
+                    if not _is_retryable(response.status_code):
+                        break
+                if attempt < self._attempts:
+                    logger.warning(
+                        "webhook %s attempt %d/%d failed (%s); retrying", self.target, attempt, self._attempts, problem
+                    )
+                    await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+        logger.error("could not deliver %d alerts to webhook %s: %s", len(alerts), self.target, problem)

@@ -1,0 +1,336 @@
+"""The partition monitoring API (seed 002's ``/api/v2/partitions``) as a router the host mounts.
+
+Access is granted to an admin user of the host, or to a request whose ``X-Internal-Api-Key``
+header equals ``SEMANTIK_INTERNAL_API_KEY`` (compared in constant time; with no key configured
+that way in is closed). The host tells the router who the user is:
+
+``current_user``
+    a FastAPI dependency of the host (it may use ``Depends`` itself) that returns the request's
+    user, or ``None`` when the request carries no user credentials. It must not raise for
+    missing credentials (use ``OAuth2PasswordBearer(auto_error=False)`` and the like), or a
+    request holding only the internal key could never get through.
+``is_admin``
+    ``is_admin(user) -> bool`` for a user ``current_user`` returned.
+
+Outcome: valid internal key → allowed; else no user → 401; a user who is not an admin → 403.
+
+Responses are pydantic models, mapped here from the domain's attrs objects, so the OpenAPI
+schema documents them. An unreachable database answers 503 (for ``/health`` with the failed
+health check as body), never a 500.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations at
+# runtime, and those built inside create_partition_router refer to its local names.
+import hmac
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict
+
+from semantik_chunks.container import Container
+from semantik_chunks.domain.errors import MonitoringUnavailableError
+from semantik_chunks.domain.model import (
+    AlertLevel,
+    MonitoringResult,
+    PartitionDetail,
+    PartitionHealthStatus,
+    Priority,
+    SkewStatus,
+)
+from semantik_chunks.services.monitoring import PartitionMonitoringService
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/api/v2/partitions"
+INTERNAL_KEY_HEADER = "X-Internal-Api-Key"
+
+
+# -- response models -----------------------------------------------------------------------
+class _FromDomain(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class PartitionAlert(_FromDomain):
+    level: AlertLevel
+    message: str
+    action: str
+    partitions: list[int]
+
+
+class PartitionSkewMetric(BaseModel):
+    value: float
+    status: SkewStatus
+    details: str
+
+
+class PartitionHealthMetrics(BaseModel):
+    total_partitions: int
+    total_chunks: int
+    unbalanced_count: int
+    warning_count: int
+    healthy_count: int
+    effective_collections: float | None
+    chance_skew: float | None
+    chance_from_collections: bool
+    hot_partitions: list[int]
+    skew_metrics: dict[str, PartitionSkewMetric]
+    mode: Literal["statistics", "exact"]
+
+
+class PartitionHealthReport(_FromDomain):
+    """A completed health check: alerts, aggregate metrics and the overall verdict."""
+
+    status: Literal["success"]
+    timestamp: datetime
+    alerts: list[PartitionAlert]
+    metrics: PartitionHealthMetrics
+    error: None = None
+    overall: PartitionHealthStatus
+
+
+class PartitionHealthCheckFailed(_FromDomain):
+    """The health check could not read the database (503)."""
+
+    status: Literal["failed"]
+    timestamp: datetime
+    alerts: list[PartitionAlert]
+    metrics: dict[str, Any]
+    error: str
+    overall: None = None
+
+
+class PartitionStatisticsSummary(_FromDomain):
+    partition_count: int
+    total_chunks: int
+    total_size_mb: float
+    avg_chunks_per_partition: float
+    chunk_count_stddev: float
+
+
+class PartitionStatisticsDetail(_FromDomain):
+    partition_num: int
+    chunk_count: int
+    total_size_mb: float
+    avg_chunk_size_kb: float
+    created_at: datetime | None
+
+
+class PartitionStatisticsResponse(BaseModel):
+    partition_num: int | None
+    statistics: PartitionStatisticsSummary | PartitionStatisticsDetail
+
+
+class PartitionCollectionShare(_FromDomain):
+    collection_id: str
+    chunk_count: int
+    share_of_partition: float
+    share_of_total: float
+
+
+class RebalancingRecommendation(_FromDomain):
+    partition: int
+    reason: str
+    current_skew: float
+    action: str
+    priority: Priority
+    top_collections: list[PartitionCollectionShare]
+
+
+class RebalancingRecommendations(BaseModel):
+    count: int
+    recommendations: list[RebalancingRecommendation]
+
+
+class PartitionHealthEntry(_FromDomain):
+    partition_num: int
+    health_status: PartitionHealthStatus
+    chunk_percentage: float
+    chunk_skew: float
+    chunk_count: int
+    size_bytes: int
+    size_percentage: float
+    size_skew: float
+    recommendation: str | None
+
+
+class PartitionHealthSummary(BaseModel):
+    total_partitions: int
+    healthy_count: int
+    warning_count: int
+    unbalanced_count: int
+    health_percentage: float
+    partitions: list[PartitionHealthEntry]
+
+
+class PartitionsError(BaseModel):
+    detail: str
+
+
+_AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": PartitionsError, "description": "No admin user and no valid internal API key"},
+    403: {"model": PartitionsError, "description": "The user is not an admin"},
+}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": PartitionsError, "description": "The database cannot be read"}
+}
+
+
+# -- access -----------------------------------------------------------------------------------
+def _access_guard(
+    internal_api_key: str | None, current_user: Callable[..., Any], is_admin: Callable[[Any], bool]
+) -> Callable[..., Any]:
+    def require_admin(user: Any) -> None:
+        if user is None:
+            raise HTTPException(401, detail=f"authentication required: an admin user or a valid {INTERNAL_KEY_HEADER}")
+        if not is_admin(user):
+            raise HTTPException(403, detail="admin rights required")
+
+    if not internal_api_key:
+
+        async def admin_only(user: Annotated[Any, Depends(current_user)]) -> None:
+            require_admin(user)
+
+        return admin_only
+
+    expected = internal_api_key.encode()
+    key_header = APIKeyHeader(
+        name=INTERNAL_KEY_HEADER,
+        scheme_name="InternalApiKey",
+        description="The host's internal API key (SEMANTIK_INTERNAL_API_KEY), for scripts and dashboards",
+        auto_error=False,
+    )
+
+    async def admin_or_internal_key(
+        request: Request,
+        user: Annotated[Any, Depends(current_user)],
+        presented: Annotated[str | None, Security(key_header)],
+    ) -> None:
+        if presented is not None:
+            if hmac.compare_digest(presented.encode(), expected):
+                return
+            logger.warning("rejected a wrong %s on %s", INTERNAL_KEY_HEADER, request.url.path)
+        require_admin(user)
+
+    return admin_or_internal_key
+
+
+@contextmanager
+def _unavailable_as_503() -> Iterator[None]:
+    try:
+        yield
+    except MonitoringUnavailableError as exc:
+        logger.warning("partition statistics unavailable: %s", exc)
+        raise HTTPException(503, detail=f"partition statistics unavailable: {exc}") from None
+
+
+# -- mapping ------------------------------------------------------------------------------------
+def health_report(result: MonitoringResult) -> PartitionHealthReport | PartitionHealthCheckFailed:
+    if result.succeeded:
+        return PartitionHealthReport.model_validate(
+            {
+                "status": result.status,
+                "timestamp": result.timestamp,
+                "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
+                "metrics": dict(result.metrics),
+                "overall": result.overall,
+            }
+        )
+    return PartitionHealthCheckFailed.model_validate(result)
+
+
+# -- the router -------------------------------------------------------------------------------
+def create_partition_router(
+    container: Container,
+    current_user: Callable[..., Any],
+    *,
+    is_admin: Callable[[Any], bool],
+) -> APIRouter:
+    """The ``/api/v2/partitions`` router over ``container``'s monitoring service (see the module
+    docstring for the ``current_user`` / ``is_admin`` contract)."""
+    partition_count: int = container.partition_count()
+    guard = _access_guard(container.settings().internal_api_key, current_user, is_admin)
+    router = APIRouter(prefix=PREFIX, tags=["partitions"], dependencies=[Depends(guard)], responses=_AUTH_RESPONSES)
+
+    def monitoring_service() -> PartitionMonitoringService:
+        return container.monitoring_service()
+
+    Service = Annotated[PartitionMonitoringService, Depends(monitoring_service)]
+
+    @router.get(
+        "/health",
+        response_model=PartitionHealthReport,
+        responses={503: {"model": PartitionHealthCheckFailed, "description": "The health check could not run"}},
+        summary="Full partition health check: alerts and metrics",
+    )
+    async def partition_health(service: Service) -> PartitionHealthReport | JSONResponse:
+        report = health_report(await service.check_partition_health())
+        if isinstance(report, PartitionHealthCheckFailed):
+            return JSONResponse(status_code=503, content=report.model_dump(mode="json"))
+        return report
+
+    @router.get(
+        "/statistics",
+        response_model=PartitionStatisticsResponse,
+        responses=_UNAVAILABLE,
+        summary="One partition's statistics, or the aggregate over all partitions",
+    )
+    async def partition_statistics(
+        service: Service,
+        partition_num: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=partition_count - 1,
+                description=f"A partition number, 0 to {partition_count - 1}; omit it for the aggregate",
+            ),
+        ] = None,
+    ) -> PartitionStatisticsResponse:
+        with _unavailable_as_503():
+            found = await service.get_partition_statistics(partition_num)
+        statistics: PartitionStatisticsDetail | PartitionStatisticsSummary
+        if isinstance(found, PartitionDetail):
+            statistics = PartitionStatisticsDetail.model_validate(found)
+        else:
+            statistics = PartitionStatisticsSummary.model_validate(found)
+        return PartitionStatisticsResponse(partition_num=partition_num, statistics=statistics)
+
+    @router.get(
+        "/recommendations",
+        response_model=RebalancingRecommendations,
+        responses=_UNAVAILABLE,
+        summary="Rebalancing advice for partitions at or above the rebalance threshold",
+    )
+    async def rebalancing_recommendations(service: Service) -> RebalancingRecommendations:
+        with _unavailable_as_503():
+            found = await service.get_rebalancing_recommendations()
+        return RebalancingRecommendations(
+            count=len(found), recommendations=[RebalancingRecommendation.model_validate(r) for r in found]
+        )
+
+    @router.get(
+        "/health-summary",
+        response_model=PartitionHealthSummary,
+        responses=_UNAVAILABLE,
+        summary="Every partition's health, most skewed first, for dashboards",
+    )
+    async def partition_health_summary(service: Service) -> PartitionHealthSummary:
+        with _unavailable_as_503():
+            healths = await service.get_partition_health_summary()
+        counts = {status: sum(1 for h in healths if h.health_status is status) for status in PartitionHealthStatus}
+        healthy = counts[PartitionHealthStatus.HEALTHY]
+        return PartitionHealthSummary(
+            total_partitions=len(healths),
+            healthy_count=healthy,
+            warning_count=counts[PartitionHealthStatus.WARNING],
+            unbalanced_count=counts[PartitionHealthStatus.UNBALANCED],
+            health_percentage=100.0 * healthy / len(healths) if healths else 100.0,
+            partitions=[PartitionHealthEntry.model_validate(h) for h in healths],
+        )
+
+    return router
