@@ -12,7 +12,8 @@ import pytest
 
 from semantik_chunks.config import Settings
 from semantik_chunks.container import Container
-from semantik_chunks.entrypoints.cli import app, main, runtime
+from semantik_chunks.domain.clock import utc_now
+from semantik_chunks.entrypoints.cli import main, runtime
 from semantik_chunks.entrypoints.cli.errors import CommandError
 from tests.unit.test_cli_support import (
     healthy_workload,
@@ -121,7 +122,7 @@ def test_health_table_shows_the_strip_and_the_partitions_at_fault(container: Con
     strip_rows = [line for line in out.splitlines() if re.match(r"^\s+(0|50) \S{10}( \S{10}){4} (49|99)$", line)]
     assert len(strip_rows) == 2
     assert strip_rows[0].split()[1][0] == "█"  # partition 0 holds about ten times its share
-    assert re.search(r"^\s+0\s+220\s+10\.09%\s+9\.09\s+UNBALANCED", out, re.MULTILINE)
+    assert re.search(r"^\s+0\s+220\s+10\.00%\s+9\.00\s+UNBALANCED", out, re.MULTILINE)
     assert "CRITICAL  1 partitions are unbalanced: partitions 0" in out
     assert crowded[0] not in out  # collections are the full report's business
 
@@ -147,8 +148,10 @@ def test_hot_names_the_collection_behind_a_hot_partition(container: Container) -
     out = run_cli("hot").stdout
     from tests.unit.test_cli_support import one_collection_per_partition
 
-    writer = one_collection_per_partition()[0][0]
-    assert re.search(rf"^\s+0\s+20\s+100\.0%\s+{writer}\s+100%$", out, re.MULTILINE)
+    first, second, third = one_collection_per_partition(extra_in_partition_zero=2)[0]
+    assert re.search(rf"^\s+0\s+20\s+100\.0%\s+{first}\s+35%$", out, re.MULTILINE), out
+    assert re.search(rf"^\s+{second}\s+35%$", out, re.MULTILINE)
+    assert re.search(rf"^\s+{third}\s+30%$", out, re.MULTILINE)
 
 
 def test_hot_says_so_when_nothing_is_hot(container: Container) -> None:
@@ -213,7 +216,9 @@ def test_demo_loads_and_a_second_run_adds(container: Container) -> None:
     assert "Added 3,000 chunks" in first.stdout
     assert "25 new collections" in first.stdout
     assert "seed 4" in first.stdout
-    second = json.loads(run_cli("demo", "--collections", "25", "--chunks", "2000", "--seed", "4", "--format", "json").stdout)
+    second = json.loads(
+        run_cli("demo", "--collections", "25", "--chunks", "2000", "--seed", "4", "--format", "json").stdout
+    )
     assert (second["generation"], second["chunks"], second["seed"]) == (1, 2000, 4)
     report = json.loads(run_cli("full", "--format", "json").stdout)
     assert report["metrics"]["total_chunks"] == 5000
@@ -328,16 +333,31 @@ def test_db_url_wins_over_the_environment_which_wins_over_the_embedded_server(
     assert started == ["x"]
 
 
-def test_the_embedded_database_is_migrated_when_it_has_no_schema(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    calls: list[tuple[str, int]] = []
-    monkeypatch.setattr(runtime.database, "start_embedded", lambda: "postgresql://embedded/db")
-    monkeypatch.setattr(runtime.database, "ensure_schema", lambda url, n: calls.append((url, n)) or True)
-    settings, target = runtime.select_database(None)
-    assert calls == [("postgresql://embedded/db", 100)]
-    assert (settings.database_url, target.source) == ("postgresql://embedded/db", "embedded")
-    runtime.select_database("postgresql://elsewhere/db")
-    assert len(calls) == 1  # a database the operator named is never migrated behind their back
+def test_the_embedded_database_is_migrated_when_a_command_finds_no_schema(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semantik_chunks.domain.errors import SchemaMissingError
+
+    migrated: list[tuple[str, int]] = []
+    monkeypatch.setattr(runtime.database, "upgrade", lambda url, n: migrated.append((url, n)) or ("sc0003",))
+    attempts: list[str] = []
+
+    async def work(_container: Container) -> str:
+        attempts.append("x")
+        if not migrated:
+            raise SchemaMissingError("relation chunks does not exist")
+        return "done"
+
+    embedded = runtime.DatabaseTarget("postgresql://embedded/db", "embedded")
+    assert runtime.run_selected(Settings(), embedded, work) == "done"
+    assert (migrated, len(attempts)) == ([("postgresql://embedded/db", 100)], 2)
+
+    # A database the operator named is never migrated behind their back.
+    migrated.clear()
+    named = runtime.DatabaseTarget("postgresql://elsewhere/db", "--db-url")
+    with pytest.raises(CommandError, match="run `semantik-chunks migrate`"):
+        runtime.run_selected(Settings(), named, work)
+    assert migrated == []
 
 
 @pytest.mark.parametrize(
@@ -345,7 +365,8 @@ def test_the_embedded_database_is_migrated_when_it_has_no_schema(monkeypatch: py
     [
         ("postgresql://u:secret@h:5432/d", "postgresql://u:***@h:5432/d"),
         ("postgresql://u@h/d", "postgresql://u@h/d"),
-        ("postgresql://h/d?password=x", "postgresql://h/d?password=x"),
+        ("postgresql://h/d?password=x&sslmode=require", "postgresql://h/d?password=***&sslmode=require"),
+        ("postgresql://h/d?host=/run/pg&password=x", "postgresql://h/d?host=/run/pg&password=***"),
         ("memory://", "memory://"),
     ],
 )
@@ -357,12 +378,12 @@ def test_errors_inside_operator_errors_name_the_fix() -> None:
     from semantik_chunks.domain.errors import MonitoringUnavailableError, SchemaMissingError
 
     target = runtime.DatabaseTarget("postgresql://u:pw@h/d", "DATABASE_URL")
-    with pytest.raises(CommandError, match=r"has no semantik-chunks schema; run `semantik-chunks migrate`"):
-        with runtime.operator_errors(target):
-            raise SchemaMissingError("relation chunks does not exist")
-    with pytest.raises(CommandError, match=r"cannot use postgresql://u:\*\*\*@h/d: refused; check DATABASE_URL"):
-        with runtime.operator_errors(target):
-            raise MonitoringUnavailableError("refused")
+    missing = r"has no semantik-chunks schema; run `semantik-chunks migrate`"
+    with pytest.raises(CommandError, match=missing), runtime.operator_errors(target):
+        raise SchemaMissingError("relation chunks does not exist")
+    refused = r"cannot use postgresql://u:\*\*\*@h/d: refused; check DATABASE_URL"
+    with pytest.raises(CommandError, match=refused), runtime.operator_errors(target):
+        raise MonitoringUnavailableError("refused")
 
 
 # -- a real process -----------------------------------------------------------------------------------------------
@@ -370,7 +391,14 @@ def test_errors_inside_operator_errors_name_the_fix() -> None:
 
 def test_the_installed_command_runs_in_its_own_process() -> None:
     completed = subprocess.run(
-        [sys.executable, "-c", "from semantik_chunks.entrypoints.cli import main; main()", "health", "--db-url", "memory://"],
+        [
+            sys.executable,
+            "-c",
+            "from semantik_chunks.entrypoints.cli import main; main()",
+            "health",
+            "--db-url",
+            "memory://",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -380,3 +408,24 @@ def test_the_installed_command_runs_in_its_own_process() -> None:
     assert completed.stderr == ""
     assert "Verdict: HEALTHY" in completed.stdout
     assert "\x1b[" not in completed.stdout
+
+
+def test_missing_postgres_support_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    def without_sqlalchemy(_settings: Settings) -> Container:
+        raise ModuleNotFoundError("No module named 'sqlalchemy'")
+
+    monkeypatch.setattr(runtime, "make_container", without_sqlalchemy)
+    result = run_cli("health", db_url="postgresql://u@h/d")
+    assert result.exit_code == 3
+    assert "pip install 'semantik-chunks[cli]'" in one_error_line(result.stderr)
+
+
+def test_names_from_the_database_are_printed_as_they_are(container: Container) -> None:
+    from tests.unit.test_cli_support import store
+
+    odd = "[red]x[/] :smile: [/bold]"
+    store(container, {odd: (5, utc_now())})
+    for command in ("collections", "full", "hot"):
+        result = run_cli(command)
+        assert result.exit_code in (0, 1, 2), result.output
+        assert odd in result.stdout, command

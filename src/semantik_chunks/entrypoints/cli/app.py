@@ -1,0 +1,376 @@
+"""The ``semantik-chunks`` commands: options in, a report out, an exit code a cron job can use.
+
+Each command gathers a report (``reports``), then draws it (``render``) or prints it as JSON
+(``payloads``). Failures become one line on stderr and exit code 3 (``runtime``).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import attrs
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperGroup
+
+from semantik_chunks.container import Container
+from semantik_chunks.domain.clock import utc_now
+from semantik_chunks.domain.hashing import MAX_PARTITIONS
+from semantik_chunks.entrypoints.cli import database, payloads, render, reports, runtime
+from semantik_chunks.entrypoints.cli.errors import CommandError, ExitCode
+from semantik_chunks.services.demo import DEFAULT_CHUNKS, DEFAULT_COLLECTIONS, DemoSummary
+
+R = TypeVar("R")
+
+EXIT_CODES = (
+    "Exit codes: 0 healthy, 1 warning, 2 unbalanced (or a usage error), 3 could not check "
+    "(database unreachable, credentials refused, schema missing, bad configuration). "
+    "health and full exit with the health verdict; the other commands exit 0 when they could read the database."
+)
+
+
+class OutputFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+class OneLineUsageErrors(TyperGroup):
+    """Usage errors as one line on stderr (exit code 2) instead of a usage block and a boxed message."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            outcome = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as exc:  # click's exceptions, which Typer vendors
+            if not standalone_mode:
+                raise
+            if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed already
+                sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "semantik-chunks"
+            # Typer words a bad choice "Value error, 'xml' is not one of ..."; the prefix adds nothing.
+            problem = exc.format_message().replace("Value error, ", "")
+            typer.echo(f"{where}: error: {problem} (see `{where} --help`)", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            typer.echo("Aborted.", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return outcome
+        sys.exit(outcome if isinstance(outcome, int) else 0)
+
+
+app = typer.Typer(
+    name="semantik-chunks",
+    cls=OneLineUsageErrors,
+    help=(
+        "Monitor and maintain the partitioned chunks table of Semantik.\n\n"
+        "The database is --db-url, else $DATABASE_URL, else an embedded PostgreSQL kept in "
+        "~/.local/share/semantik-chunks (created and migrated on first use). "
+        "Start with: semantik-chunks demo && semantik-chunks full"
+    ),
+    epilog=EXIT_CODES,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+server_app = typer.Typer(help="The embedded PostgreSQL server.", no_args_is_help=True)
+app.add_typer(server_app, name="server")
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db-url",
+        metavar="URL",
+        show_default=False,
+        help="A PostgreSQL URL (postgresql://user:pw@host/db), or memory:// (empty, this process only). "
+        "Default: $DATABASE_URL, else the embedded PostgreSQL.",
+    ),
+]
+Format = Annotated[
+    OutputFormat, typer.Option("--format", case_sensitive=False, help="table for people, json for programs.")
+]
+Exact = Annotated[
+    bool,
+    typer.Option(
+        "--exact",
+        help="Count rows (reads every row; slow on big tables) instead of the database's statistics "
+        "(instant, as fresh as the last ANALYZE).",
+    ),
+]
+
+
+@app.callback()
+def _configure() -> None:
+    if runtime.debugging():
+        logging.basicConfig(level=logging.INFO)
+    elif not logging.getLogger().handlers:
+        # Library warnings would reach stderr through logging's last resort; the one-line
+        # error is what the operator needs.
+        logging.getLogger().addHandler(logging.NullHandler())
+
+
+@contextmanager
+def _one_line_failures() -> Iterator[None]:
+    """Any failure: one line on stderr and exit code 3, never a traceback."""
+    try:
+        yield
+    except CommandError as exc:
+        _fail(str(exc))
+    except (typer.Exit, typer.TyperException, typer.Abort):
+        raise
+    except Exception as exc:
+        if runtime.debugging():
+            raise
+        first_line = " ".join(str(exc).split())
+        _fail(f"unexpected {type(exc).__name__}: {first_line} (set {runtime.DEBUG_ENV}=1 for the traceback)")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"semantik-chunks: error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(ExitCode.COULD_NOT_CHECK)
+
+
+def _report(
+    db_url: str | None,
+    output: OutputFormat,
+    gather: Callable[[Container], Any],
+    draw: Callable[[Any, R], None],
+    document: Callable[[R], payloads.JSON],
+) -> R:
+    with _one_line_failures():
+        report: R = runtime.run(db_url, gather)
+        if output is OutputFormat.json:
+            typer.echo(payloads.dumps(document(report)))
+        else:
+            draw(render.stdout_console(), report)
+    return report
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+@app.command()
+def health(db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
+    """Health verdict, alerts and every partition's share of chunks.
+
+    Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check. The verdict counts only
+    imbalance beyond what chance placement of collections explains.
+    """
+    report = _report(db_url, output, lambda c: reports.health(c, exact=exact), render.health, payloads.health)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def distribution(db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
+    """Chunks per partition: count, share, skew and status of each, in partition order."""
+    _report(db_url, output, lambda c: reports.distribution(c, exact=exact), render.distribution, payloads.distribution)
+
+
+@app.command()
+def sizes(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+    """Bytes on disk per partition, largest first."""
+    _report(db_url, output, reports.sizes, render.sizes, payloads.sizes)
+
+
+@app.command()
+def hot(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+    """Partitions taking a large share of the last hour's writes, and the collections writing there."""
+    _report(db_url, output, reports.hot, render.hot, payloads.hot)
+
+
+@app.command()
+def skew(db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
+    """Skew metrics (analyze_partition_skew): worst chunk and size skew, spread of chunk counts."""
+    _report(db_url, output, lambda c: reports.skew(c, exact=exact), render.skew, payloads.skew)
+
+
+@app.command()
+def collections(
+    db_url: DbUrl = None,
+    output: Format = OutputFormat.table,
+    limit: Annotated[int, typer.Option(min=0, help="How many collections to list, largest first; 0 for all.")] = 20,
+) -> None:
+    """Collections from collection_chunking_stats (as fresh as the last refresh), largest first."""
+    _report(
+        db_url,
+        output,
+        lambda c: reports.collections(c, limit=limit or None),
+        render.collections,
+        payloads.collections,
+    )
+
+
+@app.command()
+def full(db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
+    """The full maintenance report: health, distribution, skew, hot spots, advice, collections.
+
+    Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check.
+    """
+    report = _report(db_url, output, lambda c: reports.full(c, exact=exact), render.full, payloads.full)
+    raise typer.Exit(report.health.exit_code)
+
+
+# -- commands that change something -------------------------------------------------------------
+
+
+def _done(output: OutputFormat, document: payloads.JSON, *lines: str) -> None:
+    if output is OutputFormat.json:
+        typer.echo(payloads.dumps(document))
+    else:
+        console = render.stdout_console()
+        for line in lines:
+            console.print(line)
+
+
+@app.command()
+def refresh(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+    """Refresh collection_chunking_stats (the hourly task does this too)."""
+    with _one_line_failures():
+        started = time.perf_counter()
+        count = runtime.run(db_url, reports.refresh)
+        took = time.perf_counter() - started
+        _done(
+            output,
+            payloads.command_result("refresh", utc_now(), collections=count, duration_seconds=round(took, 3)),
+            f"Refreshed collection_chunking_stats: {count:,} collections in {took:.2f} s.",
+        )
+
+
+@app.command()
+def migrate(
+    db_url: DbUrl = None,
+    output: Format = OutputFormat.table,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions",
+            min=1,
+            max=MAX_PARTITIONS,
+            show_default=False,
+            help="Partitions of a chunks table the migration creates. Default: $CHUNK_PARTITION_COUNT, else 100.",
+        ),
+    ] = None,
+) -> None:
+    """Install or upgrade the library's schema in the database."""
+    with _one_line_failures():
+        settings = runtime.load_settings()
+        if partitions is not None:
+            settings = attrs.evolve(settings, partition_count=partitions)
+        target = runtime.resolve_target(db_url, settings)
+        if target.is_memory:
+            applied: tuple[str, ...] = ()
+            note = "memory:// keeps nothing between processes: there is nothing to migrate."
+        else:
+            with runtime.operator_errors(target):
+                applied = database.upgrade(target.url, settings.partition_count)
+            note = f"{target.shown} is at revision {', '.join(applied) or '(none)'}."
+        _done(
+            output, payloads.command_result("migrate", utc_now(), database=target.label, revisions=list(applied)), note
+        )
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    console = render.stderr_console()
+    if not console.is_terminal:
+        yield lambda _written: None
+        return
+    columns = (TextColumn("Loading chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("demo", total=total)
+        yield lambda written: progress.update(task, completed=written)
+
+
+def _demo_lines(summary: DemoSummary, took: float, target: runtime.DatabaseTarget) -> list[str]:
+    rate = summary.chunks / took if took else 0.0
+    lines = [
+        f"Added {summary.chunks:,} chunks in {summary.documents:,} documents to {len(summary.collections):,} "
+        f"new collections in {took:.1f} s ({rate:,.0f} chunks/s), seed {summary.seed}.",
+    ]
+    largest = summary.largest
+    if largest is not None and summary.chunks:
+        lines.append(
+            f"Largest collection: {largest.collection_id} ({largest.name}), {largest.chunk_count:,} chunks "
+            f"({largest.chunk_count / summary.chunks:.0%})."
+        )
+    ingesting = [c.collection_id for c in summary.collections if c.ingesting]
+    if ingesting:
+        lines.append(f"Being ingested in the last hour: {', '.join(ingesting)}.")
+    if target.is_memory:
+        lines.append("memory:// keeps nothing after this command: use a database to keep the demo.")
+        return lines
+    if target.source == "embedded":
+        lines.append(
+            f"Database: the embedded PostgreSQL in {database.data_dir()} (`semantik-chunks server stop` stops it)."
+        )
+    lines.append("Next: semantik-chunks full")
+    return lines
+
+
+@app.command()
+def demo(
+    db_url: DbUrl = None,
+    output: Format = OutputFormat.table,
+    collections: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="How many collections to add (sizes are heavy-tailed).")
+    ] = DEFAULT_COLLECTIONS,
+    chunks: Annotated[int, typer.Option(min=0, max=1_000_000_000, help="How many chunks to add in all.")] = (
+        DEFAULT_CHUNKS
+    ),
+    seed: Annotated[
+        int | None, typer.Option(min=0, show_default="random", help="Seed of the workload, to repeat it.")
+    ] = None,
+) -> None:
+    """Load a synthetic workload (heavy-tailed collections); a second run adds to it.
+
+    Collections of chunked documents written over the last week, with a burst in the last
+    hour. Running it again adds new collections and never changes what is there.
+    """
+    chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
+
+    async def load(container: Container) -> tuple[DemoSummary, float]:
+        started = time.perf_counter()
+        with _progress(chunks) as advance:
+            summary = await container.demo_workload().load(
+                seed=chosen_seed, collections=collections, chunks=chunks, on_progress=advance
+            )
+        return summary, time.perf_counter() - started
+
+    with _one_line_failures():
+        settings, target = runtime.select_database(db_url)
+        summary, took = runtime.run_selected(settings, target, load)
+        _done(output, payloads.demo(summary, took, target.label), *_demo_lines(summary, took, target))
+
+
+# -- the embedded server ------------------------------------------------------------------------
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the embedded PostgreSQL (its data stays; the next command starts it again)."""
+    with _one_line_failures():
+        where = database.data_dir()
+        if database.stop_embedded():
+            typer.echo(f"Stopped the embedded PostgreSQL in {where}.")
+        else:
+            typer.echo(f"The embedded PostgreSQL in {where} is not running.")
+
+
+def main() -> None:
+    app()

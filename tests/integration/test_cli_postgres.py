@@ -1,0 +1,234 @@
+"""The CLI against a real PostgreSQL: every command, both formats, exit codes, the bad inputs,
+and the newcomer's path on the embedded server (in its own processes, as a user runs it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import pytest
+from rich.cells import cell_len
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner, Result
+
+from semantik_chunks.entrypoints.cli import app
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "cli.schema.json").read_text())
+VALIDATOR = jsonschema_rs.validator_for(SCHEMA)
+REPORTS = ("health", "distribution", "sizes", "hot", "skew", "collections", "full")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "CHUNK_PARTITION_COUNT", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def cli(db_url: str, *args: str) -> Result:
+    return CliRunner().invoke(app, [*args, "--db-url", db_url])
+
+
+def document(db_url: str, *args: str) -> dict[str, Any]:
+    result = cli(db_url, *args, "--format", "json")
+    assert result.exit_code in (0, 1, 2), result.output
+    parsed = json.loads(result.stdout)
+    errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in VALIDATOR.iter_errors(parsed)]
+    assert not errors, errors
+    assert parsed.get("exit_code", 0) == result.exit_code
+    return parsed
+
+
+def one_error_line(result: Result) -> str:
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert result.stdout == ""
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def loaded_url(make_database: Callable[[], str]) -> tuple[str, dict[str, Any]]:
+    """A migrated database the demo loaded once, for the read-only report tests."""
+    from semantik_chunks.adapters.postgres import migrate
+
+    url = make_database()
+    migrate.upgrade(url, 100)
+    demo = CliRunner().invoke(
+        app, ["demo", "--collections", "60", "--chunks", "12000", "--seed", "21", "--format", "json", "--db-url", url]
+    )
+    assert demo.exit_code == 0, demo.output
+    return url, json.loads(demo.stdout)
+
+
+def test_demo_loads_what_it_says(loaded_url: tuple[str, dict[str, Any]]) -> None:
+    url, demo = loaded_url
+    assert (demo["chunks"], demo["collections"], demo["generation"]) == (12000, 60, 0)
+    full = document(url, "full", "--exact")
+    assert full["metrics"]["total_chunks"] == 12000
+    assert full["total_collections"] == 60  # the demo refreshed collection_chunking_stats
+    assert full["top_collections"][0]["collection_id"] == demo["largest_collection"]["collection_id"]
+    assert full["top_collections"][0]["total_chunks"] == demo["largest_collection"]["chunk_count"]
+
+
+@pytest.mark.parametrize("command", REPORTS)
+def test_every_report_in_json_matches_the_schema(loaded_url: tuple[str, dict[str, Any]], command: str) -> None:
+    url, _ = loaded_url
+    assert document(url, command)["command"] == command
+
+
+@pytest.mark.parametrize("command", REPORTS)
+def test_every_report_as_a_table_fits_eighty_columns(loaded_url: tuple[str, dict[str, Any]], command: str) -> None:
+    url, _ = loaded_url
+    result = cli(url, command)
+    assert result.exit_code in (0, 1, 2), result.output
+    assert result.stderr == ""
+    assert max(cell_len(line) for line in result.stdout.splitlines()) <= 80
+    assert "\x1b[" not in result.stdout
+
+
+@pytest.mark.parametrize("command", ["health", "full"])
+def test_verdict_and_exit_code_agree_in_both_formats(loaded_url: tuple[str, dict[str, Any]], command: str) -> None:
+    url, _ = loaded_url
+    as_json = document(url, command)
+    table = cli(url, command)
+    assert table.exit_code == as_json["exit_code"]
+    assert f"Verdict: {as_json['overall']}  (exit code {as_json['exit_code']})" in table.stdout
+
+
+def test_hot_partitions_name_the_collections_being_ingested(loaded_url: tuple[str, dict[str, Any]]) -> None:
+    url, demo = loaded_url
+    hot = document(url, "hot")
+    writers = {c["collection_id"] for h in hot["hot_partitions"] for c in h["top_collections"]}
+    assert writers & set(demo["ingesting_collections"])
+
+
+def test_statistics_and_exact_modes_agree_after_analyze(loaded_url: tuple[str, dict[str, Any]]) -> None:
+    url, _ = loaded_url
+    exact = document(url, "distribution", "--exact")["partitions"]
+    assert sum(p["chunk_count"] for p in exact) == 12000
+    assert len(exact) == 100
+
+
+def test_refresh_and_collections(loaded_url: tuple[str, dict[str, Any]]) -> None:
+    url, _ = loaded_url
+    assert document(url, "refresh")["collections"] == 60
+    listed = document(url, "collections", "--limit", "0")
+    assert (listed["total_collections"], listed["total_chunks"], len(listed["collections"])) == (60, 12000, 60)
+
+
+def test_a_second_demo_adds_to_what_is_there(clean_pg_url: str) -> None:
+    first = document(clean_pg_url, "demo", "--collections", "10", "--chunks", "1500", "--seed", "3")
+    second = document(clean_pg_url, "demo", "--collections", "10", "--chunks", "1000", "--seed", "3")
+    assert (first["generation"], second["generation"]) == (0, 1)
+    listed = document(clean_pg_url, "collections", "--limit", "0")
+    assert (listed["total_collections"], listed["total_chunks"]) == (20, 2500)
+    assert document(clean_pg_url, "health", "--exact")["metrics"]["total_chunks"] == 2500
+
+
+def test_a_database_without_the_schema_says_to_migrate_and_migrate_fixes_it(
+    make_database: Callable[[], str],
+) -> None:
+    bare = make_database()
+    for command in ("health", "full", "demo"):
+        line = one_error_line(cli(bare, command))
+        assert "has no semantik-chunks schema; run `semantik-chunks migrate` (with the same --db-url)" in line
+    migrated = document(bare, "migrate")
+    assert migrated["revisions"]
+    assert document(bare, "migrate")["revisions"] == migrated["revisions"]  # running it again changes nothing
+    health = document(bare, "health")
+    assert (health["overall"], health["metrics"]["total_chunks"]) == ("HEALTHY", 0)
+
+
+def test_migrate_creates_the_partitions_asked_for(
+    make_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = make_database()
+    assert document(url, "migrate", "--partitions", "16")["revisions"]
+    monkeypatch.setenv("CHUNK_PARTITION_COUNT", "16")
+    health = document(url, "health")
+    assert (health["partition_count"], len(health["partitions"])) == (16, 16)
+    monkeypatch.delenv("CHUNK_PARTITION_COUNT")
+    line = one_error_line(cli(url, "health"))
+    assert "16 partitions" in line
+
+
+def test_refused_credentials_are_one_line(pg_url: str) -> None:
+    url = make_url(pg_url).set(username="no_such_role", password="wrong-secret")
+    line = one_error_line(cli(url.render_as_string(hide_password=False), "health"))
+    assert "no_such_role:***@" in line
+    assert "wrong-secret" not in line
+    assert "check --db-url" in line
+
+
+def test_a_missing_database_is_one_line(pg_url: str) -> None:
+    url = make_url(pg_url).set(database="no_such_database").render_as_string(hide_password=False)
+    line = one_error_line(cli(url, "full"))
+    assert 'database "no_such_database" does not exist' in line
+
+
+def test_a_partition_count_the_database_does_not_have_is_one_line(
+    clean_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHUNK_PARTITION_COUNT", "50")
+    line = one_error_line(cli(clean_pg_url, "health"))
+    assert "100 partitions" in line
+    assert "50" in line
+
+
+# -- the newcomer's path: no --db-url, no DATABASE_URL ---------------------------------------------------------
+
+
+def run_installed(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CHUNK_PARTITION_COUNT", "FORCE_COLOR")}
+    env["SEMANTIK_CHUNKS_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-c", "from semantik_chunks.entrypoints.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+@pytest.fixture
+def embedded_data_dir(tmp_path: Path) -> Iterator[Path]:
+    data_dir = tmp_path / "pgdata"
+    yield data_dir
+    run_installed(data_dir, "server", "stop")  # whatever happened, leave no server running
+
+
+def test_demo_then_full_on_the_embedded_default(embedded_data_dir: Path) -> None:
+    demo = run_installed(embedded_data_dir, "demo", "--collections", "30", "--chunks", "3000", "--seed", "5")
+    assert demo.returncode == 0, demo.stderr
+    assert "Added 3,000 chunks" in demo.stdout
+    assert str(embedded_data_dir) in demo.stdout
+    assert (embedded_data_dir / "PG_VERSION").exists()
+
+    full = run_installed(embedded_data_dir, "full", "--exact", "--format", "json")
+    assert full.returncode in (0, 1, 2), full.stderr
+    report = json.loads(full.stdout)
+    assert VALIDATOR.is_valid(report)
+    assert report["exit_code"] == full.returncode
+    assert report["metrics"]["total_chunks"] == 3000
+
+    table = run_installed(embedded_data_dir, "full")
+    assert table.returncode == full.returncode
+    assert "Verdict:" in table.stdout
+    assert table.stderr == ""
+
+    stopped = run_installed(embedded_data_dir, "server", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "Stopped the embedded PostgreSQL" in stopped.stdout
+    assert not (embedded_data_dir / "postmaster.pid").exists()
+    again = run_installed(embedded_data_dir, "server", "stop")
+    assert "is not running" in again.stdout
+
+    # The data outlives the server: the next command starts it again and finds the chunks.
+    health = run_installed(embedded_data_dir, "health", "--exact", "--format", "json")
+    assert json.loads(health.stdout)["metrics"]["total_chunks"] == 3000
