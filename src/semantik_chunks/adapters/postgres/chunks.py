@@ -1,0 +1,302 @@
+"""PostgreSQL chunk and collection repositories: COPY ingest, partition-pruned reads.
+
+Every statement about a collection carries ``partition_key = :partition_key`` (computed in
+Python by ``partition_for``) next to ``collection_id``, so PostgreSQL prunes to one
+partition at plan time (or at executor start for a generic plan). The statements are
+module constants so that tests can EXPLAIN exactly what runs here.
+
+``get`` without a collection cannot name a partition: it probes the primary-key index of
+every partition. Give the collection whenever it is known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import asyncpg
+import attrs
+from sqlalchemy import TextClause, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from semantik_chunks.adapters.postgres.engine import create_engine
+from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
+from semantik_chunks.domain.chunks import IDS_EXHAUSTED, prepare_batch
+from semantik_chunks.domain.clock import Clock, utc_now
+from semantik_chunks.domain.errors import ConfigurationError, DuplicateChunkError, InvalidChunkError
+from semantik_chunks.domain.hashing import partition_for, postgres_text, validate_partition_count
+from semantik_chunks.domain.model import Chunk
+
+_COLUMNS = ", ".join(CHUNK_COLUMNS)
+_ONE_COLLECTION = "partition_key = :partition_key AND collection_id = :collection_id"
+# Byte order (= code point order for UTF-8), like Python's str ordering, whatever the database's collation.
+_BY_DOCUMENT = 'document_id COLLATE "C" NULLS LAST, chunk_index, id'
+
+LIST_BY_COLLECTION = text(f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} ORDER BY {_BY_DOCUMENT}")
+LIST_BY_DOCUMENT = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id = :document_id ORDER BY chunk_index, id"
+)
+GET_IN_COLLECTION = text(f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND id = :id")
+# Without the collection every partition is searched; the same id may exist in two collections.
+GET_ANYWHERE = text(f'SELECT {_COLUMNS} FROM chunks WHERE id = :id ORDER BY collection_id COLLATE "C" LIMIT 1')
+COUNT_COLLECTION = text(f"SELECT count(*) FROM chunks WHERE {_ONE_COLLECTION}")
+COUNT_ALL = text("SELECT count(*) FROM chunks")
+DELETE_COLLECTION = text(f"DELETE FROM chunks WHERE {_ONE_COLLECTION}")
+DELETE_DOCUMENT = text(f"DELETE FROM chunks WHERE {_ONE_COLLECTION} AND document_id = :document_id")
+
+# All ids of a batch in one round trip, as one array; the sequence is looked up once, not per id.
+TAKE_IDS = text(
+    "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('chunks', 'id')::regclass AS seq) "
+    "SELECT array_agg(nextval(s.seq)) FROM s, generate_series(1, :n)"
+)
+# After explicit ids, later generated ids must not collide with them. Sequences are not
+# transactional, so a concurrent writer's nextval between the check and setval can be rewound;
+# callers that mix explicit and generated ids from several sessions should not rely on it.
+ADVANCE_IDS_PAST = text(
+    "SELECT setval(s.seq, :used) FROM (SELECT pg_get_serial_sequence('chunks', 'id')::regclass AS seq) AS s "
+    "WHERE :used > coalesce(pg_sequence_last_value(s.seq), 0)"
+)
+# After a failed COPY (error path only): which collections are missing, which keys are taken.
+MISSING_COLLECTIONS = text(
+    "SELECT c FROM unnest(CAST(:collection_ids AS text[])) AS c "
+    "WHERE NOT EXISTS (SELECT 1 FROM collections WHERE id = c)"
+)
+STORED_KEYS = text(
+    "SELECT k.id, k.collection_id FROM unnest(CAST(:ids AS bigint[]), CAST(:collection_ids AS text[]), "
+    "CAST(:partition_keys AS integer[])) AS k(id, collection_id, partition_key) "
+    "WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.partition_key = k.partition_key "
+    "AND c.collection_id = k.collection_id AND c.id = k.id)"
+)
+
+DATABASE_PARTITION_COUNT = text("SELECT chunk_partition_count()")
+
+ADD_COLLECTION = text("INSERT INTO collections (id, name) VALUES (:id, :name) ON CONFLICT (id) DO NOTHING")
+COLLECTION_EXISTS = text("SELECT EXISTS (SELECT 1 FROM collections WHERE id = :id)")
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if value is None:  # a row written by plain SQL may have NULL metadata
+        return {}
+    # SQLAlchemy's asyncpg dialect decodes jsonb already; a host's engine may hand back text.
+    return json.loads(value) if isinstance(value, str | bytes) else dict(value)
+
+
+def row_to_chunk(row: Sequence[Any]) -> Chunk:
+    values = dict(zip(CHUNK_COLUMNS, row, strict=True))
+    values["metadata"] = _metadata(values["metadata"])
+    return Chunk(**values)
+
+
+_FIELDS_BUT_ID = tuple(field.name for field in attrs.fields(Chunk) if field.name != "id")
+
+
+def _with_id(chunk: Chunk, chunk_id: int) -> Chunk:
+    # attrs.evolve re-reads the class's fields on every call; at a million chunks a batch that shows.
+    return Chunk(id=chunk_id, **{name: getattr(chunk, name) for name in _FIELDS_BUT_ID})
+
+
+def _record(chunk: Chunk) -> tuple[Any, ...]:
+    """A COPY row in ``CHUNK_COLUMNS`` order; jsonb goes as JSON text (SQLAlchemy's asyncpg codec adds
+    the binary jsonb version byte)."""
+    return (
+        chunk.id,
+        chunk.collection_id,
+        chunk.partition_key,
+        chunk.document_id,
+        chunk.chunking_config_id,
+        chunk.chunk_index,
+        chunk.content,
+        chunk.start_offset,
+        chunk.end_offset,
+        chunk.token_count,
+        chunk.embedding_vector_id,
+        json.dumps(chunk.metadata, ensure_ascii=False),
+        chunk.created_at,
+        chunk.updated_at,
+    )
+
+
+async def _driver_connection(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under ``conn``. COPY there is one statement, atomic on its own; the
+    sequence calls before it are never transactional, so the batch is atomic in autocommit mode too."""
+    return (await conn.get_raw_connection()).driver_connection
+
+
+async def _take_ids(conn: AsyncConnection, wanted: int) -> Sequence[int]:
+    try:
+        return sorted((await conn.execute(TAKE_IDS, {"n": wanted})).scalar_one())
+    except DBAPIError as exc:
+        if isinstance(exc.orig and exc.orig.__cause__, asyncpg.SequenceGeneratorLimitExceededError):
+            raise InvalidChunkError(IDS_EXHAUSTED) from None
+        raise
+
+
+class PostgresChunkRepository:
+    """The ``chunks`` table. ``engine`` is a host's ``AsyncEngine`` (asyncpg) or a database URL."""
+
+    def __init__(self, engine: AsyncEngine | str, partition_count: int = 100, *, clock: Clock = utc_now) -> None:
+        self._engine = create_engine(engine)
+        if self._engine.dialect.driver != "asyncpg":  # COPY goes through asyncpg's copy_records_to_table
+            raise ConfigurationError(
+                f"PostgresChunkRepository needs an asyncpg engine (postgresql+asyncpg://), "
+                f"got driver {self._engine.dialect.driver!r}"
+            )
+        self._partition_count = validate_partition_count(partition_count)
+        self._clock = clock
+
+    @property
+    def partition_count(self) -> int:
+        return self._partition_count
+
+    def _where(self, collection_id: str) -> dict[str, Any]:
+        return {"partition_key": partition_for(collection_id, self._partition_count), "collection_id": collection_id}
+
+    async def add_many(self, chunks: Sequence[Chunk]) -> list[Chunk]:
+        prepared = prepare_batch(chunks, self._partition_count, self._clock())
+        if not prepared:
+            return []
+        stored: list[Chunk] = []
+
+        def records(ids: Iterator[int]) -> Iterator[tuple[Any, ...]]:
+            # Built while COPY streams, so that this work overlaps with the server's.
+            for chunk in prepared:
+                with_id = chunk if chunk.id is not None else _with_id(chunk, next(ids))
+                stored.append(with_id)
+                yield _record(with_id)
+
+        async with reading_database():
+            try:
+                async with self._engine.begin() as conn:
+                    explicit = [c.id for c in prepared if c.id is not None]
+                    # First, so that the ids taken below step over the batch's explicit ones.
+                    if explicit:
+                        await conn.execute(ADVANCE_IDS_PAST, {"used": max(explicit)})
+                    wanted = len(prepared) - len(explicit)
+                    ids = iter(await _take_ids(conn, wanted) if wanted else ())
+                    driver = await _driver_connection(conn)
+                    await driver.copy_records_to_table("chunks", records=records(ids), columns=list(CHUNK_COLUMNS))
+            except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
+                await self._explain_rejection(stored, exc)  # the row at fault was among those sent
+            except asyncpg.CheckViolationError as exc:
+                await self._explain_wrong_partition(exc)
+        return stored
+
+    async def _explain_wrong_partition(self, exc: asyncpg.CheckViolationError) -> None:
+        """prepare_batch computed every key, so a key the database refuses means its partition count differs."""
+        try:
+            async with self._engine.connect() as conn:
+                database_count = (await conn.execute(DATABASE_PARTITION_COUNT)).scalar_one()
+        except DBAPIError:  # a host's schema without the helper: say what we know
+            database_count = None
+        cause = (
+            f"the database has {database_count} partitions: set CHUNK_PARTITION_COUNT={database_count}"
+            if database_count is not None and database_count != self._partition_count
+            else "check that the database was migrated with the same CHUNK_PARTITION_COUNT"
+        )
+        raise InvalidChunkError(
+            f"the database rejected a partition key ({exc.message}); keys were computed for "
+            f"{self._partition_count} partitions, {cause}"
+        ) from None
+
+    async def _explain_rejection(self, stored: Sequence[Chunk], exc: asyncpg.PostgresError) -> None:
+        """Name the chunk at fault, in the same words as the in-memory adapter; always raises."""
+        async with self._engine.connect() as conn:
+            missing = set(
+                (
+                    await conn.execute(
+                        MISSING_COLLECTIONS, {"collection_ids": sorted({c.collection_id for c in stored})}
+                    )
+                ).scalars()
+            )
+            taken = {
+                (row.id, row.collection_id)
+                for row in await conn.execute(
+                    STORED_KEYS,
+                    {
+                        "ids": [c.id for c in stored],
+                        "collection_ids": [c.collection_id for c in stored],
+                        "partition_keys": [c.partition_key for c in stored],
+                    },
+                )
+            }
+        for position, chunk in enumerate(stored):
+            if chunk.collection_id in missing:
+                raise InvalidChunkError(
+                    f"chunk #{position}: collection {chunk.collection_id!r} does not exist in collections"
+                ) from None
+            if (chunk.id, chunk.collection_id) in taken:
+                raise DuplicateChunkError(
+                    f"chunk #{position}: chunk id {chunk.id} of collection {chunk.collection_id!r} is already stored"
+                ) from None
+        # The conflicting row is gone again (a concurrent delete) or another constraint was hit.
+        error = DuplicateChunkError if isinstance(exc, asyncpg.UniqueViolationError) else InvalidChunkError
+        raise error(f"the database rejected the batch: {exc.message} ({exc.detail})") from None
+
+    async def _rows(self, statement: TextClause, parameters: dict[str, Any]) -> list[Chunk]:
+        async with reading_database(), self._engine.connect() as conn:
+            return [row_to_chunk(row) for row in await conn.execute(statement, parameters)]
+
+    async def _scalar(self, statement: TextClause, parameters: dict[str, Any]) -> Any:
+        async with reading_database(), self._engine.connect() as conn:
+            return (await conn.execute(statement, parameters)).scalar_one()
+
+    async def _delete(self, statement: TextClause, parameters: dict[str, Any]) -> int:
+        async with reading_database(), self._engine.begin() as conn:
+            return (await conn.execute(statement, parameters)).rowcount
+
+    async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
+        if collection_id is None:
+            found = await self._rows(GET_ANYWHERE, {"id": chunk_id})
+        else:
+            found = await self._rows(GET_IN_COLLECTION, {**self._where(collection_id), "id": chunk_id})
+        return found[0] if found else None
+
+    async def list_by_collection(self, collection_id: str) -> list[Chunk]:
+        return await self._rows(LIST_BY_COLLECTION, self._where(collection_id))
+
+    async def list_by_document(self, collection_id: str, document_id: str) -> list[Chunk]:
+        return await self._rows(LIST_BY_DOCUMENT, {**self._where(collection_id), "document_id": document_id})
+
+    async def delete_collection(self, collection_id: str) -> int:
+        return await self._delete(DELETE_COLLECTION, self._where(collection_id))
+
+    async def delete_document(self, collection_id: str, document_id: str) -> int:
+        return await self._delete(DELETE_DOCUMENT, {**self._where(collection_id), "document_id": document_id})
+
+    async def count(self, collection_id: str | None = None) -> int:
+        if collection_id is None:
+            return int(await self._scalar(COUNT_ALL, {}))
+        return int(await self._scalar(COUNT_COLLECTION, self._where(collection_id)))
+
+
+def _check_storable(what: str, value: str) -> None:
+    try:
+        postgres_text(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidChunkError(f"{what} {value!r}: {exc}") from None
+
+
+class PostgresCollectionRepository:
+    """Rows of ``collections``: the library's minimal table standalone. A host's own table may require
+    columns this does not fill; a host registers its collections itself."""
+
+    def __init__(self, engine: AsyncEngine | str) -> None:
+        self._engine = create_engine(engine)
+
+    async def add(self, collection_id: str, name: str | None = None) -> None:
+        _check_storable("collection id", collection_id)
+        if name is not None:
+            _check_storable("collection name", name)
+        async with reading_database(), self._engine.begin() as conn:
+            await conn.execute(ADD_COLLECTION, {"id": collection_id, "name": name})
+
+    async def exists(self, collection_id: str) -> bool:
+        try:
+            postgres_text(collection_id)
+        except (TypeError, ValueError):
+            return False  # PostgreSQL could never have stored it
+        async with reading_database(), self._engine.connect() as conn:
+            return bool((await conn.execute(COLLECTION_EXISTS, {"id": collection_id})).scalar_one())
