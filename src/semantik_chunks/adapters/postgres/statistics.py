@@ -1,0 +1,163 @@
+"""Partition statistics from PostgreSQL: catalog statistics by default, exact counts on request.
+
+``exact=False`` reads the monitoring views of migration sc0003: row counts from
+``pg_stat_user_tables.n_live_tup`` (which lags writes by up to a second or so, and is reset
+by a crash until the next ANALYZE), sizes from ``pg_total_relation_size``; its cost does
+not grow with the table. ``exact=True`` counts rows with ``count(*) ... GROUP BY``, which
+reads every row (or every row of one partition when asked about one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from semantik_chunks.adapters.postgres.engine import create_engine
+from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW
+from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.hashing import validate_partition_count
+from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
+
+_SNAPSHOTS = """
+SELECT partition_num, chunk_count AS row_count, size_bytes, dead_rows, created_at
+FROM partition_stats ORDER BY partition_num
+"""
+_EXACT_SNAPSHOTS = """
+WITH counted AS (SELECT partition_key, count(*) AS n FROM chunks GROUP BY partition_key)
+SELECT s.partition_num, coalesce(counted.n, 0) AS row_count, s.size_bytes, s.dead_rows, s.created_at
+FROM partition_stats AS s LEFT JOIN counted ON counted.partition_key = s.partition_num
+ORDER BY s.partition_num
+"""
+_ACTIVITY = """
+SELECT partition_num, chunks_last_hour, chunks_last_day, chunks_last_week
+FROM partition_hot_spots ORDER BY partition_num
+"""
+# "materialized view ... has not been populated"
+_NOT_POPULATED = "55000"
+# COLLATE "C" orders ids by code point, as Python (and the memory adapter) does.
+_STATS_COUNTS = f"""
+SELECT id AS collection_id, partition_num, total_chunks AS chunk_count
+FROM {STATS_MATVIEW}
+WHERE total_chunks > 0 {{partition_filter}}
+ORDER BY total_chunks DESC, id COLLATE "C"
+LIMIT :limit
+"""
+_EXACT_COUNTS = """
+SELECT collection_id, partition_key AS partition_num, count(*) AS chunk_count
+FROM chunks {where}
+GROUP BY collection_id, partition_key
+ORDER BY chunk_count DESC, collection_id COLLATE "C"
+LIMIT :limit
+"""
+_RECENT_COUNTS = """
+SELECT collection_id, partition_key AS partition_num, count(*) AS chunk_count
+FROM chunks
+WHERE partition_key = :partition AND created_at > now() - interval '1 hour'
+GROUP BY collection_id, partition_key
+ORDER BY chunk_count DESC, collection_id COLLATE "C"
+LIMIT :limit
+"""
+_COLLECTION_STATS = f"""
+SELECT id, name, chunked_documents, total_chunks, avg_tokens_per_chunk, last_chunk_created
+FROM {STATS_MATVIEW} ORDER BY id COLLATE "C"
+"""
+
+
+def _collection_counts(rows: Sequence[Any]) -> list[CollectionCount]:
+    # Rows unpack positionally: (collection_id, partition_num, chunk_count), fastest for thousands of them.
+    return [CollectionCount(collection_id, partition_num, count) for collection_id, partition_num, count in rows]
+
+
+class PostgresPartitionStatistics:
+    """The ``PartitionStatistics`` port over the monitoring views (migration sc0003)."""
+
+    def __init__(self, engine_or_url: str | AsyncEngine, partition_count: int) -> None:
+        self._engine = create_engine(engine_or_url)
+        self._partition_count = validate_partition_count(partition_count)
+
+    @property
+    def partition_count(self) -> int:
+        return self._partition_count
+
+    async def _fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
+        # Reads only: in autocommit, each costs one round trip instead of three (BEGIN, query, ROLLBACK).
+        async with reading_database(), self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return (await conn.execute(text(sql), dict(params or {}))).all()
+
+    async def _fetch_collection_stats(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
+        """Rows of ``collection_chunking_stats``; none while it has never been filled."""
+        try:
+            return await self._fetch(sql, params)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == _NOT_POPULATED:
+                return []
+            raise
+
+    async def partition_snapshots(self, *, exact: bool = False) -> list[PartitionSnapshot]:
+        rows = await self._fetch(_EXACT_SNAPSHOTS if exact else _SNAPSHOTS)
+        if len(rows) != self._partition_count:
+            raise ConfigurationError(
+                f"the database's chunks table has {len(rows)} partitions, this library was configured for "
+                f"{self._partition_count} (CHUNK_PARTITION_COUNT)"
+            )
+        return [
+            PartitionSnapshot(partition_num, row_count, size_bytes, dead_rows, newest)
+            for partition_num, row_count, size_bytes, dead_rows, newest in rows
+        ]
+
+    async def write_activity(self) -> list[WriteActivity]:
+        rows = await self._fetch(_ACTIVITY)
+        return [WriteActivity(partition_num, hour, day, week) for partition_num, hour, day, week in rows]
+
+    async def collection_counts(
+        self, *, partition_num: int | None = None, limit: int | None = None, exact: bool = False
+    ) -> list[CollectionCount]:
+        params = {"partition": partition_num, "limit": limit}
+        one_partition = partition_num is not None
+        if exact:
+            # Filtering on the partition key lets the planner read that one partition only.
+            where = "WHERE partition_key = :partition" if one_partition else ""
+            rows = await self._fetch(_EXACT_COUNTS.format(where=where), params)
+        else:
+            partition_filter = "AND partition_num = :partition" if one_partition else ""
+            rows = await self._fetch_collection_stats(_STATS_COUNTS.format(partition_filter=partition_filter), params)
+        return [
+            CollectionCount(
+                collection_id=row.collection_id, partition_num=row.partition_num, chunk_count=row.chunk_count
+            )
+            for row in rows
+        ]
+
+    async def recent_collection_counts(self, partition_num: int, limit: int) -> list[CollectionCount]:
+        rows = await self._fetch(_RECENT_COUNTS, {"partition": partition_num, "limit": limit})
+        return [
+            CollectionCount(
+                collection_id=row.collection_id, partition_num=row.partition_num, chunk_count=row.chunk_count
+            )
+            for row in rows
+        ]
+
+    async def collection_stats(self) -> list[CollectionStats]:
+        """The rows of ``collection_chunking_stats``; none while it has never been filled."""
+        rows = await self._fetch_collection_stats(_COLLECTION_STATS)
+        return [
+            CollectionStats(
+                id=row.id,
+                name=row.name,
+                chunked_documents=row.chunked_documents,
+                total_chunks=row.total_chunks,
+                avg_tokens_per_chunk=float(row.avg_tokens_per_chunk) if row.avg_tokens_per_chunk is not None else None,
+                last_chunk_created=row.last_chunk_created,
+            )
+            for row in rows
+        ]
+
+    async def refresh_collection_stats(self) -> None:
+        async with reading_database(), self._engine.begin() as conn:
+            await conn.execute(text("SELECT refresh_collection_chunking_stats()"))

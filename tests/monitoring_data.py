@@ -1,0 +1,248 @@
+"""Scenario data for the monitoring tests, loaded the same way into the memory and the Postgres adapters.
+
+Rows are written through the adapters' chunk repositories with a controlled ``created_at``.
+PostgreSQL's row counts come from its statistics, which a writing session flushes about once
+a second; ``Backend.settle`` forces the flush so that a test sees every row it wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+from sqlalchemy import text
+
+from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
+from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
+from semantik_chunks.domain.hashing import partition_for
+from semantik_chunks.domain.model import Chunk
+from semantik_chunks.ports import ChunkRepository, CollectionRepository, PartitionStatistics
+from semantik_chunks.services.monitoring import PartitionMonitoringService
+from semantik_chunks.services.partition_manager import PartitionManager
+
+PARTITION_COUNT = 100
+HUGE = "huge-collection"
+BURST = ("burst-a", "burst-b")
+MIXED_PARTITION = 12
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def days_ago(days: float) -> datetime:
+    return now() - timedelta(days=days)
+
+
+def minutes_ago(minutes: float) -> datetime:
+    return now() - timedelta(minutes=minutes)
+
+
+def one_collection_per_partition(prefix: str = "uniform", partition_count: int = PARTITION_COUNT) -> list[str]:
+    """The first id ``{prefix}-{i}`` landing in each partition, in partition order."""
+    found: dict[int, str] = {}
+    for i in itertools.count():
+        candidate = f"{prefix}-{i}"
+        found.setdefault(partition_for(candidate, partition_count), candidate)
+        if len(found) == partition_count:
+            return [found[p] for p in range(partition_count)]
+    raise AssertionError("unreachable")
+
+
+def collection_in(partition: int, prefix: str, partition_count: int = PARTITION_COUNT) -> str:
+    return next(
+        f"{prefix}-{i}" for i in itertools.count() if partition_for(f"{prefix}-{i}", partition_count) == partition
+    )
+
+
+def chunks_of(collection_id: str, count: int, created_at: datetime, *, documents: int = 4) -> list[Chunk]:
+    return [
+        Chunk(
+            collection_id=collection_id,
+            chunk_index=i,
+            content=f"chunk {i} of {collection_id}",
+            document_id=f"doc-{i % documents}",
+            token_count=10 + i % 7,
+            created_at=created_at,
+        )
+        for i in range(count)
+    ]
+
+
+@attrs.define
+class Backend:
+    """One adapter family: where chunks are written and where statistics are read."""
+
+    name: str
+    chunks: ChunkRepository
+    collections: CollectionRepository
+    statistics: PartitionStatistics
+    engine: object | None = None
+
+    def monitoring(self) -> PartitionMonitoringService:
+        return PartitionMonitoringService(self.statistics)
+
+    def manager(self) -> PartitionManager:
+        return PartitionManager(self.statistics.partition_count, self.statistics)
+
+    async def add(self, collection_id: str, count: int, created_at: datetime) -> None:
+        await self.collections.add(collection_id, collection_id.upper())
+        if count:
+            await self.chunks.add_many(chunks_of(collection_id, count, created_at))
+
+    async def settle(self) -> None:
+        """Make every write visible to the statistics, and refresh ``collection_chunking_stats``."""
+        if self.engine is not None:
+            await flush_statistics(self.engine)
+        await self.statistics.refresh_collection_stats()
+
+
+async def flush_statistics(engine: object) -> None:
+    """Push the session's pending statistics to shared memory (PostgreSQL 15+).
+
+    The adapters here run one statement at a time, so the engine's pool holds one connection:
+    the one that wrote. The flush happens when that session goes idle after this transaction."""
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    assert isinstance(engine, AsyncEngine)
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_stat_force_next_flush()"))
+        await conn.commit()
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def reset_database(engine: object) -> None:
+    """Empty chunks and collections, with statistics that show it.
+
+    Sessions of earlier tests may still be exiting, and a session flushes its pending row
+    counts when it exits: wait for them to be gone first, or their counts would land on top
+    of this test's rows."""
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    assert isinstance(engine, AsyncEngine)
+    others = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    )
+    async with engine.connect() as conn:
+        for _ in range(200):
+            if not (await conn.execute(others)).scalar_one():
+                break
+            await asyncio.sleep(0.025)
+        await conn.rollback()
+    async with engine.begin() as conn:
+        await conn.execute(text("TRUNCATE chunks, collections RESTART IDENTITY CASCADE"))
+        await conn.execute(text("SELECT refresh_collection_chunking_stats()"))
+    await flush_statistics(engine)
+
+
+async def insert_chunks(conn: Any, collection_id: str, count: int, created_at: datetime, *, documents: int = 4) -> None:
+    """Plain SQL, as a host's own writer would: partition_key from the server's get_partition_key."""
+    await conn.execute(
+        "INSERT INTO collections (id, name) VALUES ($1::text, upper($1::text)) ON CONFLICT (id) DO NOTHING",
+        collection_id,
+    )
+    await conn.execute(
+        """
+        INSERT INTO chunks (collection_id, partition_key, chunk_index, content, document_id, token_count, created_at)
+        SELECT $1::text, get_partition_key($1::text), g, 'chunk ' || g || ' of ' || $1::text,
+               'doc-' || (g % $3::integer), 10 + g % 7, $2::timestamptz
+        FROM generate_series(0, $4::integer - 1) AS g
+        """,
+        collection_id,
+        created_at,
+        documents,
+        count,
+    )
+
+
+def memory_backend(partition_count: int = PARTITION_COUNT) -> Backend:
+    database = MemoryDatabase(partition_count=partition_count)
+    return Backend(
+        "memory",
+        InMemoryChunkRepository(database),
+        InMemoryCollectionRepository(database),
+        InMemoryPartitionStatistics(database),
+    )
+
+
+@asynccontextmanager
+async def postgres_backend(url: str, partition_count: int = PARTITION_COUNT) -> AsyncIterator[Backend]:
+    from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository, PostgresCollectionRepository
+    from semantik_chunks.adapters.postgres.engine import create_engine
+    from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
+
+    engine = create_engine(url)
+    try:
+        await reset_database(engine)
+        yield Backend(
+            "postgres",
+            PostgresChunkRepository(engine, partition_count),
+            PostgresCollectionRepository(engine),
+            PostgresPartitionStatistics(engine, partition_count),
+            engine,
+        )
+    finally:
+        await engine.dispose()
+
+
+# --- the scenarios -------------------------------------------------------------------------------------------
+
+
+async def load_empty(backend: Backend) -> None:
+    await backend.settle()
+
+
+async def load_uniform(backend: Backend, per_collection: int = 20) -> None:
+    """One collection per partition, all of the same size, written three days ago."""
+    for collection_id in one_collection_per_partition():
+        await backend.add(collection_id, per_collection, days_ago(3))
+    await backend.add("no-chunks-yet", 0, now())
+    await backend.settle()
+
+
+async def load_huge(backend: Backend) -> None:
+    """The uniform table plus one collection three times the size of all the others together."""
+    for collection_id in one_collection_per_partition():
+        await backend.add(collection_id, 10, days_ago(3))
+    await backend.add(HUGE, 3000, days_ago(2))
+    await backend.settle()
+
+
+async def load_burst(backend: Backend) -> None:
+    """The uniform table written long ago, some writes hours ago, and a burst from two collections now."""
+    for collection_id in one_collection_per_partition():
+        await backend.add(collection_id, 10, days_ago(30))
+    for collection_id in one_collection_per_partition("earlier")[:10]:
+        await backend.add(collection_id, 5, now() - timedelta(hours=5))
+    for collection_id in BURST:
+        await backend.add(collection_id, 700, minutes_ago(10))
+    await backend.settle()
+
+
+MIXED_WRITERS = tuple(collection_in(MIXED_PARTITION, f"mixed-{i}") for i in range(3))
+
+
+async def load_mixed_burst(backend: Backend) -> None:
+    """The uniform table written long ago, and a burst from three collections sharing one partition."""
+    for collection_id in one_collection_per_partition():
+        await backend.add(collection_id, 10, days_ago(30))
+    for collection_id in MIXED_WRITERS:
+        await backend.add(collection_id, 400, minutes_ago(10))
+    await backend.settle()
+
+
+SCENARIOS = {
+    "empty": load_empty,
+    "uniform": load_uniform,
+    "huge": load_huge,
+    "burst": load_burst,
+    "mixed_burst": load_mixed_burst,
+}
