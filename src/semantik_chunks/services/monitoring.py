@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import statistics
 from collections.abc import Sequence
@@ -147,16 +148,17 @@ class PartitionMonitoringService:
         return result
 
     async def _check(self, exact: bool) -> MonitoringResult:
-        snapshots = await self._snapshots(exact)
+        # Three independent reads: concurrently, each on a connection of its own.
+        snapshots, counts, activity = await asyncio.gather(
+            self._snapshots(exact), self._stats.collection_counts(exact=exact), self._stats.write_activity()
+        )
         healths = health.partition_health(snapshots, self.partition_count, self.thresholds)
         skew = health.skew_metrics(snapshots, self.partition_count, self.thresholds)
-        counts = await self._stats.collection_counts(exact=exact)
         k_eff, from_collections = health.chance_estimate(
             [s.row_count for s in snapshots], [c.chunk_count for c in counts]
         )
         sigma = health.chance_skew(self.partition_count, k_eff)
         largest = health.largest_by_partition(counts) if from_collections else {}
-        activity = await self._stats.write_activity()
         hot = await self._hot_with_collections(activity)
         found = health.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, largest)
         if healths and healths[0].total_chunks and not from_collections:
