@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -533,3 +534,44 @@ def test_downgrade_gives_the_host_its_table_back_as_it_was(host_url: str) -> Non
     migrate.upgrade(host_url, 100)  # and it can be taken over again
     assert fetch_sync(host_url, CHECK_VALIDATED)[0][0] is True
     assert asyncio.run(snapshot(host_url)) == before
+
+
+# ---------------------------------------------------------------------------------------------------
+# The operator's command: semantik-chunks migrate [--dry-run]
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_the_cli_previews_then_takes_over_keeping_every_row(host_url: str) -> None:
+    import json
+
+    import jsonschema_rs
+    from typer.testing import CliRunner
+
+    from semantik_chunks.entrypoints.cli import app
+
+    schema_path = Path(__file__).parents[2] / "docs" / "cli.schema.json"
+    schema_validator = jsonschema_rs.validator_for(json.loads(schema_path.read_text()))
+    before = asyncio.run(snapshot(host_url))
+    misplaced = fetch_sync(host_url, MISPLACED)[0][0]
+    assert misplaced > 0
+
+    preview = CliRunner().invoke(app, ["migrate", "--dry-run", "--format", "json", "--db-url", host_url])
+    assert preview.exit_code == 0, preview.output
+    document = json.loads(preview.stdout)
+    schema_validator.validate(document)
+    assert document["dry_run"] is True
+    assert document["rows_to_move"] == misplaced
+    assert sum(p["gain"] for p in document["partitions"]) == sum(p["lose"] for p in document["partitions"])
+    assert fetch_sync(host_url, MISPLACED)[0][0] == misplaced  # nothing changed
+    assert fetch_sync(host_url, "SELECT count(*) FROM pg_trigger WHERE tgname = 'set_partition_key'")[0][0] > 0
+
+    result = CliRunner().invoke(app, ["migrate", "--format", "json", "--db-url", host_url])
+    assert result.exit_code == 0, result.output
+    schema_validator.validate(json.loads(result.stdout))
+    assert json.loads(result.stdout)["rows_moved"] == misplaced
+    assert asyncio.run(snapshot(host_url)) == before
+    assert fetch_sync(host_url, MISPLACED)[0][0] == 0
+    assert fetch_sync(host_url, CHECK_VALIDATED)[0][0] is True
+
+    again = CliRunner().invoke(app, ["migrate", "--format", "json", "--db-url", host_url])
+    assert json.loads(again.stdout)["rows_moved"] == 0

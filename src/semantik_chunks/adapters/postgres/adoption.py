@@ -90,6 +90,12 @@ def adopt_host_table(bind: Connection, partition_count: int) -> None:
     if _check_state(bind) == "validated":
         return  # every row is placed already (a rerun of this revision)
     migration = _running_migration()
+    if (
+        migration is not None
+        and migration.config is not None
+        and not migration.config.attributes.get("move_rows", True)
+    ):
+        return  # the caller moves the rows itself (semantik-chunks migrate, with its progress report)
     if migration is None or not _commits_per_migration(migration):
         logger.warning(
             "chunks adopted; its rows are not moved inside this migration (it runs in the host's transaction). "

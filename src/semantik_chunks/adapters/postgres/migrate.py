@@ -43,9 +43,14 @@ def alembic_config(url: str, partition_count: int = 100) -> Config:
     return config
 
 
-def upgrade(url: str, partition_count: int = 100, revision: str = "heads") -> None:
-    """Bring the database at ``url`` to ``revision`` (blocking; from async code use ``upgrade_async``)."""
-    command.upgrade(alembic_config(url, partition_count), revision)
+def upgrade(url: str, partition_count: int = 100, revision: str = "heads", *, move_rows: bool = True) -> None:
+    """Bring the database at ``url`` to ``revision`` (blocking; from async code use ``upgrade_async``).
+
+    Adopting a host's table moves its misplaced rows inside the migration unless ``move_rows`` is
+    False; the caller then runs ``adoption.move_misplaced_rows`` itself (with its own progress)."""
+    config = alembic_config(url, partition_count)
+    config.attributes["move_rows"] = move_rows
+    command.upgrade(config, revision)
 
 
 def downgrade(url: str, revision: str) -> None:

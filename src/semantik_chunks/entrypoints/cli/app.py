@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import attrs
 import typer
@@ -26,6 +26,9 @@ from semantik_chunks.domain.hashing import MAX_PARTITIONS
 from semantik_chunks.entrypoints.cli import database, payloads, render, reports, runtime
 from semantik_chunks.entrypoints.cli.errors import CommandError, ExitCode
 from semantik_chunks.services.demo import DEFAULT_CHUNKS, DEFAULT_COLLECTIONS, DemoSummary
+
+if TYPE_CHECKING:
+    from semantik_chunks.adapters.postgres.adoption import MoveProgress
 
 R = TypeVar("R")
 
@@ -266,22 +269,64 @@ def migrate(
             help="Partitions of a chunks table the migration creates. Default: $CHUNK_PARTITION_COUNT, else 100.",
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Change nothing: show how many rows each partition would gain and lose when an existing "
+            "(host) chunks table is taken over.",
+        ),
+    ] = False,
 ) -> None:
-    """Install or upgrade the library's schema in the database."""
+    """Install or upgrade the library's schema in the database.
+
+    On a database that already has the host's chunks table, the migration takes it over and then moves
+    every row whose partition_key is wrong to its partition, in batches that each commit (an interrupted
+    run loses nothing; run it again to finish). See docs/adoption.md."""
     with _one_line_failures():
         settings = runtime.load_settings()
         if partitions is not None:
             settings = attrs.evolve(settings, partition_count=partitions)
         target = runtime.resolve_target(db_url, settings)
         if target.is_memory:
-            applied: tuple[str, ...] = ()
             note = "memory:// keeps nothing between processes: there is nothing to migrate."
-        else:
+            _done(output, payloads.command_result("migrate", utc_now(), database=target.label, revisions=[]), note)
+            return
+        if dry_run:
             with runtime.operator_errors(target):
-                applied = database.upgrade(target.url, settings.partition_count)
-            note = f"{target.shown} is at revision {', '.join(applied) or '(none)'}."
-        _done(
-            output, payloads.command_result("migrate", utc_now(), database=target.label, revisions=list(applied)), note
+                preview = database.preview_moves(target.url, settings.partition_count)
+            _done(output, payloads.move_preview(preview, target.label), *render.move_preview_lines(preview))
+            return
+        with runtime.operator_errors(target):
+            applied = database.upgrade(target.url, settings.partition_count)
+            with _move_progress() as progress:
+                moved = database.move_rows(target.url, progress)
+        note = f"{target.shown} is at revision {', '.join(applied) or '(none)'}."
+        if moved.moved:
+            note += (
+                f" Moved {moved.moved:,} misplaced rows in {moved.seconds:.1f} s ({moved.rows_per_second:,.0f} rows/s)."
+            )
+        document = payloads.command_result(
+            "migrate",
+            utc_now(),
+            database=target.label,
+            revisions=list(applied),
+            rows_moved=moved.moved,
+            move_seconds=round(moved.seconds, 3),
+        )
+        _done(output, document, note)
+
+
+@contextmanager
+def _move_progress() -> Iterator[Callable[[MoveProgress], None]]:
+    console = render.stderr_console()
+    if not console.is_terminal:
+        yield lambda _progress: None
+        return
+    with console.status("Moving misplaced rows") as status:
+        yield lambda p: status.update(
+            f"Moving misplaced rows: {p.moved:,} moved, {p.rows_per_second:,.0f} rows/s, "
+            f"partition {p.partitions_done}/{p.partition_count}"
         )
 
 

@@ -6,14 +6,19 @@ works without them and ``--help`` stays quick.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.entrypoints.cli.errors import CommandError
+
+if TYPE_CHECKING:
+    from semantik_chunks.adapters.postgres.adoption import MoveProgress, MoveReport
 
 
 def _quietly_import_embedded() -> None:
@@ -88,9 +93,26 @@ def revisions(url: str) -> tuple[str, ...]:
 
 
 def upgrade(url: str, partition_count: int) -> tuple[str, ...]:
-    """Apply the library's migrations; return the revisions now applied."""
+    """Apply the library's migrations; return the revisions now applied. A host's table that the
+    migrations adopt keeps its misplaced rows for ``move_rows``."""
     from semantik_chunks.adapters.postgres import migrate
 
     with _postgres_errors():
-        migrate.upgrade(url, partition_count)
+        migrate.upgrade(url, partition_count, move_rows=False)
     return revisions(url)
+
+
+def move_rows(url: str, progress: Callable[[MoveProgress], None]) -> MoveReport:
+    """Move every misplaced row of an adopted host table to its partition (nothing to do otherwise)."""
+    from semantik_chunks.adapters.postgres import adoption
+
+    with _postgres_errors():
+        return adoption.finish_adoption(url, progress=progress)
+
+
+def preview_moves(url: str, partition_count: int) -> MoveReport:
+    """What ``move_rows`` would do, per partition, changing nothing."""
+    from semantik_chunks.adapters.postgres import adoption
+
+    with _postgres_errors():
+        return asyncio.run(adoption.move_misplaced_rows(url, dry_run=True, partition_count=partition_count))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -27,6 +27,9 @@ from semantik_chunks.entrypoints.cli.reports import (
 from semantik_chunks.services.demo import DemoSummary
 
 JSON = dict[str, Any]
+
+if TYPE_CHECKING:
+    from semantik_chunks.adapters.postgres.adoption import MoveReport
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -179,4 +182,21 @@ def demo(summary: DemoSummary, took: float, database: str) -> JSON:
             else None
         ),
         ingesting_collections=[c.collection_id for c in summary.collections if c.ingesting],
+    )
+
+
+def move_preview(preview: MoveReport, database: str) -> JSON:
+    """``migrate --dry-run``: rows each partition would gain and lose, partitions without change left out."""
+    partitions = sorted(set(preview.would_gain) | set(preview.would_lose))
+    return command_result(
+        "migrate",
+        utc_now(),
+        database=database,
+        dry_run=True,
+        partition_count=preview.partition_count,
+        rows_to_move=preview.would_move,
+        partitions=[
+            {"partition_num": p, "gain": preview.would_gain.get(p, 0), "lose": preview.would_lose.get(p, 0)}
+            for p in partitions
+        ],
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.bar import Bar
@@ -55,6 +56,9 @@ STRIP_ROW = 50  # partitions per row of the heat strip, in groups of ten
 LISTED_PARTITIONS = 10  # non-healthy partitions listed under the strip
 LISTED_RECOMMENDATIONS = 3
 BAR_WIDTH = 18
+
+if TYPE_CHECKING:
+    from semantik_chunks.adapters.postgres.adoption import MoveReport
 
 
 def stdout_console() -> Console:
@@ -488,3 +492,13 @@ def full(console: Console, report: FullReport) -> None:
     )
     if report.collections.collections:
         console.print(_collections_table(report.collections))
+
+
+def move_preview_lines(preview: MoveReport) -> list[str]:
+    """``migrate --dry-run`` as lines: the total, then the partitions that would change."""
+    if not preview.would_move:
+        return ["Every row is in its partition: the takeover would move nothing."]
+    lines = [f"{preview.would_move:,} rows would move (nothing was changed). Partition  gain  lose:"]
+    for p in sorted(set(preview.would_gain) | set(preview.would_lose)):
+        lines.append(f"  {p:>9}  {preview.would_gain.get(p, 0):>8,}  {preview.would_lose.get(p, 0):>8,}")
+    return lines
