@@ -299,6 +299,20 @@ async def test_values_postgres_cannot_store_fail_the_whole_batch(repo: Repositor
     await _assert_nothing_written_and_still_usable(repo, 0)
 
 
+async def test_a_bad_chunk_deep_in_a_large_batch_is_named_by_its_place_in_the_batch(repo: Repositories) -> None:
+    # Adapters may prepare a large batch a slice at a time; positions still count from the batch's start.
+    batch = [chunk(chunk_index=i) for i in range(2_500)]
+    batch[2_345] = attrs.evolve(batch[2_345], content="nul \x00 inside")
+    with pytest.raises(InvalidChunkError, match="chunk #2345 "):
+        await repo.chunks.add_many(batch)
+    batch[2_345] = chunk(chunk_index=2_345)
+    batch[1_999] = attrs.evolve(batch[1_999], id=7)
+    batch[2_001] = attrs.evolve(batch[2_001], id=7)
+    with pytest.raises(DuplicateChunkError, match=r"chunk id 7 .* appears twice"):
+        await repo.chunks.add_many(batch)
+    await _assert_nothing_written_and_still_usable(repo, 0)
+
+
 async def test_ids_after_a_failed_batch_still_increase(repo: Repositories) -> None:
     [first] = await repo.chunks.add_many([chunk(chunk_index=0)])
     with pytest.raises(InvalidChunkError):

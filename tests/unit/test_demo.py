@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
 import statistics
@@ -211,3 +212,22 @@ async def test_a_failed_batch_stops_the_load_and_leaves_whole_batches(container:
     # The next load starts a new generation: it never writes into the interrupted one.
     summary = await workload.load(seed=2, collections=10, chunks=100, batch_size=1_000)
     assert summary.generation == 1
+
+
+async def test_a_load_leaves_the_garbage_collector_as_it_found_it(container: Container) -> None:
+    # The load pauses the cyclic collector (a bulk load's objects form no cycles); it must come back.
+    workload = container.demo_workload()
+    assert gc.isenabled()
+    await workload.load(seed=3, collections=5, chunks=200)
+    assert gc.isenabled()
+    failing = FailingOnBatch(container.chunk_repository(), failing_batch=1)
+    failing_workload = DemoWorkload(failing, container.collection_repository(), container.partition_statistics())  # type: ignore[arg-type]
+    with pytest.raises(ConnectionResetError):
+        await failing_workload.load(seed=4, collections=5, chunks=200)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        await workload.load(seed=5, collections=5, chunks=200)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

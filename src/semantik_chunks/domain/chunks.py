@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -102,9 +103,130 @@ def prepare_chunk(chunk: Chunk, position: int, partition_count: int, now: dateti
     )
 
 
+def _encodable(value: str) -> bool:
+    """No lone surrogate (which UTF-8 cannot encode)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _storable(value: str) -> bool:
+    """What ``postgres_text`` accepts, without raising: no NUL, no lone surrogate."""
+    return "\x00" not in value and (value.isascii() or _encodable(value))
+
+
+def _usual_int4(value: object) -> bool:
+    return type(value) is int and _INT4_MIN <= value <= _INT4_MAX
+
+
+def _usual_timestamp(value: object) -> bool:
+    return value is None or (type(value) is datetime and value.tzinfo is not None)
+
+
+def _flat_json(metadata: object) -> dict[str, Any] | None:
+    """What jsonb gives back for ``metadata`` when it is a plain dict of string keys and scalar values (the
+    usual shape): a copy, since the JSON round trip would change nothing. None for every other shape."""
+    if type(metadata) is not dict:
+        return None
+    for key, value in metadata.items():
+        if type(key) is not str or not _storable(key):
+            return None
+        kind = type(value)
+        if kind is str:
+            if not _storable(value):
+                return None
+        elif kind is int:
+            if not -_INT8_MAX <= value <= _INT8_MAX:  # huge ints can exceed int-to-str's digit limit
+                return None
+        elif kind is float:
+            if value - value != 0.0:  # NaN or infinite: not JSON
+                return None
+        elif value is not None and kind is not bool:
+            return None
+    return dict(metadata)
+
+
+def _prepare_usual(chunk: Chunk, partition_keys: dict[str, int], partition_count: int, now: datetime) -> Chunk | None:
+    """``prepare_chunk`` for the usual chunk, with cheap exact-type checks; None for anything out of the
+    ordinary, valid or not, which ``prepare_chunk`` then handles (and names what is wrong).
+
+    ``partition_keys`` caches the partition of every collection id already checked in this batch.
+    """
+    collection_id = chunk.collection_id
+    if type(collection_id) is not str:
+        return None
+    partition_key = partition_keys.get(collection_id)
+    if partition_key is None:
+        if not collection_id or not _storable(collection_id):
+            return None
+        partition_key = partition_keys[collection_id] = partition_for(collection_id, partition_count)
+    if chunk.partition_key is not None and chunk.partition_key != partition_key:
+        return None
+    content, document_id, vector_id = chunk.content, chunk.document_id, chunk.embedding_vector_id
+    if type(content) is not str or not _storable(content):
+        return None
+    if document_id is not None and (type(document_id) is not str or not _storable(document_id)):
+        return None
+    if vector_id is not None and (type(vector_id) is not str or not _storable(vector_id)):
+        return None
+    config_id, start, end, tokens = chunk.chunking_config_id, chunk.start_offset, chunk.end_offset, chunk.token_count
+    if not _usual_int4(chunk.chunk_index):
+        return None
+    if not (
+        (config_id is None or _usual_int4(config_id))
+        and (start is None or _usual_int4(start))
+        and (end is None or _usual_int4(end))
+        and (tokens is None or _usual_int4(tokens))
+    ):
+        return None
+    chunk_id = chunk.id
+    if chunk_id is not None and not (type(chunk_id) is int and 1 <= chunk_id <= _INT8_MAX):
+        return None
+    created_at, updated_at = chunk.created_at, chunk.updated_at
+    if not (_usual_timestamp(created_at) and _usual_timestamp(updated_at)):
+        return None
+    metadata = chunk.metadata
+    normalized = {} if type(metadata) is dict and not metadata else _flat_json(metadata)
+    if normalized is None:
+        return None
+    created_at = created_at or now
+    # One construction with every field (attrs.evolve costs about three times as much).
+    return Chunk(
+        collection_id=collection_id,
+        chunk_index=chunk.chunk_index,
+        content=content,
+        document_id=document_id,
+        chunking_config_id=config_id,
+        start_offset=start,
+        end_offset=end,
+        token_count=tokens,
+        embedding_vector_id=vector_id,
+        metadata=normalized,
+        created_at=created_at,
+        updated_at=updated_at or created_at,
+        partition_key=partition_key,
+        id=chunk_id,
+    )
+
+
+def prepare_chunks(
+    chunks: Iterable[Chunk], partition_count: int, now: datetime, *, first_position: int = 0
+) -> list[Chunk]:
+    """``prepare_chunk`` on every chunk, a fraction of its cost for the usual ones. Errors count
+    positions from ``first_position``, so that a slice of a batch names a chunk by its place in the batch."""
+    partition_keys: dict[str, int] = {}
+    prepared = []
+    for position, chunk in enumerate(chunks, first_position):
+        ready = _prepare_usual(chunk, partition_keys, partition_count, now)
+        prepared.append(ready if ready is not None else prepare_chunk(chunk, position, partition_count, now))
+    return prepared
+
+
 def prepare_batch(chunks: Iterable[Chunk], partition_count: int, now: datetime) -> list[Chunk]:
     """Validate a whole batch before anything is written, so a bad chunk writes nothing."""
-    prepared = [prepare_chunk(chunk, i, partition_count, now) for i, chunk in enumerate(chunks)]
+    prepared = prepare_chunks(chunks, partition_count, now)
     check_unique_ids(prepared)
     return prepared
 

@@ -11,12 +11,13 @@ every partition. Give the collection whenever it is known.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator, Sequence
+import json.encoder
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import asyncpg
-import attrs
 from sqlalchemy import TextClause, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import reading_database
 from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
-from semantik_chunks.domain.chunks import IDS_EXHAUSTED, prepare_batch
+from semantik_chunks.domain.chunks import IDS_EXHAUSTED, check_unique_ids, prepare_chunks
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import ConfigurationError, DuplicateChunkError, InvalidChunkError
 from semantik_chunks.domain.hashing import partition_for, postgres_text, validate_partition_count
@@ -90,17 +91,34 @@ def row_to_chunk(row: Sequence[Any]) -> Chunk:
     return Chunk(**values)
 
 
-_FIELDS_BUT_ID = tuple(field.name for field in attrs.fields(Chunk) if field.name != "id")
+def _metadata_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False)`` for metadata that ``prepare_batch`` has checked.
+
+    ``json.dumps`` builds its C encoder anew on every call, which is most of its cost on a small
+    object (1.3 of 1.8 us); this builds it once. No cycle check: checked metadata has none.
+    """
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)  # None where CPython's _json is missing
+    if make_encoder is None:
+        return json.JSONEncoder(ensure_ascii=False).encode
+    encode = make_encoder(None, None, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+    return lambda value: "".join(encode(value, 0))
 
 
-def _with_id(chunk: Chunk, chunk_id: int) -> Chunk:
-    # attrs.evolve re-reads the class's fields on every call; at a million chunks a batch that shows.
-    return Chunk(id=chunk_id, **{name: getattr(chunk, name) for name in _FIELDS_BUT_ID})
+_metadata_text = _metadata_encoder()
+_PREPARE_SLICE = 500
+
+
+def _give_id(chunk: Chunk, chunk_id: int) -> None:
+    """Set the id of a chunk ``prepare_batch`` has just built, in place: nothing else holds it before
+    ``add_many`` returns it, and a second construction of every chunk would cost more than the rest of
+    the adapter's Python work."""
+    object.__setattr__(chunk, "id", chunk_id)
 
 
 def _record(chunk: Chunk) -> tuple[Any, ...]:
     """A COPY row in ``CHUNK_COLUMNS`` order; jsonb goes as JSON text (SQLAlchemy's asyncpg codec adds
     the binary jsonb version byte)."""
+    metadata = chunk.metadata
     return (
         chunk.id,
         chunk.collection_id,
@@ -113,7 +131,7 @@ def _record(chunk: Chunk) -> tuple[Any, ...]:
         chunk.end_offset,
         chunk.token_count,
         chunk.embedding_vector_id,
-        json.dumps(chunk.metadata, ensure_ascii=False),
+        _metadata_text(metadata) if metadata else "{}",
         chunk.created_at,
         chunk.updated_at,
     )
@@ -154,18 +172,31 @@ class PostgresChunkRepository:
     def _where(self, collection_id: str) -> dict[str, Any]:
         return {"partition_key": partition_for(collection_id, self._partition_count), "collection_id": collection_id}
 
+    async def _prepare(self, chunks: Sequence[Chunk]) -> list[Chunk]:
+        """``prepare_batch``, a slice at a time with a turn of the event loop in between. A socket holds
+        only milliseconds of the server's COPY work, and preparing 10,000 chunks takes about 40 ms: in
+        one go, that would leave the server of another batch in flight without rows to store."""
+        now = self._clock()
+        prepared: list[Chunk] = []
+        for start in range(0, len(chunks), _PREPARE_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            part = chunks[start : start + _PREPARE_SLICE]
+            prepared += prepare_chunks(part, self._partition_count, now, first_position=start)
+        check_unique_ids(prepared)
+        return prepared
+
     async def add_many(self, chunks: Sequence[Chunk]) -> list[Chunk]:
-        prepared = prepare_batch(chunks, self._partition_count, self._clock())
+        prepared = await self._prepare(chunks)
         if not prepared:
             return []
-        stored: list[Chunk] = []
 
         def records(ids: Iterator[int]) -> Iterator[tuple[Any, ...]]:
             # Built while COPY streams, so that this work overlaps with the server's.
             for chunk in prepared:
-                with_id = chunk if chunk.id is not None else _with_id(chunk, next(ids))
-                stored.append(with_id)
-                yield _record(with_id)
+                if chunk.id is None:
+                    _give_id(chunk, next(ids))
+                yield _record(chunk)
 
         async with reading_database():
             try:
@@ -179,10 +210,10 @@ class PostgresChunkRepository:
                     driver = await _driver_connection(conn)
                     await driver.copy_records_to_table("chunks", records=records(ids), columns=list(CHUNK_COLUMNS))
             except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
-                await self._explain_rejection(stored, exc)  # the row at fault was among those sent
+                await self._explain_rejection(prepared, exc)
             except asyncpg.CheckViolationError as exc:
                 await self._explain_wrong_partition(exc)
-        return stored
+        return prepared
 
     async def _explain_wrong_partition(self, exc: asyncpg.CheckViolationError) -> None:
         """prepare_batch computed every key, so a key the database refuses means its partition count differs."""
@@ -202,7 +233,8 @@ class PostgresChunkRepository:
         ) from None
 
     async def _explain_rejection(self, stored: Sequence[Chunk], exc: asyncpg.PostgresError) -> None:
-        """Name the chunk at fault, in the same words as the in-memory adapter; always raises."""
+        """Name the chunk at fault, in the same words as the in-memory adapter; always raises. Chunks COPY
+        had not reached yet have no id."""
         async with self._engine.connect() as conn:
             missing = set(
                 (
