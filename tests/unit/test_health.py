@@ -478,12 +478,37 @@ def test_partition_loads_of_an_empty_table_are_normal() -> None:
 # -- the shape of the workload is not a fault ---------------------------------------------------
 
 
+def test_large_collections_are_those_above_a_fair_share() -> None:
+    counts = [
+        CollectionCount("a", 1, 500),
+        CollectionCount("b", 1, 300),
+        CollectionCount("c", 1, 99),
+        CollectionCount("d", 2, 101),
+        CollectionCount("e", 2, 100),
+    ]
+    # 10,000 rows over 100 partitions: a fair share is 100 rows.
+    assert health.large_collections_by_partition(counts, 10_000, 100) == {
+        1: (counts[0], counts[1]),
+        2: (counts[3],),
+    }
+
+
+def test_two_large_collections_sharing_a_partition_are_info_not_critical() -> None:
+    healths = health.partition_health(snapshots(rows_with(10, 1500, {3: 500})), 10, T)
+    large = {3: (CollectionCount("first", 3, 250), CollectionCount("second", 3, 200))}
+
+    found = health.alerts(healths, [], 0, 0.01, T, large)
+
+    assert [a.level for a in found] == [AlertLevel.INFO]
+    assert "first+second in 3" in found[0].message
+
+
 def test_a_partition_filled_by_one_large_collection_is_info_not_critical() -> None:
     # 10 partitions of 100 rows, but partition 3 holds 400: 300 of them one collection's.
     healths = health.partition_health(snapshots(rows_with(10, 1300, {3: 400})), 10, T)
-    largest = {3: CollectionCount("huge", 3, 300)}
+    large = {3: (CollectionCount("huge", 3, 300),)}
 
-    found = health.alerts(healths, [], 0, 0.01, T, largest)
+    found = health.alerts(healths, [], 0, 0.01, T, large)
 
     assert [a.level for a in found] == [AlertLevel.INFO]
     assert found[0].partitions == (3,)
@@ -493,9 +518,9 @@ def test_a_partition_filled_by_one_large_collection_is_info_not_critical() -> No
 
 def test_a_partition_that_stays_too_full_without_its_largest_collection_is_critical() -> None:
     healths = health.partition_health(snapshots(rows_with(10, 1300, {3: 400})), 10, T)
-    largest = {3: CollectionCount("biggish", 3, 100)}  # without it, 300 rows: still 2.3x the fair share
+    large = {3: (CollectionCount("biggish", 3, 140),)}  # without it, 260 rows: still 2x the fair share
 
-    found = health.alerts(healths, [], 0, 0.01, T, largest)
+    found = health.alerts(healths, [], 0, 0.01, T, large)
 
     assert [a.level for a in found] == [AlertLevel.CRITICAL]
     assert health.overall_status(found) is PartitionHealthStatus.UNBALANCED
@@ -520,3 +545,26 @@ def test_a_hot_partition_from_one_collections_ingest_is_info() -> None:
     assert "loading in 4" in ingest_alert.message
     assert mixed_alert.level is AlertLevel.WARNING
     assert mixed_alert.partitions == (5,)
+
+
+@pytest.mark.parametrize(
+    ("sharing", "large", "by_chance"),
+    [
+        (1, 1, True),  # one collection is always somewhere
+        (2, 30, True),  # 30 large collections in 100 partitions: some pair shares one
+        (2, 3, True),  # 3 pairs, each 1 % likely: about 3 % that some pair collides
+        (3, 3, False),  # all three in one partition: 1 in 10,000
+        (3, 30, True),
+    ],
+)
+def test_collisions_of_large_collections_by_chance(sharing: int, large: int, by_chance: bool) -> None:
+    assert health.collision_by_chance(sharing, large, 100, T) is by_chance
+
+
+def test_an_improbable_pile_of_large_collections_stays_critical() -> None:
+    healths = health.partition_health(snapshots(rows_with(100, 2200, {12: 1210})), 100, T)
+    trio = tuple(CollectionCount(f"mixed-{i}", 12, 400) for i in range(3))
+
+    found = health.alerts(healths, [], 0, 0.01, T, {12: trio})
+
+    assert [(a.level, a.partitions) for a in found] == [(AlertLevel.CRITICAL, (12,))]

@@ -252,25 +252,41 @@ def hot_partitions(
     return sorted(hot, key=lambda h: (-h.hour_share, h.partition_num))
 
 
-def explained_by_one_collection(h: PartitionHealth, largest: int, partition_count: int, thresholds: Thresholds) -> bool:
-    """Whether the partition would be within the warning threshold without its largest collection.
+def explained_by_large_collections(
+    h: PartitionHealth, large_total: int, partition_count: int, thresholds: Thresholds
+) -> bool:
+    """Whether the partition would be within the warning threshold without its large collections.
 
-    Such a partition is big because one collection is big: a collection always lives in one
-    partition, so this is the workload's shape, not a placement fault, and no hash fixes it."""
-    if not h.total_chunks or largest <= 0:
+    A collection larger than a partition's fair share makes its partition over-full wherever it
+    hashes, and in a heavy-tailed workload two of them sharing a partition is routine. Such a
+    partition is big because its collections are: the workload's shape, not a placement fault, and
+    no hash fixes it."""
+    if not h.total_chunks or large_total <= 0:
         return False
-    residual_skew = (h.chunk_count - largest) * partition_count / h.total_chunks - 1.0
+    residual_skew = (h.chunk_count - large_total) * partition_count / h.total_chunks - 1.0
     return residual_skew < thresholds.warning
 
 
-def largest_by_partition(counts: Iterable[CollectionCount]) -> dict[int, CollectionCount]:
-    """The largest collection of every partition that has one."""
-    largest: dict[int, CollectionCount] = {}
+def collision_by_chance(sharing: int, large_collections: int, partition_count: int, thresholds: Thresholds) -> bool:
+    """Whether ``sharing`` of ``large_collections`` large collections landing in one partition is
+    what random placement produces: the chance that some partition gets that many
+    (``N * C(L, m) / N^m``, a union bound) is above the two-sided tail of ``chance_z``."""
+    if sharing <= 1:
+        return True
+    some_partition = partition_count * math.comb(large_collections, sharing) / float(partition_count) ** sharing
+    return some_partition >= math.erfc(thresholds.chance_z / math.sqrt(2))
+
+
+def large_collections_by_partition(
+    counts: Iterable[CollectionCount], total_rows: int, partition_count: int
+) -> dict[int, tuple[CollectionCount, ...]]:
+    """Per partition, its collections holding more than a partition's fair share of all rows, largest first."""
+    fair = total_rows / partition_count if partition_count else 0.0
+    large: dict[int, list[CollectionCount]] = {}
     for count in counts:
-        current = largest.get(count.partition_num)
-        if current is None or (count.chunk_count, current.collection_id) > (current.chunk_count, count.collection_id):
-            largest[count.partition_num] = count
-    return largest
+        if total_rows and count.chunk_count > fair:
+            large.setdefault(count.partition_num, []).append(count)
+    return {p: tuple(sorted(found, key=lambda c: (-c.chunk_count, c.collection_id))) for p, found in large.items()}
 
 
 def recommendations(
@@ -279,6 +295,7 @@ def recommendations(
     collections_by_partition: Mapping[int, Sequence[CollectionShare]],
     sigma: float | None,
     partition_count: int,
+    large_collections: int | None = None,
 ) -> list[Recommendation]:
     """Advice for every over-full partition at or above the rebalance threshold, worst first.
 
@@ -293,17 +310,28 @@ def recommendations(
             continue
         shares = tuple(collections_by_partition.get(h.partition_num, ()))
         real = beyond_chance(h.chunk_skew, sigma, thresholds)
+        fair_rows = h.total_chunks / partition_count
+        large = [c for c in shares if c.chunk_count > fair_rows]
+        by_chance = large_collections is None or collision_by_chance(
+            len(large), large_collections, partition_count, thresholds
+        )
         dominant = (
-            shares[0]
-            if shares and explained_by_one_collection(h, shares[0].chunk_count, partition_count, thresholds)
+            large
+            if by_chance
+            and explained_by_large_collections(h, sum(c.chunk_count for c in large), partition_count, thresholds)
             else None
         )
-        if dominant is not None:
+        if dominant:
+            held = sum(c.share_of_partition for c in dominant)
+            who = (
+                f"Collection {dominant[0].collection_id} alone holds"
+                if len(dominant) == 1
+                else f"Collections {', '.join(c.collection_id for c in dominant)} together hold"
+            )
             action = (
-                f"Collection {dominant.collection_id} alone holds {dominant.share_of_partition:.0%} of this "
-                "partition; a collection always lives in one partition, so no hash or partition-count "
-                "change spreads it. Tune autovacuum for this partition and, if it keeps growing, "
-                "sub-partition it by document_id."
+                f"{who} {held:.0%} of this partition; a collection always lives in one partition, so no hash "
+                "or partition-count change spreads it. Tune autovacuum for this partition and, if it keeps "
+                "growing, sub-partition it by document_id."
             )
         elif real:
             action = (
@@ -373,12 +401,17 @@ def _count_alert(
     return alerts
 
 
-def _one_collection_alert(partitions: Sequence[PartitionHealth], largest: Mapping[int, CollectionCount]) -> Alert:
-    names = ", ".join(f"{largest[p.partition_num].collection_id} in {p.partition_num}" for p in partitions[:3])
+def _large_collections_alert(
+    partitions: Sequence[PartitionHealth], large: Mapping[int, Sequence[CollectionCount]]
+) -> Alert:
+    names = ", ".join(
+        f"{'+'.join(c.collection_id for c in large[p.partition_num])} in {p.partition_num}" for p in partitions[:3]
+    )
     more = f" and {len(partitions) - 3} more" if len(partitions) > 3 else ""
     return Alert(
         level=AlertLevel.INFO,
-        message=f"{len(partitions)} partitions are large because one collection fills each ({names}{more})",
+        message=f"{len(partitions)} partitions are large because of collections larger than a fair share "
+        f"({names}{more})",
         action=(
             "None for the hash: a collection always lives in one partition. If such a partition keeps "
             "growing, see the recommendations (autovacuum, sub-partitioning)"
@@ -428,25 +461,28 @@ def alerts(
     activity_last_hour: int,
     sigma: float | None,
     thresholds: Thresholds,
-    largest: Mapping[int, CollectionCount] | None = None,
+    large: Mapping[int, Sequence[CollectionCount]] | None = None,
 ) -> list[Alert]:
     """Alerts from partition health and recent writes.
 
     Over-full partitions beyond chance raise CRITICAL (unbalanced) or WARNING. Those that chance
-    explains, or that one large collection explains (``largest``: each partition's largest
-    collection), raise INFO only: both are the shape of the workload, not a fault to act on."""
-    largest = largest or {}
+    explains, or that their large collections explain (``large``: per partition, its collections
+    larger than a fair share), raise INFO only: both are the shape of the workload, not a fault."""
+    large = large or {}
     partition_count = len(healths)
     fair = 100.0 / partition_count if healths else 0.0
     over = [h for h in healths if h.chunk_percentage > fair and h.health_status is not PartitionHealthStatus.HEALTHY]
-    one_collection = [
+    large_count = sum(len(found) for found in large.values())
+    by_large = [
         h
         for h in over
-        if h.partition_num in largest
-        and explained_by_one_collection(h, largest[h.partition_num].chunk_count, partition_count, thresholds)
+        if explained_by_large_collections(
+            h, sum(c.chunk_count for c in large.get(h.partition_num, ())), partition_count, thresholds
+        )
+        and collision_by_chance(len(large.get(h.partition_num, ())), large_count, partition_count, thresholds)
     ]
-    rest = [h for h in over if h not in one_collection]
-    result = [_one_collection_alert(one_collection, largest)] if one_collection else []
+    rest = [h for h in over if h not in by_large]
+    result = [_large_collections_alert(by_large, large)] if by_large else []
     result += _count_alert(
         [h for h in rest if h.health_status is PartitionHealthStatus.UNBALANCED],
         sigma,

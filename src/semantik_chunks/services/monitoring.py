@@ -97,9 +97,14 @@ class PartitionMonitoringService:
         total = sum(h.chunk_count for h in healths)
         candidates = [h for h in healths if h.chunk_skew >= self.thresholds.rebalance]
         shares = await self._partition_shares(candidates, total, exact=exact)
-        k_eff, _ = await self._chance(snapshots, exact)
+        counts = await self._stats.collection_counts(exact=exact)
+        k_eff, from_collections = health.chance_estimate(
+            [s.row_count for s in snapshots], [c.chunk_count for c in counts]
+        )
         sigma = health.chance_skew(self.partition_count, k_eff)
-        return health.recommendations(healths, self.thresholds, shares, sigma, self.partition_count)
+        large = health.large_collections_by_partition(counts, total, self.partition_count)
+        large_count = sum(len(found) for found in large.values()) if from_collections else None
+        return health.recommendations(healths, self.thresholds, shares, sigma, self.partition_count, large_count)
 
     async def _partition_shares(
         self, candidates: Sequence[PartitionHealth], total: int, *, exact: bool
@@ -158,9 +163,10 @@ class PartitionMonitoringService:
             [s.row_count for s in snapshots], [c.chunk_count for c in counts]
         )
         sigma = health.chance_skew(self.partition_count, k_eff)
-        largest = health.largest_by_partition(counts) if from_collections else {}
+        total = sum(h.chunk_count for h in healths)
+        large = health.large_collections_by_partition(counts, total, self.partition_count) if from_collections else {}
         hot = await self._hot_with_collections(activity)
-        found = health.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, largest)
+        found = health.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(health.STALE_COLLECTION_STATS_ALERT)
         by_status = {s: sum(1 for h in healths if h.health_status is s) for s in PartitionHealthStatus}
