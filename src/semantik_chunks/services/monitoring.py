@@ -15,7 +15,7 @@ from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.model import (
     Alert,
-    CollectionShare,
+    CollectionCount,
     DistributionStats,
     HotPartition,
     MonitoringResult,
@@ -70,12 +70,17 @@ class PartitionMonitoringService:
 
     async def get_distribution(self, *, exact: bool = False) -> DistributionStats:
         snapshots = await self._snapshots(exact)
-        k_eff, _ = await self._chance(snapshots, exact)
+        _, k_eff, _ = self._chance(snapshots, await self._stats.collection_counts(exact=exact))
         return health.distribution_stats(snapshots, self.partition_count, self.thresholds, k_eff)
 
-    async def _chance(self, snapshots: Sequence[PartitionSnapshot], exact: bool) -> tuple[float | None, bool]:
-        sizes = [c.chunk_count for c in await self._stats.collection_counts(exact=exact)]
-        return health.chance_estimate([s.row_count for s in snapshots], sizes)
+    def _chance(
+        self, snapshots: Sequence[PartitionSnapshot], counts: Sequence[CollectionCount]
+    ) -> tuple[float | None, float | None, bool]:
+        """``(sigma, K_eff, from_collections)``: how much skew chance explains (``health.chance_estimate``)."""
+        k_eff, from_collections = health.chance_estimate(
+            [s.row_count for s in snapshots], [c.chunk_count for c in counts]
+        )
+        return health.chance_skew(self.partition_count, k_eff), k_eff, from_collections
 
     async def get_hot_partitions(self) -> list[HotPartition]:
         """Partitions taking at least the hot share of last hour's writes, with who wrote there."""
@@ -92,30 +97,23 @@ class PartitionMonitoringService:
         return result
 
     async def get_rebalancing_recommendations(self, *, exact: bool = False) -> list[Recommendation]:
-        snapshots = await self._snapshots(exact)
+        snapshots, counts = await asyncio.gather(self._snapshots(exact), self._stats.collection_counts(exact=exact))
         healths = health.partition_health(snapshots, self.partition_count, self.thresholds)
         total = sum(h.chunk_count for h in healths)
-        candidates = [h for h in healths if h.chunk_skew >= self.thresholds.rebalance]
-        shares = await self._partition_shares(candidates, total, exact=exact)
-        counts = await self._stats.collection_counts(exact=exact)
-        k_eff, from_collections = health.chance_estimate(
-            [s.row_count for s in snapshots], [c.chunk_count for c in counts]
-        )
-        sigma = health.chance_skew(self.partition_count, k_eff)
+        by_partition: dict[int, list[CollectionCount]] = {}
+        for count in counts:
+            by_partition.setdefault(count.partition_num, []).append(count)
+        shares = {
+            h.partition_num: list(
+                health.collection_shares(by_partition.get(h.partition_num, ()), h.chunk_count, total, TOP_COLLECTIONS)
+            )
+            for h in healths
+            if h.chunk_skew >= self.thresholds.rebalance
+        }
+        sigma, _, from_collections = self._chance(snapshots, counts)
         large = health.large_collections_by_partition(counts, total, self.partition_count)
         large_count = sum(len(found) for found in large.values()) if from_collections else None
         return health.recommendations(healths, self.thresholds, shares, sigma, self.partition_count, large_count)
-
-    async def _partition_shares(
-        self, candidates: Sequence[PartitionHealth], total: int, *, exact: bool
-    ) -> dict[int, list[CollectionShare]]:
-        shares: dict[int, list[CollectionShare]] = {}
-        for h in candidates:
-            counts = await self._stats.collection_counts(
-                partition_num=h.partition_num, limit=TOP_COLLECTIONS, exact=exact
-            )
-            shares[h.partition_num] = list(health.collection_shares(counts, h.chunk_count, total))
-        return shares
 
     async def get_partition_statistics(self, partition_num: int | None = None) -> StatisticsSummary | PartitionDetail:
         """One partition's ``partition_stats`` row, or the aggregate over all partitions."""
@@ -159,10 +157,7 @@ class PartitionMonitoringService:
         )
         healths = health.partition_health(snapshots, self.partition_count, self.thresholds)
         skew = health.skew_metrics(snapshots, self.partition_count, self.thresholds)
-        k_eff, from_collections = health.chance_estimate(
-            [s.row_count for s in snapshots], [c.chunk_count for c in counts]
-        )
-        sigma = health.chance_skew(self.partition_count, k_eff)
+        sigma, k_eff, from_collections = self._chance(snapshots, counts)
         total = sum(h.chunk_count for h in healths)
         large = health.large_collections_by_partition(counts, total, self.partition_count) if from_collections else {}
         hot = await self._hot_with_collections(activity)
