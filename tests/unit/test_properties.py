@@ -16,7 +16,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 from semantik_chunks import hashtext, partition_for
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
-from semantik_chunks.domain import hashing, health
+from semantik_chunks.domain import chance, hashing, skew
 from semantik_chunks.domain.errors import DuplicateChunkError, InvalidChunkError
 from semantik_chunks.domain.model import Chunk, PartitionSnapshot
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS
@@ -82,14 +82,14 @@ def _snapshots(rows: list[int]) -> list[PartitionSnapshot]:
 
 @given(st.integers(min_value=1, max_value=200), st.integers(min_value=0, max_value=10**9))
 def test_uniform_counts_give_zero_skew(count: int, per_partition: int) -> None:
-    healths = health.partition_health(_snapshots([per_partition] * count), count, DEFAULT_THRESHOLDS)
+    healths = skew.partition_health(_snapshots([per_partition] * count), count, DEFAULT_THRESHOLDS)
     assert all(h.chunk_skew == 0.0 and h.size_skew == 0.0 for h in healths)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=200))
 def test_skew_is_never_negative_and_bounded_by_n_minus_1(rows: list[int]) -> None:
     count = len(rows)
-    healths = health.partition_health(_snapshots(rows), count, DEFAULT_THRESHOLDS)
+    healths = skew.partition_health(_snapshots(rows), count, DEFAULT_THRESHOLDS)
     assert all(0.0 <= h.chunk_skew <= count - 1 for h in healths)
     assert all(0.0 <= h.size_skew <= count - 1 for h in healths)
 
@@ -97,9 +97,9 @@ def test_skew_is_never_negative_and_bounded_by_n_minus_1(rows: list[int]) -> Non
 @given(st.integers(min_value=1, max_value=1024), st.integers(min_value=1, max_value=10**12), st.data())
 def test_a_partition_holding_everything_has_skew_n_minus_1(count: int, rows: int, data: st.DataObject) -> None:
     full = data.draw(st.integers(min_value=0, max_value=count - 1))
-    assert health.skew_factor(rows, rows, count) == count - 1
+    assert skew.skew_factor(rows, rows, count) == count - 1
     placed = [rows if i == full else 0 for i in range(count)]
-    healths = health.partition_health(_snapshots(placed), count, DEFAULT_THRESHOLDS)
+    healths = skew.partition_health(_snapshots(placed), count, DEFAULT_THRESHOLDS)
     assert healths[full].chunk_skew == count - 1
 
 
@@ -109,7 +109,7 @@ def test_a_partition_holding_everything_has_skew_n_minus_1(count: int, rows: int
 @given(st.lists(st.integers(min_value=0, max_value=10**9), max_size=300))
 def test_effective_collections_lies_between_1_and_k(sizes: list[int]) -> None:
     k = sum(1 for s in sizes if s > 0)
-    k_eff = health.effective_collections(sizes)
+    k_eff = chance.effective_collections(sizes)
     if k == 0:
         assert k_eff is None
         return
@@ -130,17 +130,17 @@ def test_chance_estimate_falls_back_to_the_partition_lower_bound(
     for size, partition in zip(sizes, placement, strict=True):
         rows[partition] += size
     # Fresh statistics: the collections themselves.
-    assert health.chance_estimate(rows, sizes) == (health.effective_collections(sizes), True)
+    assert chance.chance_estimate(rows, sizes) == (chance.effective_collections(sizes), True)
     # Stale statistics (covering less than half the rows): the partition totals, a lower bound.
     stale = data.draw(st.lists(st.sampled_from(sizes), max_size=len(sizes)))
     assume(sum(stale) * 2 < sum(rows))
-    k_eff, from_collections = health.chance_estimate(rows, stale)
+    k_eff, from_collections = chance.chance_estimate(rows, stale)
     assert from_collections is False
-    assert k_eff == health.effective_collections(rows)
-    true_k_eff = health.effective_collections(sizes)
+    assert k_eff == chance.effective_collections(rows)
+    true_k_eff = chance.effective_collections(sizes)
     assert k_eff is not None and true_k_eff is not None
     assert k_eff <= true_k_eff * (1 + 1e-9)
-    sigma, true_sigma = health.chance_skew(count, k_eff), health.chance_skew(count, true_k_eff)
+    sigma, true_sigma = chance.chance_skew(count, k_eff), chance.chance_skew(count, true_k_eff)
     assert sigma is not None and true_sigma is not None
     assert sigma >= true_sigma * (1 - 1e-9) or math.isclose(sigma, true_sigma)  # wider band: fewer alarms
 

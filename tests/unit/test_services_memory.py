@@ -13,7 +13,7 @@ from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
-from semantik_chunks.domain import health
+from semantik_chunks.domain import advice, chance
 from semantik_chunks.domain.errors import ConfigurationError, MonitoringUnavailableError
 from semantik_chunks.domain.model import (
     Alert,
@@ -121,7 +121,7 @@ async def test_manager_reports_over_memory() -> None:
     stats = await manager.get_distribution_stats(exact=True)
     assert (stats.total_chunks, stats.max_chunks, stats.min_chunks, stats.partitions_used) == (100, 60, 10, 4)
     assert stats.effective_collections == pytest.approx(100**2 / (60**2 + 10**2 + 2 * 15**2))
-    assert stats.chance_skew == pytest.approx(health.chance_skew(4, stats.effective_collections))
+    assert stats.chance_skew == pytest.approx(chance.chance_skew(4, stats.effective_collections))
 
     report = await manager.get_efficiency_report(exact=True)
     assert report.partitions_used == 4
@@ -183,11 +183,11 @@ async def test_stale_collection_statistics_add_an_info_alert() -> None:
     await store.load("only", 50)
     result = await PartitionMonitoringService(store.stats, clock=clock).check_partition_health()
     assert result.metrics["chance_from_collections"] is False
-    assert health.STALE_COLLECTION_STATS_ALERT in result.alerts
+    assert advice.STALE_COLLECTION_STATS_ALERT in result.alerts
     exact = await PartitionMonitoringService(store.stats, clock=clock).check_partition_health(exact=True)
     assert exact.metrics["chance_from_collections"] is True
     assert exact.metrics["mode"] == "exact"
-    assert health.STALE_COLLECTION_STATS_ALERT not in exact.alerts
+    assert advice.STALE_COLLECTION_STATS_ALERT not in exact.alerts
 
 
 async def test_a_truly_skewed_table_is_critical_and_the_alerts_reach_every_working_sink() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from semantik_chunks.domain import health
+from semantik_chunks.domain import chance, skew
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import partition_for, partition_name, validate_partition_count
 from semantik_chunks.domain.model import (
@@ -53,18 +53,18 @@ class PartitionManager:
 
     async def get_partition_health(self, *, exact: bool = False) -> list[PartitionHealth]:
         snapshots = await self._port().partition_snapshots(exact=exact)
-        return health.partition_health(snapshots, self.partition_count, self.thresholds)
+        return skew.partition_health(snapshots, self.partition_count, self.thresholds)
 
     async def get_partition_loads(self, *, exact: bool = False) -> list[PartitionLoad]:
         snapshots = await self._port().partition_snapshots(exact=exact)
-        return health.partition_loads(snapshots, self.partition_count, self.thresholds)
+        return skew.partition_loads(snapshots, self.partition_count, self.thresholds)
 
     async def get_distribution_stats(self, *, exact: bool = False) -> DistributionStats:
         port = self._port()
         snapshots = await port.partition_snapshots(exact=exact)
         sizes = [c.chunk_count for c in await port.collection_counts(exact=exact)]
-        k_eff, _ = health.chance_estimate([s.row_count for s in snapshots], sizes)
-        return health.distribution_stats(snapshots, self.partition_count, self.thresholds, k_eff)
+        k_eff, _ = chance.chance_estimate([s.row_count for s in snapshots], sizes)
+        return skew.distribution_stats(snapshots, self.partition_count, self.thresholds, k_eff)
 
     async def get_hot_partitions(self, *, exact: bool = False) -> list[PartitionLoad]:
         loads = await self.get_partition_loads(exact=exact)
