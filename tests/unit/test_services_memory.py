@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -130,6 +131,8 @@ async def test_manager_reports_over_memory() -> None:
     assert report.hot_partitions == (0,)
     assert report.cold_partitions == (1, 2, 3)
     assert 0.0 <= report.balance_score < 1.0
+    # One coefficient of variation (population standard deviation / mean), the skew metric's.
+    assert report.balance_score == pytest.approx(1.0 - statistics.pstdev([60, 10, 15, 15]) / 25)
     assert "4 of 4 partitions hold data" in report.summary
     assert "60.0% of chunks" in report.summary
     assert "chance alone gives" in report.summary

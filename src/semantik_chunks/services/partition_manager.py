@@ -80,8 +80,8 @@ class PartitionManager:
         hot = tuple(x.partition_num for x in loads if x.temperature is PartitionTemperature.HOT)
         cold = tuple(x.partition_num for x in loads if x.temperature is PartitionTemperature.COLD)
         largest = stats.max_chunks / stats.total_chunks if stats.total_chunks else 0.0
-        variation = stats.stddev_chunks / stats.avg_chunks_per_partition if stats.avg_chunks_per_partition else 0.0
-        balance = max(0.0, 1.0 - variation)
+        # The coefficient of variation of analyze_partition_skew()'s chunk_count_variation (population).
+        balance = max(0.0, 1.0 - skew.coefficient_of_variation([x.row_count for x in loads]))
         if not stats.total_chunks:
             summary = "The table is empty."
         else:
