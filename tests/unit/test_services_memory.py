@@ -15,7 +15,7 @@ from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.domain import advice, chance
-from semantik_chunks.domain.errors import ConfigurationError, MonitoringUnavailableError
+from semantik_chunks.domain.errors import ConfigurationError, DatabaseUnavailableError
 from semantik_chunks.domain.model import (
     Alert,
     AlertLevel,
@@ -224,7 +224,7 @@ async def test_a_truly_skewed_table_is_critical_and_the_alerts_reach_every_worki
 @pytest.mark.parametrize(
     ("error", "reported"),
     [
-        (MonitoringUnavailableError("database unreachable"), "database unreachable"),
+        (DatabaseUnavailableError("database unreachable"), "database unreachable"),
         (RuntimeError("boom"), "RuntimeError: boom"),
     ],
 )

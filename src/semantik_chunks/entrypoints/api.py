@@ -34,7 +34,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict
 
 from semantik_chunks.container import Container
-from semantik_chunks.domain.errors import MonitoringUnavailableError
+from semantik_chunks.domain.errors import DatabaseUnavailableError
 from semantik_chunks.domain.model import (
     AlertLevel,
     MonitoringResult,
@@ -224,7 +224,7 @@ def _access_guard(
 def _unavailable_as_503() -> Iterator[None]:
     try:
         yield
-    except MonitoringUnavailableError as exc:
+    except DatabaseUnavailableError as exc:
         logger.warning("partition statistics unavailable: %s", exc)
         raise HTTPException(503, detail=f"partition statistics unavailable: {exc}") from None
 

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from semantik_chunks.adapters.postgres import schema
 from semantik_chunks.adapters.postgres.engine import create_engine
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.errors import ChunksError, ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
 
@@ -401,7 +401,7 @@ async def move_misplaced_rows(
         raise ConfigurationError(f"workers must be at least 1, got {workers}")
     engine = create_engine(url_or_engine)
     try:
-        async with reading_database(), _autocommit(engine) as conn:
+        async with database_errors(), _autocommit(engine) as conn:
             n = await conn.run_sync(_partition_count, partition_count)
             if dry_run:
                 return await conn.run_sync(_dry_run, n)

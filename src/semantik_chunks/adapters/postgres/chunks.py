@@ -23,11 +23,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from semantik_chunks.adapters.postgres.engine import create_engine
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
 from semantik_chunks.domain.chunks import IDS_EXHAUSTED, check_unique_ids, prepare_chunks
 from semantik_chunks.domain.clock import Clock, utc_now
-from semantik_chunks.domain.errors import ConfigurationError, DuplicateChunkError, InvalidChunkError
+from semantik_chunks.domain.errors import (
+    ConfigurationError,
+    DuplicateChunkError,
+    IdsExhaustedError,
+    InvalidChunkError,
+)
 from semantik_chunks.domain.hashing import partition_for, postgres_text, validate_partition_count
 from semantik_chunks.domain.model import Chunk
 
@@ -148,7 +153,7 @@ async def _take_ids(conn: AsyncConnection, wanted: int) -> Sequence[int]:
         return sorted((await conn.execute(TAKE_IDS, {"n": wanted})).scalar_one())
     except DBAPIError as exc:
         if isinstance(exc.orig and exc.orig.__cause__, asyncpg.SequenceGeneratorLimitExceededError):
-            raise InvalidChunkError(IDS_EXHAUSTED) from None
+            raise IdsExhaustedError(IDS_EXHAUSTED) from None
         raise
 
 
@@ -198,7 +203,7 @@ class PostgresChunkRepository:
                     _give_id(chunk, next(ids))
                 yield _record(chunk)
 
-        async with reading_database():
+        async with database_errors():
             try:
                 async with self._engine.begin() as conn:
                     explicit = [c.id for c in prepared if c.id is not None]
@@ -268,15 +273,15 @@ class PostgresChunkRepository:
         raise error(f"the database rejected the batch: {exc.message} ({exc.detail})") from None
 
     async def _rows(self, statement: TextClause, parameters: dict[str, Any]) -> list[Chunk]:
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             return [row_to_chunk(row) for row in await conn.execute(statement, parameters)]
 
     async def _scalar(self, statement: TextClause, parameters: dict[str, Any]) -> Any:
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             return (await conn.execute(statement, parameters)).scalar_one()
 
     async def _delete(self, statement: TextClause, parameters: dict[str, Any]) -> int:
-        async with reading_database(), self._engine.begin() as conn:
+        async with database_errors(), self._engine.begin() as conn:
             return (await conn.execute(statement, parameters)).rowcount
 
     async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
@@ -322,7 +327,7 @@ class PostgresCollectionRepository:
         _check_storable("collection id", collection_id)
         if name is not None:
             _check_storable("collection name", name)
-        async with reading_database(), self._engine.begin() as conn:
+        async with database_errors(), self._engine.begin() as conn:
             await conn.execute(ADD_COLLECTION, {"id": collection_id, "name": name})
 
     async def exists(self, collection_id: str) -> bool:
@@ -330,5 +335,5 @@ class PostgresCollectionRepository:
             postgres_text(collection_id)
         except (TypeError, ValueError):
             return False  # PostgreSQL could never have stored it
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             return bool((await conn.execute(COLLECTION_EXISTS, {"id": collection_id})).scalar_one())
