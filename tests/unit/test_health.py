@@ -217,7 +217,7 @@ def test_recommendations_cover_only_over_full_partitions_at_the_rebalance_thresh
     rows = rows_with(100, 1000, {0: 15, 1: 14, 2: 13, 3: 0, 4: 5})
     healths = skew.partition_health(snapshots(rows), 100, T)
     found = advice.recommendations(healths, T, {}, None, 100)
-    assert [r.partition for r in found] == [0, 1]
+    assert [r.partition_num for r in found] == [0, 1]
     assert found[0].current_skew == pytest.approx(0.5)
     assert "1.50% of chunks against a fair share of 1.00%" in found[0].reason
     assert found[0].priority is Priority.HIGH  # critical and beyond chance (no chance estimate)
@@ -227,7 +227,7 @@ def test_recommendations_cover_only_over_full_partitions_at_the_rebalance_thresh
 def test_recommendations_are_worst_first() -> None:
     rows = rows_with(10, 1000, {3: 150, 7: 300, 5: 200})
     found = advice.recommendations(skew.partition_health(snapshots(rows), 10, T), T, {}, None, 10)
-    assert [r.partition for r in found] == [7, 5, 3]
+    assert [r.partition_num for r in found] == [7, 5, 3]
 
 
 def test_recommendation_names_a_dominant_collection() -> None:

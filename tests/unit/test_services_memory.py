@@ -116,7 +116,7 @@ async def test_manager_reports_over_memory() -> None:
         PartitionTemperature.COLD,
         PartitionTemperature.COLD,
     ]
-    assert [load.partition_num for load in await manager.get_hot_partitions()] == [0]
+    assert [load.partition_num for load in await manager.get_overfull_partitions()] == [0]
     assert [load.partition_num for load in await manager.get_cold_partitions()] == [1, 2, 3]
 
     stats = await manager.get_distribution_stats(exact=True)
@@ -262,7 +262,7 @@ async def test_monitoring_reads() -> None:
     assert distribution.effective_collections == pytest.approx(120**2 / (80**2 + 4 * 10**2))
 
     (rec,) = await service.get_rebalancing_recommendations(exact=True)
-    assert rec.partition == 2
+    assert rec.partition_num == 2
     assert f"Collection {big} alone holds 89% of this partition" in rec.action
     assert rec.top_collections[0].collection_id == big
     assert rec.priority in (Priority.MEDIUM, Priority.HIGH)
@@ -280,7 +280,7 @@ async def test_monitoring_reads() -> None:
     detail = await service.get_partition_statistics(2)
     assert isinstance(detail, PartitionDetail)
     assert detail.chunk_count == 90
-    assert detail.created_at == NOW
+    assert detail.newest_chunk_at == NOW
     assert detail.avg_chunk_size_kb == pytest.approx(detail.total_size_mb * 1024 / 90)
     with pytest.raises(ValueError, match="between 0 and 3"):
         await service.get_partition_statistics(4)

@@ -106,7 +106,7 @@ def recommendations(
             priority = Priority.LOW
         result.append(
             Recommendation(
-                partition=h.partition_num,
+                partition_num=h.partition_num,
                 reason=(f"High chunk skew: {h.chunk_percentage:.2f}% of chunks against a fair share of {fair:.2f}%"),
                 current_skew=h.chunk_skew,
                 action=action,

@@ -145,7 +145,7 @@ class CollectionShare:
 
 @attrs.frozen
 class Recommendation:
-    partition: int
+    partition_num: int
     reason: str
     current_skew: float
     action: str
@@ -182,13 +182,13 @@ class DistributionStats:
 
 @attrs.frozen
 class PartitionDetail:
-    """``partition_stats`` for one partition."""
+    """``partition_stats`` for one partition; ``newest_chunk_at`` is the view's ``created_at``."""
 
     partition_num: int
     chunk_count: int
     total_size_mb: float
     avg_chunk_size_kb: float
-    created_at: datetime | None
+    newest_chunk_at: datetime | None
 
 
 @attrs.frozen

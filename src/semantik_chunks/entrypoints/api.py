@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import DatabaseUnavailableError
@@ -118,7 +118,8 @@ class PartitionStatisticsDetail(_FromDomain):
     chunk_count: int
     total_size_mb: float
     avg_chunk_size_kb: float
-    created_at: datetime | None
+    # The newest chunk's time, named like the partition_stats view's column.
+    created_at: datetime | None = Field(validation_alias=AliasChoices("newest_chunk_at", "created_at"))
 
 
 class PartitionStatisticsResponse(BaseModel):
@@ -134,7 +135,7 @@ class PartitionCollectionShare(_FromDomain):
 
 
 class RebalancingRecommendation(_FromDomain):
-    partition: int
+    partition: int = Field(validation_alias=AliasChoices("partition_num", "partition"))
     reason: str
     current_skew: float
     action: str

@@ -135,7 +135,7 @@ class PartitionMonitoringService:
             chunk_count=snap.row_count,
             total_size_mb=snap.size_bytes / _MB,
             avg_chunk_size_kb=snap.size_bytes / snap.row_count / 1024 if snap.row_count else 0.0,
-            created_at=snap.newest_chunk_at,
+            newest_chunk_at=snap.newest_chunk_at,
         )
 
     # -- the health check ----------------------------------------------------------------

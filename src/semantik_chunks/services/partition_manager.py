@@ -66,7 +66,9 @@ class PartitionManager:
         k_eff, _ = chance.chance_estimate([s.row_count for s in snapshots], sizes)
         return skew.distribution_stats(snapshots, self.partition_count, self.thresholds, k_eff)
 
-    async def get_hot_partitions(self, *, exact: bool = False) -> list[PartitionLoad]:
+    async def get_overfull_partitions(self, *, exact: bool = False) -> list[PartitionLoad]:
+        """Partitions holding more rows than the average by the warning threshold (HOT in ``partition_health``).
+        For partitions taking many of last hour's writes, see ``PartitionMonitoringService.get_hot_partitions``."""
         loads = await self.get_partition_loads(exact=exact)
         return [load for load in loads if load.temperature is PartitionTemperature.HOT]
 

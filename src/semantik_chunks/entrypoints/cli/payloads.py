@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from semantik_chunks.domain.clock import utc_now
+from semantik_chunks.domain.model import Recommendation
 from semantik_chunks.entrypoints.cli.reports import (
     CollectionRow,
     CollectionsReport,
@@ -140,6 +141,12 @@ def collections(report: CollectionsReport) -> JSON:
     )
 
 
+def _recommendation(recommendation: Recommendation) -> JSON:
+    # ``partition`` as the API names it (the domain's ``partition_num``).
+    fields = plain(recommendation)
+    return {"partition": fields.pop("partition_num"), **fields}
+
+
 def full(report: FullReport) -> JSON:
     checked = report.health
     return _envelope(
@@ -152,7 +159,7 @@ def full(report: FullReport) -> JSON:
         skew_metrics=plain(report.skew),
         hot_hour_share=report.hot.hot_hour_share,
         hot_partitions=plain(report.hot.hot_partitions),
-        recommendations=plain(report.recommendations),
+        recommendations=[_recommendation(r) for r in report.recommendations],
         total_collections=report.collections.total_collections,
         top_collections=[_collection(row) for row in report.collections.collections],
     )
