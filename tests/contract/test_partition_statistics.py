@@ -91,7 +91,7 @@ async def observe(backend: Backend, *, exact: bool) -> dict[str, Any]:
             check.overall,
             [(a.level, a.partitions) for a in check.alerts],
             {
-                k: check.metrics[k]
+                k: getattr(check.metrics, k)
                 for k in (
                     "total_chunks",
                     "unbalanced_count",
@@ -163,8 +163,8 @@ async def test_a_uniform_table_is_healthy_and_raises_nothing(adapter: Backend) -
     }
     check = await monitoring.check_partition_health()
     assert (check.status, check.overall, check.alerts) == ("success", PartitionHealthStatus.HEALTHY, ())
-    assert check.metrics["effective_collections"] == pytest.approx(PARTITION_COUNT)
-    assert check.metrics["chance_from_collections"] is True
+    assert check.metrics.effective_collections == pytest.approx(PARTITION_COUNT)
+    assert check.metrics.chance_from_collections is True
     assert await monitoring.get_rebalancing_recommendations() == []
     activity = await adapter.statistics.write_activity()
     assert {(a.last_hour, a.last_day, a.last_week) for a in activity} == {(0, 0, 20)}
@@ -192,7 +192,7 @@ async def test_one_huge_collection_is_named_as_the_cause_of_its_partition(adapte
         assert check.overall is PartitionHealthStatus.HEALTHY
         assert [(a.level, a.partitions) for a in check.alerts] == [(AlertLevel.INFO, (HUGE_PARTITION,))]
         assert HUGE in check.alerts[0].message
-        assert check.metrics["unbalanced_count"] == PARTITION_COUNT  # the 99 others are under-full
+        assert check.metrics.unbalanced_count == PARTITION_COUNT  # the 99 others are under-full
     summary = {h.partition_num: h for h in await monitoring.get_partition_health_summary()}
     assert summary[HUGE_PARTITION].chunk_count == 3010
     assert summary[HUGE_PARTITION].chunk_skew == pytest.approx(3010 / 4000 * PARTITION_COUNT - 1)

@@ -157,10 +157,10 @@ async def test_health_check_of_an_empty_table() -> None:
     assert result.timestamp == NOW
     assert result.alerts == ()
     assert result.overall is PartitionHealthStatus.HEALTHY
-    assert result.metrics["total_partitions"] == 10
-    assert result.metrics["total_chunks"] == 0
-    assert result.metrics["healthy_count"] == 10
-    assert result.metrics["mode"] == "statistics"
+    assert result.metrics.total_partitions == 10
+    assert result.metrics.total_chunks == 0
+    assert result.metrics.healthy_count == 10
+    assert result.metrics.mode == "statistics"
     assert sink.sent == []  # nothing to say, nothing sent
 
 
@@ -171,9 +171,9 @@ async def test_few_collections_skewed_by_chance_stay_healthy() -> None:
     await store.stats.refresh_collection_stats()
     service = PartitionMonitoringService(store.stats, clock=clock)
     result = await service.check_partition_health()
-    assert result.metrics["unbalanced_count"] == 10  # 3 partitions over-full, 7 empty
-    assert result.metrics["effective_collections"] == pytest.approx(3.0)
-    assert result.metrics["chance_from_collections"] is True
+    assert result.metrics.unbalanced_count == 10  # 3 partitions over-full, 7 empty
+    assert result.metrics.effective_collections == pytest.approx(3.0)
+    assert result.metrics.chance_from_collections is True
     levels = [a.level for a in result.alerts]
     assert AlertLevel.CRITICAL not in levels
     assert AlertLevel.WARNING not in levels
@@ -185,11 +185,11 @@ async def test_stale_collection_statistics_add_an_info_alert() -> None:
     store = Store(10)
     await store.load("only", 50)
     result = await PartitionMonitoringService(store.stats, clock=clock).check_partition_health()
-    assert result.metrics["chance_from_collections"] is False
+    assert result.metrics.chance_from_collections is False
     assert advice.STALE_COLLECTION_STATS_ALERT in result.alerts
     exact = await PartitionMonitoringService(store.stats, clock=clock).check_partition_health(exact=True)
-    assert exact.metrics["chance_from_collections"] is True
-    assert exact.metrics["mode"] == "exact"
+    assert exact.metrics.chance_from_collections is True
+    assert exact.metrics.mode == "exact"
     assert advice.STALE_COLLECTION_STATS_ALERT not in exact.alerts
 
 
@@ -209,8 +209,8 @@ async def test_a_truly_skewed_table_is_critical_and_the_alerts_reach_every_worki
     critical = [a for a in result.alerts if a.level is AlertLevel.CRITICAL]
     assert [a.partitions for a in critical] == [(0,)]
     assert result.overall is PartitionHealthStatus.UNBALANCED
-    assert result.metrics["hot_partitions"] == [0]
-    assert result.metrics["skew_metrics"]["chunk_distribution"]["status"] == "CRITICAL"
+    assert result.metrics.hot_partitions == (0,)
+    assert result.metrics.skew_metric("chunk_distribution").status == "CRITICAL"
     assert broken.calls == 1
     assert collecting.sent == list(result.alerts)
     # 500 writes in the last hour, all to partition 0: hot, yet too few to warn by default

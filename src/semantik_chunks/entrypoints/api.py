@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import DatabaseUnavailableError
@@ -69,7 +69,7 @@ class PartitionSkewMetric(BaseModel):
     details: str
 
 
-class PartitionHealthMetrics(BaseModel):
+class PartitionHealthMetrics(_FromDomain):
     total_partitions: int
     total_chunks: int
     unbalanced_count: int
@@ -81,6 +81,14 @@ class PartitionHealthMetrics(BaseModel):
     hot_partitions: list[int]
     skew_metrics: dict[str, PartitionSkewMetric]
     mode: Literal["statistics", "exact"]
+
+    @field_validator("skew_metrics", mode="before")
+    @classmethod
+    def _by_name(cls, value: Any) -> Any:
+        """The domain's tuple of ``SkewMetric`` keyed by metric name."""
+        if isinstance(value, tuple):
+            return {m.metric: PartitionSkewMetric.model_validate(m, from_attributes=True) for m in value}
+        return value
 
 
 class PartitionHealthReport(_FromDomain):
@@ -235,14 +243,22 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
     if result.succeeded:
         return PartitionHealthReport.model_validate(
             {
-                "status": result.status,
+                "status": result.status.value,
                 "timestamp": result.timestamp,
                 "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
-                "metrics": dict(result.metrics),
+                "metrics": PartitionHealthMetrics.model_validate(result.metrics),
                 "overall": result.overall,
             }
         )
-    return PartitionHealthCheckFailed.model_validate(result)
+    return PartitionHealthCheckFailed.model_validate(
+        {
+            "status": result.status.value,
+            "timestamp": result.timestamp,
+            "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
+            "metrics": {},
+            "error": result.error,
+        }
+    )
 
 
 # -- the router -------------------------------------------------------------------------------

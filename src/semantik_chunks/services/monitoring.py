@@ -6,7 +6,6 @@ import asyncio
 import logging
 import statistics
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
@@ -15,8 +14,10 @@ from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.model import (
     Alert,
+    CheckOutcome,
     CollectionCount,
     DistributionStats,
+    HealthMetrics,
     HotPartition,
     MonitoringResult,
     PartitionDetail,
@@ -146,7 +147,7 @@ class PartitionMonitoringService:
         except Exception as exc:  # the contract: a health check reports failure, it does not raise
             logger.warning("partition health check failed: %s", exc)
             reason = str(exc) if isinstance(exc, ChunksError) else f"{type(exc).__name__}: {exc}"
-            return MonitoringResult(status="failed", timestamp=self._clock(), error=reason)
+            return MonitoringResult(status=CheckOutcome.FAILED, timestamp=self._clock(), error=reason)
         await self._notify(result.alerts)
         return result
 
@@ -165,23 +166,21 @@ class PartitionMonitoringService:
         if healths and healths[0].total_chunks and not from_collections:
             found.append(advice.STALE_COLLECTION_STATS_ALERT)
         by_status = {s: sum(1 for h in healths if h.health_status is s) for s in PartitionHealthStatus}
-        metrics: dict[str, Any] = {
-            "total_partitions": len(healths),
-            "total_chunks": sum(h.chunk_count for h in healths),
-            "unbalanced_count": by_status[PartitionHealthStatus.UNBALANCED],
-            "warning_count": by_status[PartitionHealthStatus.WARNING],
-            "healthy_count": by_status[PartitionHealthStatus.HEALTHY],
-            "effective_collections": k_eff,
-            "chance_skew": sigma,
-            "chance_from_collections": from_collections,
-            "hot_partitions": [h.partition_num for h in hot],
-            "skew_metrics": {
-                m.metric: {"value": m.value, "status": m.status.value, "details": m.details} for m in skews
-            },
-            "mode": "exact" if exact else "statistics",
-        }
+        metrics = HealthMetrics(
+            total_partitions=len(healths),
+            total_chunks=sum(h.chunk_count for h in healths),
+            unbalanced_count=by_status[PartitionHealthStatus.UNBALANCED],
+            warning_count=by_status[PartitionHealthStatus.WARNING],
+            healthy_count=by_status[PartitionHealthStatus.HEALTHY],
+            effective_collections=k_eff,
+            chance_skew=sigma,
+            chance_from_collections=from_collections,
+            hot_partitions=tuple(h.partition_num for h in hot),
+            skew_metrics=tuple(skews),
+            mode="exact" if exact else "statistics",
+        )
         return MonitoringResult(
-            status="success",
+            status=CheckOutcome.SUCCESS,
             timestamp=self._clock(),
             alerts=tuple(found),
             metrics=metrics,
