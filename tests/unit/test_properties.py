@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
@@ -20,6 +21,7 @@ from semantik_chunks.domain import chance, hashing, skew
 from semantik_chunks.domain.errors import DuplicateChunkError, InvalidChunkError
 from semantik_chunks.domain.model import Chunk, PartitionSnapshot
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS
+from tests.hash_paths import HASH_PATHS, hash_bytes_of, hashing_path
 
 postgres_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"))
 partition_counts = st.integers(min_value=1, max_value=hashing.MAX_PARTITIONS)
@@ -32,45 +34,58 @@ def _signed(unsigned: int) -> int:
 # -- routing ------------------------------------------------------------------------------------
 
 
-@given(postgres_text, partition_counts)
-def test_partition_is_always_in_range(value: str, count: int) -> None:
-    assert 0 <= partition_for(value, count) < count
+# Each routing property runs on both hash_bytes paths, pure Python and the C accelerator.
 
 
-@given(postgres_text, partition_counts)
-def test_routing_is_deterministic(value: str, count: int) -> None:
-    assert hashtext(value) == hashtext(value)
-    assert partition_for(value, count) == partition_for(str(value), count)
-    assert hashtext(value) == _signed(hashing.hash_bytes_py(value.encode("utf-8")))
-    assert -(2**31) <= hashtext(value) < 2**31
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(value=postgres_text, count=partition_counts)
+def test_partition_is_always_in_range(path: str, value: str, count: int) -> None:
+    with hashing_path(path):
+        assert 0 <= partition_for(value, count) < count
 
 
-@given(st.uuids(), partition_counts)
-def test_a_uuid_and_its_text_agree(value: uuid.UUID, count: int) -> None:
-    assert hashtext(value) == hashtext(str(value))
-    assert partition_for(value, count) == partition_for(str(value), count)
-    assert partition_for(uuid.UUID(str(value).upper()), count) == partition_for(str(value), count)
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(value=postgres_text, count=partition_counts)
+def test_routing_is_deterministic(path: str, value: str, count: int) -> None:
+    with hashing_path(path):
+        assert hashtext(value) == hashtext(value)
+        assert partition_for(value, count) == partition_for(str(value), count)
+        assert hashtext(value) == _signed(hashing.hash_bytes_py(value.encode("utf-8")))
+        assert -(2**31) <= hashtext(value) < 2**31
 
 
-@given(st.binary(max_size=300))
-def test_c_accelerator_equals_the_python_reference(data: bytes) -> None:
-    assert hashing._hash_bytes(data) == hashing.hash_bytes_py(data)
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(value=st.uuids(), count=partition_counts)
+def test_a_uuid_and_its_text_agree(path: str, value: uuid.UUID, count: int) -> None:
+    with hashing_path(path):
+        assert hashtext(value) == hashtext(str(value))
+        assert partition_for(value, count) == partition_for(str(value), count)
+        assert partition_for(uuid.UUID(str(value).upper()), count) == partition_for(str(value), count)
+
+
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(data=st.binary(max_size=300))
+def test_each_path_equals_the_python_reference(path: str, data: bytes) -> None:
+    assert hash_bytes_of(path)(data) == hashing.hash_bytes_py(data)
     assert 0 <= hashing.hash_bytes_py(data) < 2**32
 
 
-def test_the_accelerator_is_what_the_property_above_checks() -> None:
-    # Without the C module the property would compare the reference with itself.
-    assert hashing.ACCELERATED
+def test_the_paths_really_differ() -> None:
+    # Otherwise the "c" runs above would check the reference against itself.
+    assert hash_bytes_of("c") is not hash_bytes_of("python")
+    assert hash_bytes_of("c").__module__ == "semantik_chunks._hashtext"
 
 
-@given(postgres_text, postgres_text)
-def test_text_postgres_cannot_store_is_rejected(before: str, after: str) -> None:
-    for bad in (before + "\x00" + after, before + "\ud800" + after):
-        try:
-            hashtext(bad)
-        except ValueError:
-            continue
-        raise AssertionError(f"{bad!r} was accepted")
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(before=postgres_text, after=postgres_text)
+def test_text_postgres_cannot_store_is_rejected(path: str, before: str, after: str) -> None:
+    with hashing_path(path):
+        for bad in (before + "\x00" + after, before + "\ud800" + after):
+            try:
+                hashtext(bad)
+            except ValueError:
+                continue
+            raise AssertionError(f"{bad!r} was accepted")
 
 
 # -- skew ---------------------------------------------------------------------------------------
