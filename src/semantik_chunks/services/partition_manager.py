@@ -37,11 +37,11 @@ class PartitionManager:
         self._stats = statistics_port
         self.thresholds = thresholds
 
-    def get_partition_id(self, collection_id: str | uuid.UUID) -> int:
+    def get_partition_num(self, collection_id: str | uuid.UUID) -> int:
         return partition_for(collection_id, self.partition_count)
 
     def get_partition_name(self, collection_id: str | uuid.UUID) -> str:
-        return partition_name(self.get_partition_id(collection_id), self.partition_count)
+        return partition_name(self.get_partition_num(collection_id), self.partition_count)
 
     def get_all_partition_names(self) -> list[str]:
         return [partition_name(i, self.partition_count) for i in range(self.partition_count)]
