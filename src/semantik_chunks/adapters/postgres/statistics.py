@@ -68,11 +68,6 @@ FROM {STATS_MATVIEW} ORDER BY id COLLATE "C"
 """
 
 
-def _collection_counts(rows: Sequence[Any]) -> list[CollectionCount]:
-    # Rows unpack positionally: (collection_id, partition_num, chunk_count), fastest for thousands of them.
-    return [CollectionCount(collection_id, partition_num, count) for collection_id, partition_num, count in rows]
-
-
 class PostgresPartitionStatistics:
     """The ``PartitionStatistics`` port over the monitoring views (migration sc0003)."""
 
