@@ -5,7 +5,7 @@ Three starting points:
 - seed 000's predecessor, a chunks table of 16 HASH partitions (or an unpartitioned one):
   create the new table and copy every row into it, then drop the old one;
 - the host's own LIST table (partitioned on partition_key, rows placed by its trigger): adopt it
-  (see semantik_chunks.adapters.postgres.adoption).
+  (see semantik_chunks.adapters.postgres.takeover).
 
 Revision ID: sc0002
 Revises: sc0001
@@ -97,9 +97,9 @@ def upgrade() -> None:
         return
     partitioning = partitioning_of(bind, "chunks")
     if partitioning == ("list", ("partition_key",)):
-        from semantik_chunks.adapters.postgres import adoption
+        from semantik_chunks.adapters.postgres import takeover
 
-        adoption.adopt_host_table(bind, partition_count)
+        takeover.adopt_host_table(bind, partition_count)
         return
     _convert_legacy(partition_count)
 
@@ -108,9 +108,9 @@ def downgrade() -> None:
     bind = op.get_bind()
     if table_exists(bind, "chunks"):
         if table_comment(bind, "chunks") == schema.ADOPTED_MARK:
-            from semantik_chunks.adapters.postgres import adoption
+            from semantik_chunks.adapters.postgres import takeover
 
-            adoption.release_host_table(bind)
+            takeover.release_host_table(bind)
         else:
             op.execute("DROP TABLE chunks")
     for statement in schema.DROP_ROUTING_FUNCTIONS:
