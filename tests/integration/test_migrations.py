@@ -255,14 +255,15 @@ def test_a_host_alembic_history_includes_the_library(make_database: Callable[[],
         r[0] for r in fetch(url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'collections'")
     }
     assert {"owner_id", "vector_store_name"} <= columns  # the host's table, untouched
-    foreign = {
-        r[0]
-        for r in fetch(
-            url,
-            "SELECT confrelid::regclass::text FROM pg_constraint WHERE conrelid = 'chunks'::regclass AND contype = 'f'",
-        )
-    }
-    assert foreign == {"collections", "chunking_configs"}
+    # sc0004: the foreign keys are declared on every partition (a foreign table can then be attached).
+    foreign = fetch(
+        url,
+        "SELECT i.inhrelid::regclass::text, array_agg(c.confrelid::regclass::text ORDER BY 1) "
+        "FROM pg_inherits i LEFT JOIN pg_constraint c ON c.conrelid = i.inhrelid AND c.contype = 'f' "
+        "WHERE i.inhparent = 'chunks'::regclass GROUP BY 1",
+    )
+    assert len(foreign) == 100
+    assert {tuple(row[1]) for row in foreign} == {("chunking_configs", "collections")}
 
     command.downgrade(host_config(url), "h001")
     assert fetch(url, "SELECT to_regclass('chunks'), to_regclass('collections') IS NOT NULL")[0] == (None, True)

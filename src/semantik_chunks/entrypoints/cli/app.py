@@ -442,3 +442,7 @@ def server_stop(ctx: typer.Context) -> None:
 
 def main() -> None:
     app()
+
+
+# The scale-out commands (servers add/list/remove, place) register themselves on ``app``.
+from semantik_chunks.entrypoints.cli import servers as _servers  # noqa: E402, F401

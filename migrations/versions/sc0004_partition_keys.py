@@ -1,0 +1,58 @@
+"""The chunks table's primary key and foreign keys move from the parent to each partition.
+
+A foreign table (a partition on another server, postgres_fdw) can be attached to ``chunks`` only when
+the parent has no unique index and no foreign key. The keys keep their definitions, declared on every
+partition (``adapters/postgres/local_keys.py`` says why the guarantees stay). Existing rows are checked
+again as each partition gets its keys; on a large table this rebuilds every partition's key index, in
+this one transaction. It also creates the bookkeeping of partition moves (``placement_sql``: the moves
+under way, the keys written during a copy, and the collection checks of partitions on other servers).
+
+Downgrade puts the keys back on the parent; it refuses while a partition is a foreign table.
+
+Revision ID: sc0004
+Revises: sc0003
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from alembic import op
+from sqlalchemy import text
+
+from semantik_chunks.adapters.postgres import local_keys, placement_sql
+
+revision = "sc0004"
+down_revision = "sc0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    parent_keys = [(r[0], r[1], r[2]) for r in bind.execute(text(local_keys.PARENT_KEYS))]
+    partitions = list(bind.execute(text(local_keys.LOCAL_PARTITIONS)).scalars())
+    for statement in local_keys.move_to_partitions_statements(parent_keys, partitions):
+        op.execute(statement)
+    for statement in placement_sql.CREATE_STATEMENTS:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    foreign = bind.execute(
+        text(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'chunks'::regclass AND c.relkind = 'f'"
+        )
+    ).scalar_one()
+    if foreign:
+        raise RuntimeError(
+            f"{foreign} partitions of chunks are on other servers: move them home first "
+            "(semantik-chunks place PARTITION --home)"
+        )
+    for statement in placement_sql.DROP_STATEMENTS:
+        op.execute(statement)
+    stored = [(r[0], r[1], r[2]) for r in bind.execute(text(local_keys.STORED_KEYS))]
+    partitions = list(bind.execute(text(local_keys.LOCAL_PARTITIONS)).scalars())
+    for statement in local_keys.move_to_parent_statements(stored, partitions):
+        op.execute(statement)
