@@ -71,6 +71,15 @@ class UnreachableStatistics:
     recent_collection_counts = collection_stats = refresh_collection_stats = _fail
 
 
+class UnreachableHistory:
+    """The history port of a database that is down."""
+
+    async def _fail(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise MonitoringUnavailableError("database unreachable: [Errno 111] Connection refused")
+
+    record = read = prune = _fail
+
+
 # -- a host's FastAPI app ----------------------------------------------------------------------------
 _USERS = {"admin-token": {"name": "ada", "admin": True}, "user-token": {"name": "bob", "admin": False}}
 _bearer = HTTPBearer(auto_error=False)

@@ -7,15 +7,18 @@ The Postgres adapters are imported only when selected, so that the core install
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.adapters.memory.history import InMemoryPartitionHistory
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.config import Settings
 from semantik_chunks.services.demo import DemoWorkload
+from semantik_chunks.services.history import PartitionHistoryService
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
 
@@ -42,6 +45,16 @@ def _postgres_statistics(engine: Any, partition_count: int) -> Any:
     from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 
     return PostgresPartitionStatistics(engine, partition_count)
+
+
+def _postgres_history(engine: Any) -> Any:
+    from semantik_chunks.adapters.postgres.history import PostgresPartitionHistory
+
+    return PostgresPartitionHistory(engine)
+
+
+def _retention(settings: Settings) -> timedelta:
+    return timedelta(days=settings.history_retention_days)
 
 
 def _monitor_alert_sinks(settings: Settings) -> list[Any]:
@@ -78,6 +91,11 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
         postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
     )
+    partition_history = providers.Selector(
+        backend,
+        memory=providers.Singleton(InMemoryPartitionHistory, memory_database),
+        postgres=providers.Singleton(_postgres_history, engine),
+    )
     # Interactive checks (API, CLI) notify nobody; the scheduled monitor uses monitor_alert_sinks.
     alert_sinks = providers.List()
     # Where the scheduled health check (entrypoints/tasks.py) sends its alerts: the log, and the
@@ -89,6 +107,13 @@ class Container(containers.DeclarativeContainer):
         statistics_port=partition_statistics,
         thresholds=thresholds,
         alert_sinks=alert_sinks,
+    )
+    history_service = providers.Singleton(
+        PartitionHistoryService,
+        statistics_port=partition_statistics,
+        history_port=partition_history,
+        thresholds=thresholds,
+        retention=providers.Callable(_retention, settings),
     )
     partition_manager = providers.Singleton(
         PartitionManager,

@@ -32,6 +32,10 @@ class InMemoryPartitionStatistics:
     def partition_count(self) -> int:
         return self._db.partition_count
 
+    @property
+    def database(self) -> MemoryDatabase:
+        return self._db
+
     async def partition_snapshots(self, *, exact: bool = False) -> list[PartitionSnapshot]:
         # Memory has no statistics lag: both modes count exactly.
         return [
@@ -40,6 +44,7 @@ class InMemoryPartitionStatistics:
                 row_count=len(rows),
                 size_bytes=sum(row_size(c) for c in rows.values()),
                 newest_chunk_at=max((c.created_at for c in rows.values() if c.created_at), default=None),
+                writes=self._db.writes.get(num, 0),
             )
             for num, rows in sorted(self._db.partitions.items())
         ]

@@ -23,13 +23,18 @@ from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
 from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
 
-_SNAPSHOTS = """
-SELECT partition_num, chunk_count AS row_count, size_bytes, dead_rows, created_at
-FROM partition_stats ORDER BY partition_num
+# Rows written to a partition since its statistics began (the counters of pg_stat_user_tables).
+_WRITES = """coalesce(
+    pg_stat_get_tuples_inserted(to_regclass(quote_ident(s.partition_name)))
+    + pg_stat_get_tuples_updated(to_regclass(quote_ident(s.partition_name)))
+    + pg_stat_get_tuples_deleted(to_regclass(quote_ident(s.partition_name))), 0) AS writes"""
+_SNAPSHOTS = f"""
+SELECT s.partition_num, s.chunk_count AS row_count, s.size_bytes, s.dead_rows, s.created_at, {_WRITES}
+FROM partition_stats AS s ORDER BY s.partition_num
 """
-_EXACT_SNAPSHOTS = """
+_EXACT_SNAPSHOTS = f"""
 WITH counted AS (SELECT partition_key, count(*) AS n FROM chunks GROUP BY partition_key)
-SELECT s.partition_num, coalesce(counted.n, 0) AS row_count, s.size_bytes, s.dead_rows, s.created_at
+SELECT s.partition_num, coalesce(counted.n, 0) AS row_count, s.size_bytes, s.dead_rows, s.created_at, {_WRITES}
 FROM partition_stats AS s LEFT JOIN counted ON counted.partition_key = s.partition_num
 ORDER BY s.partition_num
 """
@@ -107,8 +112,8 @@ class PostgresPartitionStatistics:
                 f"{self._partition_count} (CHUNK_PARTITION_COUNT)"
             )
         return [
-            PartitionSnapshot(partition_num, row_count, size_bytes, dead_rows, newest)
-            for partition_num, row_count, size_bytes, dead_rows, newest in rows
+            PartitionSnapshot(partition_num, row_count, size_bytes, dead_rows, newest, writes)
+            for partition_num, row_count, size_bytes, dead_rows, newest, writes in rows
         ]
 
     async def write_activity(self) -> list[WriteActivity]:
