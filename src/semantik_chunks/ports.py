@@ -98,6 +98,11 @@ class PartitionStatistics(Protocol):
         """Refresh ``collection_chunking_stats`` (concurrently where the database allows)."""
         ...
 
+    async def analyze(self, partitions: Sequence[int]) -> None:
+        """Bring the database's statistics of ``partitions`` up to date after a bulk change, so that
+        ``exact=False`` answers what ``exact=True`` counts (ANALYZE; nothing to do in memory)."""
+        ...
+
 
 class PartitionHistory(Protocol):
     """Snapshots of every partition taken at checks, kept for a retention period.

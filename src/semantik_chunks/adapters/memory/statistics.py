@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
@@ -100,6 +101,9 @@ class InMemoryPartitionStatistics:
 
     async def collection_stats(self) -> list[CollectionStats]:
         return list(self._db.collection_stats)
+
+    async def analyze(self, partitions: Sequence[int]) -> None:
+        """Memory's statistics are exact already."""
 
     async def refresh_collection_stats(self) -> None:
         by_collection: dict[str, list[Chunk]] = {cid: [] for cid in self._db.collections}

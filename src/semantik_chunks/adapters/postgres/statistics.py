@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from semantik_chunks.adapters.postgres import maintenance
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import reading_database
 from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW
@@ -162,6 +163,13 @@ class PostgresPartitionStatistics:
             )
             for row in rows
         ]
+
+    async def analyze(self, partitions: Sequence[int]) -> None:
+        """ANALYZE the partitions (docs: ``maintenance``). Writers of this library flush their row counts
+        when they commit, so counts flushed later cannot land on top of what ANALYZE sets."""
+        async with reading_database(), self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.run_sync(maintenance.analyze_partitions, partitions, self._partition_count)
 
     async def refresh_collection_stats(self) -> None:
         async with reading_database(), self._engine.begin() as conn:

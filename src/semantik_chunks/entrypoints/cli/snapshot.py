@@ -9,7 +9,7 @@ last week's rows) run once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
@@ -60,3 +60,7 @@ class ReadOnce:
     async def refresh_collection_stats(self) -> None:
         self._answers.clear()
         await self._inner.refresh_collection_stats()
+
+    async def analyze(self, partitions: Sequence[int]) -> None:
+        self._answers.clear()
+        await self._inner.analyze(partitions)
