@@ -15,7 +15,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import reading_database
 from semantik_chunks.domain.history import ClockWentBackwardsError, PartitionSample
 from semantik_chunks.domain.model import PartitionSnapshot
@@ -54,8 +53,8 @@ def backwards(taken_at: datetime, newest: datetime | None) -> ClockWentBackwards
 class PostgresPartitionHistory:
     """The ``PartitionHistory`` port over ``chunk_partition_history``."""
 
-    def __init__(self, engine_or_url: str | AsyncEngine) -> None:
-        self._engine = create_engine(engine_or_url)
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
 
     async def record(self, snapshots: Sequence[PartitionSnapshot], taken_at: datetime) -> int:
         if not snapshots:

@@ -285,7 +285,7 @@ Partition = Annotated[
 
 
 @app.command()
-def snapshot(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+def snapshot(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Record every partition's rows, bytes, dead rows and writes now (the scheduled check does this
     every six hours); snapshots older than CHUNK_HISTORY_RETENTION_DAYS (default 90) are pruned."""
 
@@ -293,7 +293,7 @@ def snapshot(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
         return await container.history_service().take_snapshot(), container.partition_count()
 
     with _one_line_failures():
-        taken, n = runtime.run(db_url, take)
+        taken, n = runtime.run(db_url, take, runtime.containers(ctx.obj))
         days = taken.retention.total_seconds() / 86_400
         _done(
             output,
@@ -305,6 +305,7 @@ def snapshot(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
 
 @app.command()
 def history(
+    ctx: typer.Context,
     db_url: DbUrl = None,
     output: Format = OutputFormat.table,
     partition: Partition = None,
@@ -322,7 +323,7 @@ def history(
         return HistoryReport(now, container.partition_count(), start, partition, tuple(series))
 
     with _one_line_failures():
-        report = runtime.run(db_url, read)
+        report = runtime.run(db_url, read, runtime.containers(ctx.obj))
         if output is OutputFormat.json:
             typer.echo(payloads.dumps(history_document(report)))
         else:
@@ -331,6 +332,7 @@ def history(
 
 @app.command()
 def forecast(
+    ctx: typer.Context,
     db_url: DbUrl = None,
     output: Format = OutputFormat.table,
     window: Annotated[
@@ -345,7 +347,7 @@ def forecast(
         return await container.history_service().forecast(span), container.partition_count()
 
     with _one_line_failures():
-        report, n = runtime.run(db_url, read)
+        report, n = runtime.run(db_url, read, runtime.containers(ctx.obj))
         if output is OutputFormat.json:
             typer.echo(payloads.dumps(forecast_document(report, n)))
         else:
