@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.clock import utc_now
-from semantik_chunks.domain.errors import MonitoringUnavailableError
+from semantik_chunks.domain.errors import DatabaseUnavailableError
 from semantik_chunks.domain.hashing import partition_name
 from semantik_chunks.domain.history import (
     DEFAULT_FORECAST_WINDOW,
@@ -110,7 +110,7 @@ def _answering() -> Iterator[None]:
         yield
     except InvalidSinceError as exc:
         raise HTTPException(400, detail=str(exc)) from None
-    except MonitoringUnavailableError as exc:
+    except DatabaseUnavailableError as exc:
         logger.warning("partition history unavailable: %s", exc)
         raise HTTPException(503, detail=f"partition history unavailable: {exc}") from None
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.history import ClockWentBackwardsError, PartitionSample
 from semantik_chunks.domain.model import PartitionSnapshot
 
@@ -67,7 +67,7 @@ class PostgresPartitionHistory:
             "dead": [s.dead_rows for s in snapshots],
             "writes": [s.writes for s in snapshots],
         }
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             try:
                 stored = (await conn.execute(RECORD, params)).rowcount
                 await conn.commit()
@@ -86,7 +86,7 @@ class PostgresPartitionHistory:
         statement = READ_ALL
         if partition_num is not None:
             statement, params["partition"] = READ_ONE, partition_num
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             rows = (await conn.execute(statement, params)).all()
         return [
             PartitionSample(num, taken, row_count, size_bytes, dead_rows, writes)
@@ -94,5 +94,5 @@ class PostgresPartitionHistory:
         ]
 
     async def prune(self, older_than: datetime) -> int:
-        async with reading_database(), self._engine.begin() as conn:
+        async with database_errors(), self._engine.begin() as conn:
             return int((await conn.execute(PRUNE, {"older_than": older_than})).rowcount)
