@@ -9,8 +9,8 @@ under way, the keys written during a copy, and the collection checks of partitio
 
 Downgrade puts the keys back on the parent; it refuses while a partition is a foreign table.
 
-Revision ID: sc0004
-Revises: sc0003
+Revision ID: sc0006
+Revises: sc0005
 Create Date: 2026-12-01
 """
 
@@ -21,8 +21,8 @@ from sqlalchemy import text
 
 from semantik_chunks.adapters.postgres import local_keys, placement_sql
 
-revision = "sc0004"
-down_revision = "sc0003"
+revision = "sc0006"
+down_revision = "sc0005"
 branch_labels = None
 depends_on = None
 
