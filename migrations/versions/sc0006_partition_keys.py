@@ -5,7 +5,11 @@ the parent has no unique index and no foreign key. The keys keep their definitio
 partition (``adapters/postgres/local_keys.py`` says why the guarantees stay). Existing rows are checked
 again as each partition gets its keys; on a large table this rebuilds every partition's key index, in
 this one transaction. It also creates the bookkeeping of partition moves (``placement_sql``: the moves
-under way, the keys written during a copy, and the collection checks of partitions on other servers).
+under way, the keys written during a copy, and the collection checks of partitions on other servers),
+and renders the monitoring objects again from ``monitoring_sql``: they read a partition on another
+server from that server's own statistics, and never through the foreign table (a server that is down
+must not make them fail). Whoever changes ``monitoring_sql`` next freezes this revision's rendering
+into this file first (as sc0005's was), then ships the change as a new revision.
 
 Downgrade puts the keys back on the parent; it refuses while a partition is a foreign table.
 
@@ -17,9 +21,10 @@ Create Date: 2026-12-01
 from __future__ import annotations
 
 from alembic import op
+from semantik_chunks.migrations.versions import sc0005_host_names
 from sqlalchemy import text
 
-from semantik_chunks.adapters.postgres import local_keys, placement_sql
+from semantik_chunks.adapters.postgres import local_keys, monitoring_sql, placement_sql
 
 revision = "sc0006"
 down_revision = "sc0005"
@@ -34,6 +39,8 @@ def upgrade() -> None:
     for statement in local_keys.move_to_partitions_statements(parent_keys, partitions):
         op.execute(statement)
     for statement in placement_sql.CREATE_STATEMENTS:
+        op.execute(statement)
+    for statement in [*monitoring_sql.drop_statements(), *monitoring_sql.create_statements()]:
         op.execute(statement)
 
 
@@ -50,6 +57,8 @@ def downgrade() -> None:
             f"{foreign} partitions of chunks are on other servers: move them home first "
             "(semantik-chunks place PARTITION --home)"
         )
+    for statement in [*monitoring_sql.drop_statements(), *sc0005_host_names.CREATE_STATEMENTS]:
+        op.execute(statement)
     for statement in placement_sql.DROP_STATEMENTS:
         op.execute(statement)
     stored = [(r[0], r[1], r[2]) for r in bind.execute(text(local_keys.STORED_KEYS))]

@@ -181,6 +181,7 @@ def test_the_monitor_payload_is_plain_json() -> None:
         },
         "error": None,
         "overall": "WARNING",
+        "unreachable": [],
     }
     failed = MonitoringResult(status=CheckOutcome.FAILED, timestamp=result.timestamp, error="database unreachable")
     assert monitoring_payload(failed)["metrics"] == {}

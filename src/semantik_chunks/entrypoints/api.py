@@ -92,15 +92,28 @@ class PartitionHealthMetrics(_FromDomain):
         return value
 
 
+class PartitionServer(_FromDomain):
+    """One server's share of the table (``coordinator`` is the database holding ``chunks``)."""
+
+    server: str
+    partitions: list[int]
+    rows: int
+    size_bytes: int
+    reachable: bool
+    error: str | None
+
+
 class PartitionHealthReport(_FromDomain):
     """A completed health check: alerts, aggregate metrics and the overall verdict."""
 
-    status: Literal["success"]
+    status: Literal["success", "degraded"]
     timestamp: datetime
     alerts: list[PartitionAlert]
     metrics: PartitionHealthMetrics
     error: None = None
     overall: PartitionHealthStatus
+    # Servers that did not answer (a degraded check): their partitions counted as empty.
+    unreachable: list[PartitionServer] = []
 
 
 class PartitionHealthCheckFailed(_FromDomain):
@@ -178,6 +191,11 @@ class PartitionHealthSummary(BaseModel):
     partitions: list[PartitionHealthEntry]
 
 
+class PartitionServers(BaseModel):
+    status: Literal["success", "degraded"]
+    servers: list[PartitionServer]
+
+
 class PartitionsError(BaseModel):
     detail: str
 
@@ -249,6 +267,7 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
                 "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
                 "metrics": PartitionHealthMetrics.model_validate(result.metrics),
                 "overall": result.overall,
+                "unreachable": [PartitionServer.model_validate(s) for s in result.unreachable],
             }
         )
     return PartitionHealthCheckFailed.model_validate(
@@ -349,6 +368,20 @@ def create_partition_router(
             unbalanced_count=counts[PartitionHealthStatus.UNBALANCED],
             health_percentage=100.0 * healthy / len(healths) if healths else 100.0,
             partitions=[PartitionHealthEntry.model_validate(h) for h in healths],
+        )
+
+    @router.get(
+        "/servers",
+        response_model=PartitionServers,
+        responses=_UNAVAILABLE,
+        summary="Per server: partitions, rows, bytes, and whether it answered",
+    )
+    async def partition_servers(service: Service) -> PartitionServers:
+        with _unavailable_as_503():
+            found = await service.get_server_totals()
+        return PartitionServers(
+            status="success" if all(s.reachable for s in found) else "degraded",
+            servers=[PartitionServer.model_validate(s) for s in found],
         )
 
     add_history_routes(router, container)

@@ -17,7 +17,11 @@ Series (``partition`` is the partition number, ``status`` a ``PartitionHealthSta
 - ``semantik_chunks_partition_rows{partition}``, ``semantik_chunks_partition_size_bytes{partition}``;
 - ``semantik_chunks_partition_chunk_skew_ratio{partition}``, ``semantik_chunks_partition_size_skew_ratio{partition}``;
 - ``semantik_chunks_partition_health_status{partition,status}`` 1 for the partition's status, 0 for the others;
-- ``semantik_chunks_partitions{status}`` how many partitions have each status.
+- ``semantik_chunks_partitions{status}`` how many partitions have each status;
+- per server holding partitions (``server`` is ``coordinator`` or a postgres_fdw server's name):
+  ``semantik_chunks_server_up{server}`` 1 when it answered, ``semantik_chunks_server_partitions{server}``,
+  ``semantik_chunks_server_rows{server}``, ``semantik_chunks_server_size_bytes{server}`` (0 rows and
+  bytes while it does not answer).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import ChunksError
-from semantik_chunks.domain.model import PartitionHealth, PartitionHealthStatus
+from semantik_chunks.domain.model import PartitionHealth, PartitionHealthStatus, ServerTotals
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 
 logger = logging.getLogger(__name__)
@@ -47,6 +51,7 @@ DEFAULT_MAX_AGE_SECONDS = 15.0
 class _Snapshot:
     up: bool
     partitions: Sequence[PartitionHealth] = ()
+    servers: Sequence[ServerTotals] = ()
     read_at: float | None = None  # Unix time of a successful read
     taken_at: float | None = None  # monotonic time of the attempt, for max_age
 
@@ -72,6 +77,7 @@ class PartitionMetricsCollector:
         taken_at = self._monotonic()
         try:
             partitions = await self._service.get_partition_health_summary()
+            servers = await self._service.get_server_totals()
         except Exception as exc:
             if isinstance(exc, ChunksError):
                 logger.warning("partition metrics unavailable: %s", exc)
@@ -82,6 +88,7 @@ class PartitionMetricsCollector:
         self._snapshot = _Snapshot(
             up=True,
             partitions=sorted(partitions, key=lambda p: p.partition_num),
+            servers=servers,
             read_at=time.time(),
             taken_at=taken_at,
         )
@@ -137,7 +144,17 @@ class PartitionMetricsCollector:
             for candidate in PartitionHealthStatus:
                 count = sum(1 for p in snapshot.partitions if p.health_status is candidate)
                 by_status.add_metric([candidate.value], count)
-        return [up, read_at, rows, size, chunk_skew, size_skew, status, by_status]
+        server_up = gauge("server_up", "Whether the server holding partitions answered (1) or not (0)", ["server"])
+        server_partitions = gauge("server_partitions", "Partitions the server holds", ["server"])
+        server_rows = gauge("server_rows", "Chunks on the server, from its own statistics", ["server"])
+        server_size = gauge("server_size_bytes", "On-disk size of the server's partitions", ["server"])
+        for s in snapshot.servers:
+            server_up.add_metric([s.server], 1.0 if s.reachable else 0.0)
+            server_partitions.add_metric([s.server], len(s.partitions))
+            server_rows.add_metric([s.server], s.rows)
+            server_size.add_metric([s.server], s.size_bytes)
+        servers = [server_up, server_partitions, server_rows, server_size]
+        return [up, read_at, rows, size, chunk_skew, size_skew, status, by_status, *servers]
 
 
 def make_metrics_app(container: Container, *, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> ASGIApp:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -21,6 +22,9 @@ from semantik_chunks.entrypoints.cli.app import app
 from tests.integration.scale_out.conftest import REMOTE_PASSWORD, Cluster, add_servers, run_sql, scalar
 from tests.integration.test_migrations import fetch as fetch_blocking
 
+CLI_SCHEMA = jsonschema_rs.validator_for(
+    json.loads((Path(__file__).parents[3] / "docs" / "cli.schema.json").read_text())
+)
 ON_ALPHA = "6b4f0c1e-0d55-4a3e-9d6e-3f0f4b8b2a11"  # partition 20
 ON_BETA = "collection-b"  # partition 40
 LOCAL = "local-collection"
@@ -104,26 +108,31 @@ def test_the_cli_adds_lists_places_and_removes_servers_and_never_shows_the_passw
     beta_without_password = beta_url.replace(f":{REMOTE_PASSWORD}@", "@")
     assert REMOTE_PASSWORD not in beta_without_password
     results = [
-        runner.invoke(app, ["servers", "add", "alpha", alpha_url, *db]),
+        runner.invoke(app, ["servers", "add", "alpha", alpha_url, *db, "--format", "json"]),
         runner.invoke(
             app, ["servers", "add", "beta", beta_without_password, "--password-file", str(password_file), *db]
         ),
         runner.invoke(app, ["place", "20", "--on", "alpha", *db, "--format", "json"]),
         runner.invoke(app, ["place", "--spread", "coordinator,alpha,beta", *db]),
+        runner.invoke(app, ["place", "--spread", "coordinator,alpha,beta", *db, "--format", "json"]),
         runner.invoke(app, ["servers", "list", *db, "--format", "json"]),
         runner.invoke(app, ["servers", "remove", "alpha", *db]),
         runner.invoke(app, ["place", "20", "--home", *db]),
-        runner.invoke(app, ["servers", "remove", "alpha", *db]),
+        runner.invoke(app, ["servers", "remove", "alpha", *db, "--format", "json"]),
         runner.invoke(app, ["servers", "list", *db]),
     ]
     codes = [r.exit_code for r in results]
-    assert codes == [0, 0, 0, 0, 0, 3, 0, 0, 0], [r.output for r in results]
+    assert codes == [0, 0, 0, 0, 0, 0, 3, 0, 0, 0], [r.output for r in results]
     assert json.loads(results[2].output)["moves"][0]["target"] == "alpha"
     assert "Would move" in results[3].output and "Dry run" in results[3].output
-    listed = {s["name"]: s for s in json.loads(results[4].output)["servers"]}
+    listed = {s["name"]: s for s in json.loads(results[5].output)["servers"]}
     assert listed["alpha"]["partitions"] == [20] and listed["alpha"]["reachable"] is True
-    assert "holds partitions 20" in results[5].output
-    assert "alpha" not in results[8].output and "beta" in results[8].output
+    assert "holds partitions 20" in results[6].output
+    assert "alpha" not in results[9].output and "beta" in results[9].output
+    # Every JSON document of these commands as docs/cli.schema.json publishes it.
+    for document in (results[i].output for i in (0, 2, 4, 5, 8)):
+        errors = [e.message for e in CLI_SCHEMA.iter_errors(json.loads(document))]
+        assert not errors, (document, errors)
     everything = "\n".join(r.output for r in results) + "\n".join(m.getMessage() for m in caplog.records)
     assert REMOTE_PASSWORD not in everything
     # Stored where postgres_fdw needs it, for both ways of giving it.

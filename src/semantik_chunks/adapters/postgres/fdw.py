@@ -40,7 +40,9 @@ from semantik_chunks.adapters.postgres.placement_sql import (
     CHECK_COLLECTION_TRIGGER,
     MOVE_LOG_TABLE,
     MOVES_TABLE,
+    REMOTE_STATEMENTS,
     SERVER_MARK,
+    remote_monitoring_tables,
 )
 from semantik_chunks.domain.hashing import partition_name, validate_partition_count
 from semantik_chunks.domain.placement import (
@@ -61,7 +63,7 @@ SMALL_ENOUGH_TO_SWAP = 2_000
 LOCK_TIMEOUT = "10s"
 _LOCK_CLASS = 0x5C_F0  # pg_advisory_lock(class, partition): one move of a partition at a time
 
-_SERVER_OPTIONS = {"async_capable": "true", "fetch_size": "10000", "batch_size": "1000"}
+_SERVER_OPTIONS = {"async_capable": "true", "fetch_size": "10000", "batch_size": "1000", "connect_timeout": "5"}
 
 _SERVERS = f"""
 SELECT s.srvname, coalesce(s.srvoptions, '{{}}') FROM pg_foreign_server s
@@ -268,7 +270,10 @@ class PostgresPlacement:
         if password is not None:
             mapping["password"] = password
         remote = await self._connect(server, mapping, name)  # refuse a server that does not answer
-        await remote.close()
+        try:
+            await self._install_remote_monitoring(remote)
+        finally:
+            await remote.close()
         async with self._coordinator() as coord:
             if await coord.fetchval("SELECT 1 FROM pg_foreign_server WHERE srvname = $1", name):
                 raise PlacementError(f"a foreign server {name!r} exists already")
@@ -285,7 +290,16 @@ class PostgresPlacement:
                 await coord.execute(f"COMMENT ON SERVER {_ident(name)} IS '{SERVER_MARK}'")
                 user_options = f" OPTIONS ({_options(mapping)})" if mapping else ""
                 await coord.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {_ident(name)}{user_options}")
+                for statement in remote_monitoring_tables(name):
+                    await coord.execute(statement)
         return next(s for s in await self.servers() if s.name == name)
+
+    @staticmethod
+    async def _install_remote_monitoring(remote: Any) -> None:
+        """The server's statistics views the coordinator's monitoring reads (idempotent)."""
+        async with remote.transaction():
+            for statement in REMOTE_STATEMENTS:
+                await remote.execute(statement)
 
     async def remove_server(self, name: str) -> None:
         check_server_name(name)
@@ -481,6 +495,9 @@ class PostgresPlacement:
                     await remote.execute(
                         re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX IF NOT EXISTS ", definition)
                     )
+        await self._install_remote_monitoring(remote)
+        for statement in remote_monitoring_tables(server):
+            await coord.execute(statement)
         staging = _ident(_copy_target_name(part))
         await coord.execute(
             f"CREATE FOREIGN TABLE IF NOT EXISTS {staging} ({column_sql}{check_sql}) SERVER {_ident(server)} "

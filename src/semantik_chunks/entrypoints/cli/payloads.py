@@ -82,6 +82,7 @@ def _health_fields(report: HealthReport) -> JSON:
         "alerts": plain(result.alerts),
         "metrics": health_metrics(result.metrics),
         "error": result.error,
+        "unreachable": plain(result.unreachable),
         "partitions": plain(report.partitions),
     }
 
