@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from semantik_chunks.domain.adoption import MoveReport, Progress
 from semantik_chunks.domain.model import (
@@ -41,6 +42,15 @@ class ChunkRepository(Protocol):
         """A document's chunks ordered by (chunk_index, id)."""
         ...
 
+    def iter_collection(self, collection_id: str, *, batch_size: int = 1000) -> AsyncIterator[Chunk]:
+        """``list_by_collection``'s chunks in the same order, read ``batch_size`` at a time (keyset pages:
+        only one batch is held in memory). ``async for chunk in repo.iter_collection(cid): ...``"""
+        ...
+
+    def iter_document(self, collection_id: str, document_id: str, *, batch_size: int = 1000) -> AsyncIterator[Chunk]:
+        """``list_by_document``'s chunks in the same order, read ``batch_size`` at a time."""
+        ...
+
     async def delete_collection(self, collection_id: str) -> int:
         """Delete a collection's chunks; return how many were deleted."""
         ...
@@ -58,6 +68,31 @@ class CollectionRepository(Protocol):
         ...
 
     async def exists(self, collection_id: str) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the chunk and collection repositories (cosmicpython's unit of work)::
+
+        async with uow:
+            await uow.collections.add("c1")
+            await uow.chunks.add_many(chunks)
+            await uow.commit()
+
+    Leaving the block without ``commit()`` rolls back; ``commit()`` or ``rollback()`` may be called more
+    than once (each ends the work so far and starts anew). Sequence values (ids) are never given back."""
+
+    chunks: ChunkRepository
+    collections: CollectionRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
 
 
 class PartitionStatistics(Protocol):

@@ -7,6 +7,12 @@ module constants so that tests can EXPLAIN exactly what runs here.
 
 ``get`` without a collection cannot name a partition: it probes the primary-key index of
 every partition. Give the collection whenever it is known.
+
+A repository works over an ``AsyncEngine`` (each call its own connection and transaction) or over one
+``AsyncConnection`` (a unit of work's, or a host's: every call runs in that connection's transaction,
+and a write that fails rolls back to a savepoint of its own, so the caller's transaction stays usable).
+The paged reads (``iter_collection``, ``iter_document``) hold one batch at a time: keyset pagination on
+``(document_id, chunk_index, id)``, each page pruned to the collection's partition.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import json.encoder
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -24,7 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from semantik_chunks.adapters.postgres.errors import reading_database
 from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
-from semantik_chunks.domain.chunks import IDS_EXHAUSTED, check_unique_ids, prepare_chunks
+from semantik_chunks.domain.chunks import (
+    DEFAULT_BATCH_SIZE,
+    IDS_EXHAUSTED,
+    check_batch_size,
+    check_unique_ids,
+    prepare_chunks,
+)
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import ConfigurationError, DuplicateChunkError, InvalidChunkError
 from semantik_chunks.domain.hashing import partition_for, postgres_text, validate_partition_count
@@ -69,6 +82,36 @@ STORED_KEYS = text(
     "CAST(:partition_keys AS integer[])) AS k(id, collection_id, partition_key) "
     "WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.partition_key = k.partition_key "
     "AND c.collection_id = k.collection_id AND c.id = k.id)"
+)
+
+# Keyset pages: first the chunks with a document, in (document_id, chunk_index, id) order, then those
+# without one (NULLS LAST), in (chunk_index, id) order. Each page starts after the last row of the one
+# before, so a page costs the same wherever it is, and rows written or deleted meanwhile never shift one.
+_WITH_DOCUMENT_ORDER = f"ORDER BY {_BY_DOCUMENT} LIMIT :limit"
+_IN_DOCUMENT_ORDER = "ORDER BY chunk_index, id LIMIT :limit"
+_AFTER_IN_DOCUMENT = "(chunk_index, id) > (:after_chunk_index, :after_id)"
+PAGE_WITH_DOCUMENT_FIRST = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id IS NOT NULL {_WITH_DOCUMENT_ORDER}"
+)
+PAGE_WITH_DOCUMENT_AFTER = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id IS NOT NULL "
+    'AND (document_id COLLATE "C", chunk_index, id) > '
+    '(CAST(:after_document_id AS varchar) COLLATE "C", :after_chunk_index, :after_id) '
+    f"{_WITH_DOCUMENT_ORDER}"
+)
+PAGE_WITHOUT_DOCUMENT_FIRST = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id IS NULL {_IN_DOCUMENT_ORDER}"
+)
+PAGE_WITHOUT_DOCUMENT_AFTER = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id IS NULL AND {_AFTER_IN_DOCUMENT} "
+    f"{_IN_DOCUMENT_ORDER}"
+)
+PAGE_DOCUMENT_FIRST = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id = :document_id {_IN_DOCUMENT_ORDER}"
+)
+PAGE_DOCUMENT_AFTER = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id = :document_id "
+    f"AND {_AFTER_IN_DOCUMENT} {_IN_DOCUMENT_ORDER}"
 )
 
 DATABASE_PARTITION_COUNT = text("SELECT chunk_partition_count()")
@@ -151,16 +194,50 @@ async def _take_ids(conn: AsyncConnection, wanted: int) -> Sequence[int]:
         raise
 
 
-class PostgresChunkRepository:
-    """The ``chunks`` table over ``engine``, an asyncpg ``AsyncEngine`` (the container's, or a host's)."""
+Bind = AsyncEngine | AsyncConnection
 
-    def __init__(self, engine: AsyncEngine, partition_count: int = 100, *, clock: Clock = utc_now) -> None:
-        self._engine = engine
-        if self._engine.dialect.driver != "asyncpg":  # COPY goes through asyncpg's copy_records_to_table
-            raise ConfigurationError(
-                f"PostgresChunkRepository needs an asyncpg engine (postgresql+asyncpg://), "
-                f"got driver {self._engine.dialect.driver!r}"
-            )
+
+class _Connections:
+    """Where a repository's statements run: a connection of ``bind`` per call (an engine), or ``bind``
+    itself (a connection whose transaction belongs to a unit of work or to the host)."""
+
+    def __init__(self, bind: Bind) -> None:
+        self.bind = bind
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        if isinstance(self.bind, AsyncConnection):
+            yield self.bind
+            return
+        async with self.bind.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction of its own on an engine; on a given connection, a savepoint in its transaction
+        (opening one if there is none), so that a write that fails undoes only itself."""
+        if isinstance(self.bind, AsyncConnection):
+            async with self.bind.begin_nested():
+                yield self.bind
+            return
+        async with self.bind.begin() as conn:
+            yield conn
+
+
+def _check_asyncpg(bind: Bind, who: str) -> None:
+    if bind.dialect.driver != "asyncpg":  # COPY goes through asyncpg's copy_records_to_table
+        raise ConfigurationError(
+            f"{who} needs an asyncpg engine (postgresql+asyncpg://), got driver {bind.dialect.driver!r}"
+        )
+
+
+class PostgresChunkRepository:
+    """The ``chunks`` table over ``bind``: an asyncpg ``AsyncEngine`` (the container's, or a host's; each
+    call its own transaction), or an ``AsyncConnection`` whose transaction the calls join (a unit of work)."""
+
+    def __init__(self, bind: Bind, partition_count: int = 100, *, clock: Clock = utc_now) -> None:
+        _check_asyncpg(bind, "PostgresChunkRepository")
+        self._db = _Connections(bind)
         self._partition_count = validate_partition_count(partition_count)
         self._clock = clock
 
@@ -199,7 +276,7 @@ class PostgresChunkRepository:
 
         async with reading_database():
             try:
-                async with self._engine.begin() as conn:
+                async with self._db.writing() as conn:
                     explicit = [c.id for c in prepared if c.id is not None]
                     # First, so that the ids taken below step over the batch's explicit ones.
                     if explicit:
@@ -217,7 +294,7 @@ class PostgresChunkRepository:
     async def _explain_wrong_partition(self, exc: asyncpg.CheckViolationError) -> None:
         """prepare_batch computed every key, so a key the database refuses means its partition count differs."""
         try:
-            async with self._engine.connect() as conn:
+            async with self._db.writing() as conn:  # a savepoint on a given connection: it may fail
                 database_count = (await conn.execute(DATABASE_PARTITION_COUNT)).scalar_one()
         except DBAPIError:  # a host's schema without the helper: say what we know
             database_count = None
@@ -233,8 +310,9 @@ class PostgresChunkRepository:
 
     async def _explain_rejection(self, stored: Sequence[Chunk], exc: asyncpg.PostgresError) -> None:
         """Name the chunk at fault, in the same words as the in-memory adapter; always raises. Chunks COPY
-        had not reached yet have no id."""
-        async with self._engine.connect() as conn:
+        had not reached yet have no id. On a given connection the batch's savepoint is rolled back
+        already, and the collections its transaction registered count as there."""
+        async with self._db.reading() as conn:
             missing = set(
                 (
                     await conn.execute(
@@ -267,15 +345,15 @@ class PostgresChunkRepository:
         raise error(f"the database rejected the batch: {exc.message} ({exc.detail})") from None
 
     async def _rows(self, statement: TextClause, parameters: dict[str, Any]) -> list[Chunk]:
-        async with reading_database(), self._engine.connect() as conn:
+        async with reading_database(), self._db.reading() as conn:
             return [row_to_chunk(row) for row in await conn.execute(statement, parameters)]
 
     async def _scalar(self, statement: TextClause, parameters: dict[str, Any]) -> Any:
-        async with reading_database(), self._engine.connect() as conn:
+        async with reading_database(), self._db.reading() as conn:
             return (await conn.execute(statement, parameters)).scalar_one()
 
     async def _delete(self, statement: TextClause, parameters: dict[str, Any]) -> int:
-        async with reading_database(), self._engine.begin() as conn:
+        async with reading_database(), self._db.writing() as conn:
             return (await conn.execute(statement, parameters)).rowcount
 
     async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
@@ -290,6 +368,37 @@ class PostgresChunkRepository:
 
     async def list_by_document(self, collection_id: str, document_id: str) -> list[Chunk]:
         return await self._rows(LIST_BY_DOCUMENT, {**self._where(collection_id), "document_id": document_id})
+
+    async def _pages(
+        self, first: TextClause, after: TextClause, parameters: dict[str, Any], batch_size: int
+    ) -> AsyncIterator[Chunk]:
+        """Keyset pages of ``batch_size`` rows: ``first``, then ``after`` the last row of each page."""
+        page = await self._rows(first, {**parameters, "limit": batch_size})
+        while page:
+            for chunk in page:
+                yield chunk
+            if len(page) < batch_size:
+                return
+            last = page[-1]
+            cursor = {"after_document_id": last.document_id, "after_chunk_index": last.chunk_index, "after_id": last.id}
+            page = await self._rows(after, {**parameters, **cursor, "limit": batch_size})
+
+    async def iter_collection(
+        self, collection_id: str, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> AsyncIterator[Chunk]:
+        where = self._where(collection_id)
+        size = check_batch_size(batch_size)
+        async for chunk in self._pages(PAGE_WITH_DOCUMENT_FIRST, PAGE_WITH_DOCUMENT_AFTER, where, size):
+            yield chunk
+        async for chunk in self._pages(PAGE_WITHOUT_DOCUMENT_FIRST, PAGE_WITHOUT_DOCUMENT_AFTER, where, size):
+            yield chunk
+
+    async def iter_document(
+        self, collection_id: str, document_id: str, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> AsyncIterator[Chunk]:
+        where = {**self._where(collection_id), "document_id": document_id}
+        async for chunk in self._pages(PAGE_DOCUMENT_FIRST, PAGE_DOCUMENT_AFTER, where, check_batch_size(batch_size)):
+            yield chunk
 
     async def delete_collection(self, collection_id: str) -> int:
         return await self._delete(DELETE_COLLECTION, self._where(collection_id))
@@ -314,14 +423,14 @@ class PostgresCollectionRepository:
     """Rows of ``collections``: the library's minimal table standalone. A host's own table may require
     columns this does not fill; a host registers its collections itself."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, bind: Bind) -> None:
+        self._db = _Connections(bind)
 
     async def add(self, collection_id: str, name: str | None = None) -> None:
         _check_storable("collection id", collection_id)
         if name is not None:
             _check_storable("collection name", name)
-        async with reading_database(), self._engine.begin() as conn:
+        async with reading_database(), self._db.writing() as conn:
             await conn.execute(ADD_COLLECTION, {"id": collection_id, "name": name})
 
     async def exists(self, collection_id: str) -> bool:
@@ -329,5 +438,5 @@ class PostgresCollectionRepository:
             postgres_text(collection_id)
         except (TypeError, ValueError):
             return False  # PostgreSQL could never have stored it
-        async with reading_database(), self._engine.connect() as conn:
+        async with reading_database(), self._db.reading() as conn:
             return bool((await conn.execute(COLLECTION_EXISTS, {"id": collection_id})).scalar_one())
