@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from semantik_chunks import partition_for, partition_name
+from semantik_chunks import partition_for, partition_table_name
 from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository, PostgresCollectionRepository
 from semantik_chunks.adapters.postgres.engine import async_url
 from semantik_chunks.domain.model import Chunk
@@ -126,7 +126,7 @@ async def test_each_collection_query_reads_exactly_one_partition(
 
     read = await partitions_read(pg_engine, statement, parameters, generic=generic)
 
-    assert read == [partition_name(partition_for(COLLECTION, 100), 100)]
+    assert read == [partition_table_name(partition_for(COLLECTION, 100), 100)]
 
 
 @pytest.mark.parametrize("generic", [False, True], ids=["custom-plan", "generic-plan"])
@@ -142,7 +142,7 @@ async def test_every_page_of_a_paged_read_reads_exactly_one_partition(
     for statement, parameters in list(captured):  # (the EXPLAINs below are captured too)
         assert "partition_key" in statement
         read = await partitions_read(pg_engine, statement, parameters, generic=generic)
-        assert read == [partition_name(partition_for(COLLECTION, 100), 100)]
+        assert read == [partition_table_name(partition_for(COLLECTION, 100), 100)]
 
 
 async def test_postgresql_plans_the_adapters_statements_per_call_so_pruning_happens_at_plan_time(
@@ -175,9 +175,9 @@ async def test_get_without_the_collection_reads_every_partition(
 ) -> None:
     await repo.get(1)
     [(statement, parameters)] = captured
-    assert await partitions_read(pg_engine, statement, parameters) == [partition_name(i) for i in range(100)]
+    assert await partitions_read(pg_engine, statement, parameters) == [partition_table_name(i) for i in range(100)]
 
 
 async def test_a_query_on_collection_id_alone_reads_every_partition(pg_engine: AsyncEngine) -> None:
     read = await partitions_read(pg_engine, "SELECT * FROM chunks WHERE collection_id = $1", (COLLECTION,))
-    assert read == [partition_name(i) for i in range(100)]
+    assert read == [partition_table_name(i) for i in range(100)]
