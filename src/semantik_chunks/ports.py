@@ -16,6 +16,7 @@ from semantik_chunks.domain.model import (
     PartitionSnapshot,
     WriteActivity,
 )
+from semantik_chunks.domain.schema import SchemaRevision
 
 
 class ChunkRepository(Protocol):
@@ -151,7 +152,17 @@ class SchemaMigrations(Protocol):
         """Apply every revision not applied yet; return the revisions then applied.
 
         A host's ``chunks`` table that the migrations take over keeps its misplaced rows for
-        ``TableAdoption.move_misplaced_rows``."""
+        ``TableAdoption.move_misplaced_rows``. A database migrated for another partition count is a
+        ``ConfigurationError`` (changing the count is ``semantik-chunks reshape``), never a silent success."""
+        ...
+
+    async def migrate_to(self, revision: str) -> tuple[str, ...]:
+        """Upgrade or downgrade to ``revision`` (``heads``, a revision id, or ``base``: nothing of the
+        library's left, its version table included); return the revisions then applied."""
+        ...
+
+    async def history(self) -> list[SchemaRevision]:
+        """Every revision of the library, oldest first, each saying whether the database has it."""
         ...
 
 
