@@ -22,7 +22,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, AsyncTransaction
 
 from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository, PostgresCollectionRepository
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
@@ -61,7 +61,7 @@ class PostgresUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._conn is not None:
             raise RuntimeError("this unit of work is open already")
-        async with reading_database():
+        async with database_errors():
             if self._given is None:
                 assert self._engine is not None
                 self._conn = await self._engine.connect()
@@ -100,14 +100,14 @@ class PostgresUnitOfWork:
     async def commit(self) -> None:
         self._opened()
         assert self._transaction is not None
-        async with reading_database():
+        async with database_errors():
             await self._transaction.commit()
             await self._begin()
 
     async def rollback(self) -> None:
         self._opened()
         assert self._transaction is not None
-        async with reading_database():
+        async with database_errors():
             if self._transaction.is_active:
                 await self._transaction.rollback()
             await self._begin()
