@@ -462,3 +462,11 @@ def test_names_from_the_database_are_printed_as_they_are(container: Container) -
         result = run_cli(command)
         assert result.exit_code in (0, 1, 2), result.output
         assert odd in result.stdout, command
+
+
+def test_version_prints_the_library_version() -> None:
+    import semantik_chunks
+
+    result = run_cli("--version", db_url=None)
+    assert result.exit_code == 0
+    assert result.stdout == f"semantik-chunks {semantik_chunks.__version__}\n"

@@ -20,6 +20,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
+from semantik_chunks import __version__
 from semantik_chunks.config import Settings
 from semantik_chunks.container import Container
 from semantik_chunks.domain.adoption import MoveProgress, MoveReport
@@ -118,8 +119,19 @@ Exact = Annotated[
 ]
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"semantik-chunks {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _configure() -> None:
+def _configure(
+    version: Annotated[  # noqa: ARG001 -- handled by its eager callback
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     if runtime.debugging():
         logging.basicConfig(level=logging.INFO)
     elif not logging.getLogger().handlers:
