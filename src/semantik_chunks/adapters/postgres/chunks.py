@@ -33,6 +33,7 @@ from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
 from semantik_chunks.domain.chunks import (
     DEFAULT_BATCH_SIZE,
+    ID_MAX,
     IDS_EXHAUSTED,
     check_batch_size,
     check_unique_ids,
@@ -278,31 +279,64 @@ class PostgresChunkRepository:
         return prepared
 
     async def add_many(self, chunks: Sequence[Chunk]) -> list[Chunk]:
-        prepared = await self._prepare(chunks)
-        if not prepared:
+        """Validation streams with the COPY: each slice of ``_PREPARE_SLICE`` chunks is checked and built
+        while the server stores the slices before it, so that Python's work overlaps with the server's
+        instead of preceding it. A chunk found invalid part-way aborts the COPY (nothing is stored, as
+        before), and an error of the database's is explained only once the whole batch has passed the
+        checks, so that the error raised is the one the in-memory adapter raises."""
+        if not chunks:
             return []
+        explicit = [c.id for c in chunks if c.id is not None]
+        if not all(type(i) is int and 1 <= i <= ID_MAX for i in explicit):
+            await self._prepare(chunks)  # raises, naming the chunk whose id is wrong
+        now = self._clock()
+        prepared: list[Chunk] = []
+        seen: set[tuple[int, str]] = set()
+
+        def prepare_slice(start: int) -> list[Chunk]:
+            end = start + _PREPARE_SLICE
+            part = prepare_chunks(chunks[start:end], self._partition_count, now, first_position=start)
+            for chunk in part:
+                if chunk.id is None:
+                    continue
+                key = (chunk.id, chunk.collection_id)
+                if key in seen:
+                    # An invalid chunk further on is the error to raise, as prepare_batch would.
+                    prepare_chunks(chunks[end:], self._partition_count, now, first_position=end)
+                    check_unique_ids([*prepared, *part])
+                seen.add(key)
+            return part
 
         def records(ids: Iterator[int]) -> Iterator[tuple[Any, ...]]:
-            # Built while COPY streams, so that this work overlaps with the server's.
-            for chunk in prepared:
-                if chunk.id is None:
-                    _give_id(chunk, next(ids))
-                yield _record(chunk)
+            # Checked and built while COPY streams, so that this work overlaps with the server's.
+            for start in range(0, len(chunks), _PREPARE_SLICE):
+                part = prepare_slice(start)
+                for chunk in part:
+                    if chunk.id is None:
+                        _give_id(chunk, next(ids))
+                    yield _record(chunk)
+                prepared.extend(part)
+
+        def check_the_rest() -> None:
+            """After the database refused a row: the chunks COPY had not reached yet are checked too."""
+            for start in range(len(prepared), len(chunks), _PREPARE_SLICE):
+                prepared.extend(prepare_slice(start))
 
         async with database_errors():
             try:
                 async with self._db.writing() as conn:
-                    explicit = [c.id for c in prepared if c.id is not None]
                     # First, so that the ids taken below step over the batch's explicit ones.
                     if explicit:
                         await conn.execute(ADVANCE_IDS_PAST, {"used": max(explicit)})
-                    wanted = len(prepared) - len(explicit)
+                    wanted = len(chunks) - len(explicit)
                     ids = iter(await _take_ids(conn, wanted) if wanted else ())
                     driver = await _driver_connection(conn)
                     await driver.copy_records_to_table("chunks", records=records(ids), columns=list(CHUNK_COLUMNS))
             except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
+                check_the_rest()
                 await self._explain_rejection(prepared, exc)
             except asyncpg.CheckViolationError as exc:
+                check_the_rest()
                 await self._explain_wrong_partition(exc)
         return prepared
 
