@@ -15,10 +15,11 @@ or, with an ``include_object`` of the host's own::
 
     context.configure(..., include_object=include_object_except_library(my_include_object))
 
-Left out: the tables ``chunks`` and ``chunks_part_*``, the version table, the monitoring views and the
-materialized view (for an environment that reflects views), and every index, constraint and column of
-those. ``collections`` is left out only when the host's models do not have it (the library's own
-minimal table); when the host maps ``collections`` it is the host's, compared as usual.
+Left out: the tables ``chunks``, ``chunks_part_*`` and ``chunk_partition_history``, the version table,
+the monitoring views and the materialized view (for an environment that reflects views), and every
+index, constraint and column of those. ``collections`` is left out only when the host's models do not
+have it (the library's own minimal table); when the host maps ``collections`` it is the host's,
+compared as usual.
 PostgreSQL functions are not compared by Alembic's autogenerate.
 """
 
@@ -28,12 +29,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from semantik_chunks.adapters.postgres.history import HISTORY_TABLE
 from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW, VIEWS
 from semantik_chunks.adapters.postgres.schema import VERSION_TABLE
 
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
 
-LIBRARY_TABLES = frozenset({"chunks", VERSION_TABLE, STATS_MATVIEW, *VIEWS})
+LIBRARY_TABLES = frozenset({"chunks", VERSION_TABLE, HISTORY_TABLE, STATS_MATVIEW, *VIEWS})
 _PARTITION = re.compile(r"chunks_part_\d+")
 _COLLECTIONS = "collections"
 
