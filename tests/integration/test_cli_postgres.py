@@ -243,7 +243,10 @@ def test_demo_then_full_on_the_embedded_default(embedded_data_dir: Path) -> None
     table = run_installed(embedded_data_dir, "full")
     assert table.returncode == full.returncode
     assert "Verdict:" in table.stdout
-    assert table.stderr == ""
+    # The embedded default is announced, in one line on stderr, and nothing else is said there.
+    assert table.stderr == (
+        f"semantik-chunks: no --db-url or DATABASE_URL: using the embedded PostgreSQL in {embedded_data_dir}\n"
+    )
 
     stopped = run_installed(embedded_data_dir, "server", "stop")
     assert stopped.returncode == 0, stopped.stderr
