@@ -11,8 +11,8 @@ import asyncio
 from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.schema import VERSION_TABLE
 
 config = context.config
@@ -25,7 +25,8 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
+    # A libpq URL (``postgresql://...?sslmode=require``), translated like every other connection's.
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_with)

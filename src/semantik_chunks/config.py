@@ -13,6 +13,14 @@ from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 MEMORY_URL = "memory://"
 DEFAULT_PARTITION_COUNT = 100
+# Monitoring reads (health check, statistics, /metrics, the CLI's reports): behind a lock (an ALTER,
+# a host's LOCK TABLE) they give up after 5 s, and any of them after 30 s, so that they answer
+# "unavailable" instead of hanging. 0 turns a bound off. The row movers have none: they batch.
+DEFAULT_LOCK_TIMEOUT_MS = 5_000
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_ENV = "SEMANTIK_LOCK_TIMEOUT_MS"
+STATEMENT_TIMEOUT_ENV = "SEMANTIK_STATEMENT_TIMEOUT_MS"
+_MAX_TIMEOUT_MS = 2**31 - 1  # PostgreSQL's limit for both settings
 
 
 def parse_partition_count(raw: str | int | None) -> int:
@@ -31,6 +39,29 @@ def parse_partition_count(raw: str | int | None) -> int:
     return value
 
 
+def parse_timeout_ms(raw: str | int | None, name: str, default: int) -> int:
+    """A timeout in milliseconds, 0 (none) to 2,147,483,647; ``default`` when unset."""
+    if raw is None or raw == "":
+        return default
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise TypeError(raw)
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a whole number of milliseconds (0 for none), got {raw!r}") from None
+    if not 0 <= value <= _MAX_TIMEOUT_MS:
+        raise ConfigurationError(f"{name} must be between 0 (none) and {_MAX_TIMEOUT_MS} milliseconds, got {value}")
+    return value
+
+
+def _lock_timeout(raw: str | int | None) -> int:
+    return parse_timeout_ms(raw, LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_MS)
+
+
+def _statement_timeout(raw: str | int | None) -> int:
+    return parse_timeout_ms(raw, STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS)
+
+
 @attrs.frozen
 class Settings:
     """Everything the composition root needs. ``database_url`` None means "not chosen yet"
@@ -41,6 +72,9 @@ class Settings:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     internal_api_key: str | None = attrs.field(default=None, repr=False)
     alert_webhook_url: str | None = attrs.field(default=None, repr=False)
+    # The monitoring reads' bounds in milliseconds (0: none); see DEFAULT_LOCK_TIMEOUT_MS.
+    lock_timeout_ms: int = attrs.field(default=DEFAULT_LOCK_TIMEOUT_MS, converter=_lock_timeout)
+    statement_timeout_ms: int = attrs.field(default=DEFAULT_STATEMENT_TIMEOUT_MS, converter=_statement_timeout)
 
     @property
     def backend(self) -> str:
@@ -54,4 +88,6 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             internal_api_key=env.get("SEMANTIK_INTERNAL_API_KEY") or None,
             alert_webhook_url=env.get("SEMANTIK_ALERT_WEBHOOK_URL") or None,
+            lock_timeout_ms=_lock_timeout(env.get(LOCK_TIMEOUT_ENV)),
+            statement_timeout_ms=_statement_timeout(env.get(STATEMENT_TIMEOUT_ENV)),
         )

@@ -38,10 +38,12 @@ def _postgres_collections(engine: Any) -> Any:
     return PostgresCollectionRepository(engine)
 
 
-def _postgres_statistics(engine: Any, partition_count: int) -> Any:
+def _postgres_statistics(engine: Any, partition_count: int, settings: Settings) -> Any:
+    from semantik_chunks.adapters.postgres.engine import SessionTimeouts
     from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 
-    return PostgresPartitionStatistics(engine, partition_count)
+    timeouts = SessionTimeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
+    return PostgresPartitionStatistics(engine, partition_count, timeouts=timeouts)
 
 
 def _monitor_alert_sinks(settings: Settings) -> list[Any]:
@@ -76,7 +78,7 @@ class Container(containers.DeclarativeContainer):
     partition_statistics = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
-        postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
+        postgres=providers.Singleton(_postgres_statistics, engine, partition_count, settings),
     )
     # Interactive checks (API, CLI) notify nobody; the scheduled monitor uses monitor_alert_sinks.
     alert_sinks = providers.List()

@@ -23,3 +23,7 @@ class MonitoringUnavailableError(ChunksError):
 
 class SchemaMissingError(MonitoringUnavailableError):
     """The database is reachable but the library's schema is not installed there."""
+
+
+class DatabaseTimeoutError(MonitoringUnavailableError):
+    """The database did not answer within a bound: connect_timeout, lock_timeout or statement_timeout."""

@@ -1,4 +1,11 @@
-"""Translate driver exceptions into the domain's, with messages that name the cause and the fix."""
+"""Translate driver exceptions into the domain's, with messages that name the cause and the fix.
+
+Every error the driver raises inside ``reading_database`` leaves it as a domain error:
+``SchemaMissingError``, ``DatabaseTimeoutError`` (connect, lock or statement timeout),
+``ConfigurationError`` (a TLS file or a connection option asyncpg refuses) or
+``MonitoringUnavailableError`` for everything else (unreachable, credentials refused, any other
+SQLSTATE). The messages carry the driver's text for logs and the CLI; the API shows none of it.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,39 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
-from semantik_chunks.domain.errors import MonitoringUnavailableError, SchemaMissingError
+from semantik_chunks.domain.errors import (
+    ChunksError,
+    ConfigurationError,
+    DatabaseTimeoutError,
+    MonitoringUnavailableError,
+    SchemaMissingError,
+)
 
 _SCHEMA_MISSING = (asyncpg.exceptions.UndefinedTableError, asyncpg.exceptions.UndefinedFunctionError)
+_TIMED_OUT = (asyncpg.exceptions.QueryCanceledError, asyncpg.exceptions.LockNotAvailableError)
+_REFUSED = (asyncpg.exceptions.InvalidPasswordError, asyncpg.exceptions.InvalidAuthorizationSpecificationError)
+_GONE = (
+    OSError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
+)
 
 
 def _root(exc: BaseException) -> BaseException:
     """The asyncpg exception behind SQLAlchemy's wrapper, if there is one."""
     original = getattr(exc, "orig", None)
     return getattr(original, "__cause__", None) or original or exc
+
+
+def _describe(root: BaseException) -> str:
+    """The cause in words, never empty (``TimeoutError()`` has no text of its own)."""
+    if isinstance(root, TimeoutError):
+        return "no answer within the connect timeout (connect_timeout in the URL, default 10 s)"
+    text = str(root).strip().splitlines()[0] if str(root).strip() else ""
+    return text or type(root).__name__
 
 
 def translate_unavailable(exc: BaseException) -> MonitoringUnavailableError | None:
@@ -26,30 +55,40 @@ def translate_unavailable(exc: BaseException) -> MonitoringUnavailableError | No
         return SchemaMissingError(
             f"the semantik-chunks schema is missing ({root}); run `semantik-chunks migrate` against this database"
         )
-    if isinstance(
-        root, asyncpg.exceptions.InvalidPasswordError | asyncpg.exceptions.InvalidAuthorizationSpecificationError
-    ):
-        return MonitoringUnavailableError(f"database refused the credentials: {root}")
+    if isinstance(root, _TIMED_OUT):
+        return DatabaseTimeoutError(f"the database did not answer in time: {_describe(root)}")
+    if isinstance(root, TimeoutError):
+        return DatabaseTimeoutError(f"database unreachable: {_describe(root)}")
+    if isinstance(root, _REFUSED):
+        return MonitoringUnavailableError(f"database refused the credentials: {_describe(root)}")
     if isinstance(root, asyncpg.exceptions.InvalidCatalogNameError):
-        return MonitoringUnavailableError(f"database does not exist: {root}")
-    if isinstance(
-        root, OSError | asyncpg.exceptions.CannotConnectNowError | asyncpg.exceptions.ConnectionDoesNotExistError
-    ):
-        return MonitoringUnavailableError(f"database unreachable: {root}")
+        return MonitoringUnavailableError(f"database does not exist: {_describe(root)}")
+    if isinstance(root, _GONE):
+        return MonitoringUnavailableError(f"database unreachable: {_describe(root)}")
     if isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
-        return MonitoringUnavailableError(f"database unreachable: {root}")
+        return MonitoringUnavailableError(f"database unreachable: {_describe(root)}")
     return None
+
+
+def translate(exc: BaseException) -> ChunksError:
+    """Any driver error as a domain error (``translate_unavailable``, else the closest fit)."""
+    translated = translate_unavailable(exc)
+    if translated is not None:
+        return translated
+    root = _root(exc)
+    if isinstance(root, asyncpg.exceptions.ClientConfigurationError):
+        return ConfigurationError(f"database connection settings: {_describe(root)}")
+    sqlstate = getattr(root, "sqlstate", None)
+    code = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+    return MonitoringUnavailableError(f"database error{code}: {_describe(root)}")
 
 
 @asynccontextmanager
 async def reading_database() -> AsyncIterator[None]:
-    """Run a read; connection and missing-schema failures surface as domain errors."""
+    """Run database work; every driver failure surfaces as a domain error (see ``translate``)."""
     try:
         yield
-    except (DBAPIError, OSError, asyncpg.PostgresError) as exc:
-        translated = translate_unavailable(exc)
-        if translated is None:
-            raise
-        raise translated from exc
+    except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise translate(exc) from exc

@@ -19,11 +19,12 @@ import alembic.op
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import pool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from semantik_chunks.adapters.postgres.engine import async_url
+from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.schema import VERSION_TABLE
+from semantik_chunks.adapters.postgres.urls import check_url
 from semantik_chunks.domain.hashing import validate_partition_count
 
 BRANCH = "semantik_chunks"
@@ -38,7 +39,9 @@ def alembic_config(url: str, partition_count: int = 100) -> Config:
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("version_locations", str(migrations_dir() / "versions"))
     config.set_main_option("path_separator", "os")
-    config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    check_url(url)  # a bad parameter is refused here, in one line, not inside Alembic's run
+    # The libpq URL as given: env.py makes its engine with ``engine.create_engine``, which translates it.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["partition_count"] = validate_partition_count(partition_count)
     return config
 
@@ -103,7 +106,7 @@ async def upgrade_async(url: str, partition_count: int = 100, revision: str = "h
 
 async def current_async(url: str) -> tuple[str, ...]:
     """The library's revisions applied to the database at ``url`` (empty when none)."""
-    engine = create_async_engine(async_url(url))
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(

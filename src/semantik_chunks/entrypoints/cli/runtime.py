@@ -92,11 +92,16 @@ def _check_url(url: str, source: str) -> None:
     expected = "expected postgresql://user:password@host:5432/dbname or memory://"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 -- parsing the port is the check
     except ValueError as exc:
         raise CommandError(f"{source} {redact(url)!r} is not a valid URL ({exc}); {expected}") from None
     if parts.scheme not in POSTGRES_SCHEMES:
         raise CommandError(f"{source} {redact(url)!r} is not a PostgreSQL URL; {expected}")
+    from semantik_chunks.adapters.postgres.urls import check_url  # pure Python, no driver import
+
+    try:
+        check_url(url)  # every libpq parameter translated, or refused by name
+    except ConfigurationError as exc:
+        raise CommandError(f"{source} {redact(url)!r}: {exc}; {expected}") from None
 
 
 def load_settings() -> Settings:
