@@ -26,4 +26,4 @@ class SchemaMissingError(MonitoringUnavailableError):
 
 
 class DatabaseTimeoutError(MonitoringUnavailableError):
-    """The database did not answer within a bound: connect_timeout, lock_timeout or statement_timeout."""
+    """A statement gave up: lock_timeout or statement_timeout fired (a lock held elsewhere, a slow read)."""

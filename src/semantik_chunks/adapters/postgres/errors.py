@@ -1,7 +1,8 @@
 """Translate driver exceptions into the domain's, with messages that name the cause and the fix.
 
 Every error the driver raises inside ``reading_database`` leaves it as a domain error:
-``SchemaMissingError``, ``DatabaseTimeoutError`` (connect, lock or statement timeout),
+``SchemaMissingError``, ``DatabaseTimeoutError`` (lock or statement timeout; a connect timeout is
+"unreachable"),
 ``ConfigurationError`` (a TLS file or a connection option asyncpg refuses) or
 ``MonitoringUnavailableError`` for everything else (unreachable, credentials refused, any other
 SQLSTATE). The messages carry the driver's text for logs and the CLI; the API shows none of it.
@@ -57,8 +58,6 @@ def translate_unavailable(exc: BaseException) -> MonitoringUnavailableError | No
         )
     if isinstance(root, _TIMED_OUT):
         return DatabaseTimeoutError(f"the database did not answer in time: {_describe(root)}")
-    if isinstance(root, TimeoutError):
-        return DatabaseTimeoutError(f"database unreachable: {_describe(root)}")
     if isinstance(root, _REFUSED):
         return MonitoringUnavailableError(f"database refused the credentials: {_describe(root)}")
     if isinstance(root, asyncpg.exceptions.InvalidCatalogNameError):

@@ -18,11 +18,12 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 from dependency_injector import providers
 
-from semantik_chunks.config import MEMORY_URL, Settings
+from semantik_chunks.config import LOCK_TIMEOUT_ENV, MEMORY_URL, STATEMENT_TIMEOUT_ENV, Settings
 from semantik_chunks.container import Container, bootstrap, dispose
 from semantik_chunks.domain.errors import (
     ChunksError,
     ConfigurationError,
+    DatabaseTimeoutError,
     MonitoringUnavailableError,
     SchemaMissingError,
 )
@@ -136,6 +137,11 @@ def operator_errors(target: DatabaseTarget | None = None) -> Iterator[None]:
         raise CommandError(
             f"{where} has no semantik-chunks schema; run `semantik-chunks migrate` "
             f"(with the same {source}) to install it"
+        ) from None
+    except DatabaseTimeoutError as exc:
+        raise CommandError(
+            f"{where}: {exc}; another session may hold a lock on chunks (see pg_locks), "
+            f"or raise {LOCK_TIMEOUT_ENV} / {STATEMENT_TIMEOUT_ENV}"
         ) from None
     except MonitoringUnavailableError as exc:
         raise CommandError(
