@@ -25,7 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import reading_database
 from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
-from semantik_chunks.domain.chunks import IDS_EXHAUSTED, check_unique_ids, prepare_chunks
+from semantik_chunks.domain.chunks import (
+    IDS_EXHAUSTED,
+    check_collection_id,
+    check_unique_ids,
+    prepare_chunks,
+    storable_chunk_id,
+)
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import ConfigurationError, DuplicateChunkError, InvalidChunkError
 from semantik_chunks.domain.hashing import partition_for, postgres_text, validate_partition_count
@@ -280,6 +286,8 @@ class PostgresChunkRepository:
             return (await conn.execute(statement, parameters)).rowcount
 
     async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
+        if not storable_chunk_id(chunk_id):
+            return None  # not an int in bigint's range: no row can have it (as in memory)
         if collection_id is None:
             found = await self._rows(GET_ANYWHERE, {"id": chunk_id})
         else:
@@ -319,7 +327,7 @@ class PostgresCollectionRepository:
         self._engine = create_engine(engine)
 
     async def add(self, collection_id: str, name: str | None = None) -> None:
-        _check_storable("collection id", collection_id)
+        check_collection_id(collection_id)
         if name is not None:
             _check_storable("collection name", name)
         async with reading_database(), self._engine.begin() as conn:
