@@ -120,6 +120,12 @@ LEFT JOIN exact AS e ON e.relid = i.inhrelid
 WHERE i.inhparent = 'chunks'::regclass AND coalesce(s.n_live_tup, 0) <> coalesce(e.n, 0)
 ORDER BY c.relname
 """
+# Idle sessions an earlier test left open (an engine never disposed): ended, which flushes their
+# statistics on the way out. The database is the suite's own.
+END_IDLE_SESSIONS = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND state = 'idle'"
+)
 OTHER_SESSIONS = (
     "SELECT pid, coalesce(application_name, ''), state, left(query, 60) FROM pg_stat_activity "
     "WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
@@ -190,12 +196,13 @@ async def _fetch(engine_or_conn: object, sql: str) -> list[Any]:
 async def reset_database(engine: object) -> None:
     """Empty chunks and collections, with statistics that show it.
 
-    Sessions of earlier tests may still be exiting, and a session flushes its pending row counts
-    when it exits (before it leaves pg_stat_activity): wait until they are gone, or their counts
-    would land on top of this test's rows."""
+    Sessions of earlier tests may still be exiting or left idle, and a session flushes its pending
+    row counts when it exits (before it leaves pg_stat_activity): end the idle ones and wait until
+    all are gone, or their counts would land on top of this test's rows."""
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     assert isinstance(engine, AsyncEngine)
+    await _fetch(engine, END_IDLE_SESSIONS)
     await _until(lambda: _fetch(engine, OTHER_SESSIONS), "other sessions still use the database")
     async with engine.begin() as conn:
         await conn.execute(text(NO_AUTOVACUUM))

@@ -11,18 +11,21 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import asyncpg
 import httpx
 import pytest
-from examples.host_app.app import create_app
+from examples.host_app.auth import current_user, is_admin
+from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from semantik_chunks.config import Settings
-from semantik_chunks.entrypoints.api import UNAVAILABLE_DETAILS
+from semantik_chunks.container import bootstrap, dispose
+from semantik_chunks.entrypoints.api import UNAVAILABLE_DETAILS, create_partition_router
 from semantik_chunks.entrypoints.cli import app
+from semantik_chunks.entrypoints.metrics import make_metrics_app
 from tests.postgres_servers import asyncpg_dsn
 
 pytestmark = pytest.mark.timeout(300)
@@ -97,9 +100,18 @@ def held_lock(url: str) -> Iterator[HeldLock]:
         lock.release()
 
 
-def client(url: str, **timeouts: int) -> httpx.AsyncClient:
-    settings = Settings(partition_count=100, database_url=url, internal_api_key=KEY, **timeouts)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://host")
+@asynccontextmanager
+async def client(url: str, **timeouts: int) -> AsyncIterator[httpx.AsyncClient]:
+    """The example host's API and /metrics over a container of its own, disposed at the end."""
+    container = bootstrap(Settings(partition_count=100, database_url=url, internal_api_key=KEY, **timeouts))
+    app = FastAPI()
+    app.include_router(create_partition_router(container, current_user, is_admin=is_admin))
+    app.mount("/metrics", make_metrics_app(container))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://host") as api:
+            yield api
+    finally:
+        await dispose(container)
 
 
 @pytest.mark.parametrize(
