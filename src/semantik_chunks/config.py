@@ -7,36 +7,16 @@ from collections.abc import Mapping
 
 import attrs
 
+# parse_partition_count is the domain's (the migrations read CHUNK_PARTITION_COUNT too); re-exported here.
 from semantik_chunks.domain.errors import ConfigurationError
-from semantik_chunks.domain.hashing import MAX_PARTITIONS
+from semantik_chunks.domain.hashing import DEFAULT_PARTITION_COUNT, parse_partition_count
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from semantik_chunks.domain.timeouts import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, MAX_TIMEOUT_MS
 
 MEMORY_URL = "memory://"
-DEFAULT_PARTITION_COUNT = 100
-# Monitoring reads (health check, statistics, /metrics, the CLI's reports): behind a lock (an ALTER,
-# a host's LOCK TABLE) they give up after 5 s, and any of them after 30 s, so that they answer
-# "unavailable" instead of hanging. 0 turns a bound off. The row movers have none: they batch.
-DEFAULT_LOCK_TIMEOUT_MS = 5_000
-DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+# The monitoring reads' bounds (domain/timeouts.py), in milliseconds; 0 turns one off.
 LOCK_TIMEOUT_ENV = "SEMANTIK_LOCK_TIMEOUT_MS"
 STATEMENT_TIMEOUT_ENV = "SEMANTIK_STATEMENT_TIMEOUT_MS"
-_MAX_TIMEOUT_MS = 2**31 - 1  # PostgreSQL's limit for both settings
-
-
-def parse_partition_count(raw: str | int | None) -> int:
-    if raw is None or raw == "":
-        return DEFAULT_PARTITION_COUNT
-    try:
-        if isinstance(raw, bool) or not isinstance(raw, str | int):  # int() would truncate 1.5 to 1
-            raise TypeError(raw)
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ConfigurationError(
-            f"CHUNK_PARTITION_COUNT must be a whole number between 1 and {MAX_PARTITIONS}, got {raw!r}"
-        ) from None
-    if not 1 <= value <= MAX_PARTITIONS:
-        raise ConfigurationError(f"CHUNK_PARTITION_COUNT must be between 1 and {MAX_PARTITIONS}, got {value}")
-    return value
 
 
 def parse_timeout_ms(raw: str | int | None, name: str, default: int) -> int:
@@ -49,8 +29,8 @@ def parse_timeout_ms(raw: str | int | None, name: str, default: int) -> int:
         value = int(raw)
     except (TypeError, ValueError):
         raise ConfigurationError(f"{name} must be a whole number of milliseconds (0 for none), got {raw!r}") from None
-    if not 0 <= value <= _MAX_TIMEOUT_MS:
-        raise ConfigurationError(f"{name} must be between 0 (none) and {_MAX_TIMEOUT_MS} milliseconds, got {value}")
+    if not 0 <= value <= MAX_TIMEOUT_MS:
+        raise ConfigurationError(f"{name} must be between 0 (none) and {MAX_TIMEOUT_MS} milliseconds, got {value}")
     return value
 
 

@@ -19,7 +19,7 @@ from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.config import Settings
 from semantik_chunks.container import bootstrap, dispose
-from semantik_chunks.domain.errors import MonitoringUnavailableError
+from semantik_chunks.domain.errors import DatabaseUnavailableError
 from semantik_chunks.entrypoints.cli import app
 from semantik_chunks.entrypoints.tasks import _monitor
 from tests.tls_server import TlsServer, tls_server
@@ -83,10 +83,18 @@ async def test_connect_timeout_becomes_asyncpgs_timeout(pg_url: str) -> None:
     # The bound itself is proved against a server that never answers (test_bounded_waits).
 
 
+async def count_chunks(url: str) -> int:
+    """``count()`` through the chunk repository over an engine for ``url``: driver errors become domain errors."""
+    engine = create_engine(url)
+    try:
+        return await PostgresChunkRepository(engine).count()
+    finally:
+        await engine.dispose()
+
+
 async def test_a_standby_is_looked_for_and_not_found(pg_url: str) -> None:
-    repository = PostgresChunkRepository(libpq_url(pg_url, "target_session_attrs=standby"))
-    with pytest.raises(MonitoringUnavailableError, match="database unreachable"):
-        await repository.count()
+    with pytest.raises(DatabaseUnavailableError, match="database unreachable"):
+        await count_chunks(libpq_url(pg_url, "target_session_attrs=standby"))
 
 
 def socket_port(directory: str) -> str:
@@ -141,9 +149,8 @@ async def test_verified_modes_check_the_certificate_against_sslrootcert(tls: Tls
 
 
 async def test_a_certificate_from_another_ca_is_refused(tls: TlsServer) -> None:
-    repository = PostgresChunkRepository(tls.url(f"sslmode=verify-full&sslrootcert={tls.other_ca_file}"))
-    with pytest.raises(MonitoringUnavailableError, match="certificate verify failed"):
-        await repository.count()
+    with pytest.raises(DatabaseUnavailableError, match="certificate verify failed"):
+        await count_chunks(tls.url(f"sslmode=verify-full&sslrootcert={tls.other_ca_file}"))
 
 
 async def test_a_client_certificate_is_presented(tls: TlsServer) -> None:

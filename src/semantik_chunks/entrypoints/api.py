@@ -31,14 +31,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import (
     ChunksError,
     ConfigurationError,
     DatabaseTimeoutError,
-    MonitoringUnavailableError,
+    DatabaseUnavailableError,
     SchemaMissingError,
 )
 from semantik_chunks.domain.model import (
@@ -75,7 +75,7 @@ class PartitionSkewMetric(BaseModel):
     details: str
 
 
-class PartitionHealthMetrics(BaseModel):
+class PartitionHealthMetrics(_FromDomain):
     total_partitions: int
     total_chunks: int
     unbalanced_count: int
@@ -87,6 +87,14 @@ class PartitionHealthMetrics(BaseModel):
     hot_partitions: list[int]
     skew_metrics: dict[str, PartitionSkewMetric]
     mode: Literal["statistics", "exact"]
+
+    @field_validator("skew_metrics", mode="before")
+    @classmethod
+    def _by_name(cls, value: Any) -> Any:
+        """The domain's tuple of ``SkewMetric`` keyed by metric name."""
+        if isinstance(value, tuple):
+            return {m.metric: PartitionSkewMetric.model_validate(m, from_attributes=True) for m in value}
+        return value
 
 
 class PartitionHealthReport(_FromDomain):
@@ -124,7 +132,8 @@ class PartitionStatisticsDetail(_FromDomain):
     chunk_count: int
     total_size_mb: float
     avg_chunk_size_kb: float
-    created_at: datetime | None
+    # The newest chunk's time, named like the partition_stats view's column.
+    created_at: datetime | None = Field(validation_alias=AliasChoices("newest_chunk_at", "created_at"))
 
 
 class PartitionStatisticsResponse(BaseModel):
@@ -140,7 +149,7 @@ class PartitionCollectionShare(_FromDomain):
 
 
 class RebalancingRecommendation(_FromDomain):
-    partition: int
+    partition: int = Field(validation_alias=AliasChoices("partition_num", "partition"))
     reason: str
     current_skew: float
     action: str
@@ -231,7 +240,7 @@ def _access_guard(
 UNAVAILABLE_DETAILS: tuple[tuple[type[ChunksError], str], ...] = (
     (SchemaMissingError, "partition statistics unavailable: the semantik-chunks schema is not installed"),
     (DatabaseTimeoutError, "partition statistics unavailable: the database did not answer in time"),
-    (MonitoringUnavailableError, "partition statistics unavailable: the database cannot be read"),
+    (DatabaseUnavailableError, "partition statistics unavailable: the database cannot be read"),
     (ConfigurationError, "partition statistics unavailable: the service's database configuration is wrong"),
     (ChunksError, "partition statistics unavailable"),
 )
@@ -260,16 +269,23 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
     if result.succeeded:
         return PartitionHealthReport.model_validate(
             {
-                "status": result.status,
+                "status": result.status.value,
                 "timestamp": result.timestamp,
                 "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
-                "metrics": dict(result.metrics),
+                "metrics": PartitionHealthMetrics.model_validate(result.metrics),
                 "overall": result.overall,
             }
         )
     # The failure's text (the driver's words) was logged by the service; the client gets a fixed sentence.
-    failed = {"status": result.status, "timestamp": result.timestamp, "alerts": [], "metrics": {}}
-    return PartitionHealthCheckFailed.model_validate({**failed, "error": HEALTH_CHECK_FAILED})
+    return PartitionHealthCheckFailed.model_validate(
+        {
+            "status": result.status.value,
+            "timestamp": result.timestamp,
+            "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
+            "metrics": {},
+            "error": HEALTH_CHECK_FAILED,
+        }
+    )
 
 
 # -- the router -------------------------------------------------------------------------------

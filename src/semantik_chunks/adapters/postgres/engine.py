@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from semantik_chunks.adapters.postgres.urls import CONNECT_TIMEOUT_SECONDS, connect_arguments
-from semantik_chunks.config import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS
 from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.timeouts import SessionTimeouts
 
-__all__ = ["CONNECT_TIMEOUT_SECONDS", "SessionTimeouts", "apply_timeouts", "async_url", "create_engine", "engine_url"]
+__all__ = ["CONNECT_TIMEOUT_SECONDS", "apply_timeouts", "async_url", "create_engine", "engine_url"]
 
 
 def async_url(url: str) -> str:
@@ -56,22 +55,6 @@ def create_engine(url_or_engine: str | AsyncEngine, **engine_options: Any) -> As
     return create_async_engine(shown, connect_args=connect_args, **engine_options)
 
 
-@attrs.frozen
-class SessionTimeouts:
-    """``lock_timeout`` and ``statement_timeout`` in milliseconds for the library's own reads (0: none).
-
-    Set with ``SET LOCAL`` inside the read's transaction (``apply_timeouts``), so a host's pooled
-    connection goes back to its pool as it came."""
-
-    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
-    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
-
-    @property
-    def any(self) -> bool:
-        return bool(self.lock_timeout_ms or self.statement_timeout_ms)
-
-
-NO_TIMEOUTS = SessionTimeouts(0, 0)
 _SET_TIMEOUTS = text(
     "SELECT set_config('lock_timeout', :lock_timeout, true), set_config('statement_timeout', :statement_timeout, true)"
 )

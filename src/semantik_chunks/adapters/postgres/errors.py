@@ -1,10 +1,10 @@
 """Translate driver exceptions into the domain's, with messages that name the cause and the fix.
 
-Every error the driver raises inside ``reading_database`` leaves it as a domain error:
+Every error the driver raises inside ``database_errors`` leaves it as a domain error:
 ``SchemaMissingError``, ``DatabaseTimeoutError`` (lock or statement timeout; a connect timeout is
 "unreachable"),
 ``ConfigurationError`` (a TLS file or a connection option asyncpg refuses) or
-``MonitoringUnavailableError`` for everything else (unreachable, credentials refused, any other
+``DatabaseUnavailableError`` for everything else (unreachable, credentials refused, any other
 SQLSTATE). The messages carry the driver's text for logs and the CLI; the API shows none of it.
 """
 
@@ -20,7 +20,7 @@ from semantik_chunks.domain.errors import (
     ChunksError,
     ConfigurationError,
     DatabaseTimeoutError,
-    MonitoringUnavailableError,
+    DatabaseUnavailableError,
     SchemaMissingError,
 )
 
@@ -49,7 +49,7 @@ def _describe(root: BaseException) -> str:
     return text or type(root).__name__
 
 
-def translate_unavailable(exc: BaseException) -> MonitoringUnavailableError | None:
+def translate_unavailable(exc: BaseException) -> DatabaseUnavailableError | None:
     """A domain error for "cannot read the database", or None if ``exc`` is something else."""
     root = _root(exc)
     if isinstance(root, _SCHEMA_MISSING):
@@ -59,15 +59,15 @@ def translate_unavailable(exc: BaseException) -> MonitoringUnavailableError | No
     if isinstance(root, _TIMED_OUT):
         return DatabaseTimeoutError(f"the database did not answer in time: {_describe(root)}")
     if isinstance(root, _REFUSED):
-        return MonitoringUnavailableError(f"database refused the credentials: {_describe(root)}")
+        return DatabaseUnavailableError(f"database refused the credentials: {_describe(root)}")
     if isinstance(root, asyncpg.exceptions.InvalidCatalogNameError):
-        return MonitoringUnavailableError(f"database does not exist: {_describe(root)}")
+        return DatabaseUnavailableError(f"database does not exist: {_describe(root)}")
     if isinstance(root, _GONE):
-        return MonitoringUnavailableError(f"database unreachable: {_describe(root)}")
+        return DatabaseUnavailableError(f"database unreachable: {_describe(root)}")
     if isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
-        return MonitoringUnavailableError(f"database unreachable: {_describe(root)}")
+        return DatabaseUnavailableError(f"database unreachable: {_describe(root)}")
     return None
 
 
@@ -81,12 +81,12 @@ def translate(exc: BaseException) -> ChunksError:
         return ConfigurationError(f"database connection settings: {_describe(root)}")
     sqlstate = getattr(root, "sqlstate", None)
     code = f" (SQLSTATE {sqlstate})" if sqlstate else ""
-    return MonitoringUnavailableError(f"database error{code}: {_describe(root)}")
+    return DatabaseUnavailableError(f"database error{code}: {_describe(root)}")
 
 
 @asynccontextmanager
-async def reading_database() -> AsyncIterator[None]:
-    """Run database work; every driver failure surfaces as a domain error (see ``translate``)."""
+async def database_errors() -> AsyncIterator[None]:
+    """Run a read or a write; every driver failure surfaces as a domain error (see ``translate``)."""
     try:
         yield
     except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

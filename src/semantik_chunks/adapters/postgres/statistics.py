@@ -21,12 +21,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks.adapters.postgres.engine import SessionTimeouts, apply_timeouts, create_engine
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.engine import apply_timeouts
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
 from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
+from semantik_chunks.domain.timeouts import SessionTimeouts
 
 _SNAPSHOTS = """
 SELECT partition_num, chunk_count AS row_count, size_bytes, dead_rows, created_at
@@ -73,22 +74,17 @@ FROM {STATS_MATVIEW} ORDER BY id COLLATE "C"
 """
 
 
-def _collection_counts(rows: Sequence[Any]) -> list[CollectionCount]:
-    # Rows unpack positionally: (collection_id, partition_num, chunk_count), fastest for thousands of them.
-    return [CollectionCount(collection_id, partition_num, count) for collection_id, partition_num, count in rows]
-
-
 class PostgresPartitionStatistics:
     """The ``PartitionStatistics`` port over the monitoring views (migration sc0003)."""
 
     def __init__(
         self,
-        engine_or_url: str | AsyncEngine,
+        engine: AsyncEngine,
         partition_count: int,
         *,
         timeouts: SessionTimeouts = SessionTimeouts(),  # noqa: B008 -- frozen, shared safely
     ) -> None:
-        self._engine = create_engine(engine_or_url)
+        self._engine = engine
         self._partition_count = validate_partition_count(partition_count)
         self._timeouts = timeouts
 
@@ -102,7 +98,7 @@ class PostgresPartitionStatistics:
         """Rows of one read, bounded by the adapter's ``SessionTimeouts`` (set for this read only).
 
         ``unpopulated_is_empty``: a never-filled ``collection_chunking_stats`` gives no rows."""
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             try:
                 if not self._timeouts.any:
                     # In autocommit, a read costs one round trip instead of three (BEGIN, query, ROLLBACK).
@@ -181,6 +177,6 @@ class PostgresPartitionStatistics:
 
     async def refresh_collection_stats(self) -> None:
         # Behind a lock it gives up like the reads; once running it may take as long as the table needs.
-        async with reading_database(), self._engine.begin() as conn:
+        async with database_errors(), self._engine.begin() as conn:
             await apply_timeouts(conn, attrs.evolve(self._timeouts, statement_timeout_ms=0))
             await conn.execute(text("SELECT refresh_collection_chunking_stats()"))
