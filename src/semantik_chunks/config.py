@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 import attrs
 
-# parse_partition_count is the domain's (the migrations read CHUNK_PARTITION_COUNT too); re-exported here.
 from semantik_chunks.domain.errors import ConfigurationError
+
+# parse_partition_count is the domain's (the migrations read CHUNK_PARTITION_COUNT too); re-exported here.
 from semantik_chunks.domain.hashing import DEFAULT_PARTITION_COUNT, parse_partition_count
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from semantik_chunks.domain.timeouts import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, MAX_TIMEOUT_MS
@@ -17,6 +18,28 @@ MEMORY_URL = "memory://"
 # The monitoring reads' bounds (domain/timeouts.py), in milliseconds; 0 turns one off.
 LOCK_TIMEOUT_ENV = "SEMANTIK_LOCK_TIMEOUT_MS"
 STATEMENT_TIMEOUT_ENV = "SEMANTIK_STATEMENT_TIMEOUT_MS"
+DEFAULT_HISTORY_RETENTION_DAYS = 90
+MAX_HISTORY_RETENTION_DAYS = 36_500
+
+
+def parse_retention_days(raw: str | int | None) -> int:
+    """``CHUNK_HISTORY_RETENTION_DAYS``: how many days of partition snapshots to keep (default 90)."""
+    if raw is None or raw == "":
+        return DEFAULT_HISTORY_RETENTION_DAYS
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise TypeError(raw)
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"CHUNK_HISTORY_RETENTION_DAYS must be a whole number of days between 1 and "
+            f"{MAX_HISTORY_RETENTION_DAYS}, got {raw!r}"
+        ) from None
+    if not 1 <= value <= MAX_HISTORY_RETENTION_DAYS:
+        raise ConfigurationError(
+            f"CHUNK_HISTORY_RETENTION_DAYS must be between 1 and {MAX_HISTORY_RETENTION_DAYS}, got {value}"
+        )
+    return value
 
 
 def parse_timeout_ms(raw: str | int | None, name: str, default: int) -> int:
@@ -52,7 +75,8 @@ class Settings:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     internal_api_key: str | None = attrs.field(default=None, repr=False)
     alert_webhook_url: str | None = attrs.field(default=None, repr=False)
-    # The monitoring reads' bounds in milliseconds (0: none); see DEFAULT_LOCK_TIMEOUT_MS.
+    history_retention_days: int = attrs.field(default=DEFAULT_HISTORY_RETENTION_DAYS, converter=parse_retention_days)
+    # The monitoring reads' bounds in milliseconds (0: none); see domain/timeouts.py.
     lock_timeout_ms: int = attrs.field(default=DEFAULT_LOCK_TIMEOUT_MS, converter=_lock_timeout)
     statement_timeout_ms: int = attrs.field(default=DEFAULT_STATEMENT_TIMEOUT_MS, converter=_statement_timeout)
 
@@ -68,6 +92,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             internal_api_key=env.get("SEMANTIK_INTERNAL_API_KEY") or None,
             alert_webhook_url=env.get("SEMANTIK_ALERT_WEBHOOK_URL") or None,
+            history_retention_days=parse_retention_days(env.get("CHUNK_HISTORY_RETENTION_DAYS")),
             lock_timeout_ms=_lock_timeout(env.get(LOCK_TIMEOUT_ENV)),
             statement_timeout_ms=_statement_timeout(env.get(STATEMENT_TIMEOUT_ENV)),
         )
