@@ -11,7 +11,8 @@
   which the downgrade puts back.
 
 The monitoring DDL is what ``semantik_chunks.adapters.postgres.monitoring_sql`` rendered for this
-revision (default thresholds), frozen below as ``CREATE_STATEMENTS`` when sc0006 changed that module.
+revision (default thresholds), frozen below as ``DROP_STATEMENTS`` and ``CREATE_STATEMENTS`` when sc0006
+changed that module.
 
 Revision ID: sc0005
 Revises: sc0004
@@ -22,8 +23,6 @@ from __future__ import annotations
 
 from alembic import op
 from semantik_chunks.migrations.versions import sc0003_monitoring
-
-from semantik_chunks.adapters.postgres import monitoring_sql
 
 revision = "sc0005"
 down_revision = "sc0004"
@@ -366,13 +365,40 @@ $$
 )
 
 
+# Frozen with CREATE_STATEMENTS: what ``monitoring_sql.drop_statements()`` rendered for this revision.
+DROP_STATEMENTS: tuple[str, ...] = (
+    """DROP FUNCTION IF EXISTS analyze_partition_skew() CASCADE""",
+    """DROP FUNCTION IF EXISTS refresh_collection_chunking_stats() CASCADE""",
+    """DROP FUNCTION IF EXISTS chunks_written_since(interval) CASCADE""",
+    """
+DO $$
+DECLARE
+    found record;
+BEGIN
+    FOR found IN
+        SELECT c.relname, c.relkind
+        FROM unnest(ARRAY['chunk_partition_catalog', 'partition_stats', 'partition_health_summary', 'partition_health', 'partition_distribution', 'partition_size_distribution', 'partition_chunk_distribution', 'partition_hot_spots', 'collection_chunking_stats']) AS wanted(name)
+        JOIN pg_class AS c ON c.oid = to_regclass(wanted.name)
+    LOOP
+        IF found.relkind = 'v' THEN
+            EXECUTE format('DROP VIEW IF EXISTS %I CASCADE', found.relname);
+        ELSIF found.relkind = 'm' THEN
+            EXECUTE format('DROP MATERIALIZED VIEW IF EXISTS %I CASCADE', found.relname);
+        END IF;
+    END LOOP;
+END
+$$
+""",
+)
+
+
 def upgrade() -> None:
-    for statement in [*monitoring_sql.drop_statements(), *CREATE_STATEMENTS]:
+    for statement in [*DROP_STATEMENTS, *CREATE_STATEMENTS]:
         op.execute(statement)
     op.execute(RENAME_PARTITION_INDEXES)
 
 
 def downgrade() -> None:
     op.execute(RESTORE_PARTITION_INDEX_NAMES)
-    for statement in [*monitoring_sql.drop_statements(), *sc0003_monitoring.CREATE_STATEMENTS]:
+    for statement in [*DROP_STATEMENTS, *sc0003_monitoring.CREATE_STATEMENTS]:
         op.execute(statement)

@@ -20,11 +20,13 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
-from alembic import op
+from alembic import context, op
+from semantik_chunks.migrations._common import configured_partition_count
 from semantik_chunks.migrations.versions import sc0005_host_names
 from sqlalchemy import text
 
 from semantik_chunks.adapters.postgres import local_keys, monitoring_sql, placement_sql
+from semantik_chunks.domain.hashing import partition_table_name
 
 revision = "sc0006"
 down_revision = "sc0005"
@@ -32,10 +34,25 @@ branch_labels = None
 depends_on = None
 
 
+# Offline (``--sql``) the database is taken as fresh: the library's own keys (sc0002) on every partition.
+_FRESH_KEYS = (
+    ("chunks_pkey", "p", "PRIMARY KEY (id, collection_id, partition_key)"),
+    ("chunks_collection_id_fkey", "f", "FOREIGN KEY (collection_id) REFERENCES collections(id) ON DELETE CASCADE"),
+)
+
+
+def _fresh_partitions() -> list[str]:
+    count = configured_partition_count()
+    return [partition_table_name(n, count) for n in range(count)]
+
+
 def upgrade() -> None:
     bind = op.get_bind()
-    parent_keys = [(r[0], r[1], r[2]) for r in bind.execute(text(local_keys.PARENT_KEYS))]
-    partitions = list(bind.execute(text(local_keys.LOCAL_PARTITIONS)).scalars())
+    if context.is_offline_mode():
+        parent_keys, partitions = list(_FRESH_KEYS), _fresh_partitions()
+    else:
+        parent_keys = [(r[0], r[1], r[2]) for r in bind.execute(text(local_keys.PARENT_KEYS))]
+        partitions = list(bind.execute(text(local_keys.LOCAL_PARTITIONS)).scalars())
     for statement in local_keys.move_to_partitions_statements(parent_keys, partitions):
         op.execute(statement)
     for statement in placement_sql.CREATE_STATEMENTS:
@@ -46,6 +63,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
+    if context.is_offline_mode():
+        _downgrade(
+            [(local_keys.suffix_of(name, kind), kind, definition) for name, kind, definition in _FRESH_KEYS],
+            _fresh_partitions(),
+        )
+        return
     foreign = bind.execute(
         text(
             "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
@@ -57,11 +80,15 @@ def downgrade() -> None:
             f"{foreign} partitions of chunks are on other servers: move them home first "
             "(semantik-chunks place PARTITION --home)"
         )
+    stored = [(r[0], r[1], r[2]) for r in bind.execute(text(local_keys.STORED_KEYS))]
+    partitions = list(bind.execute(text(local_keys.LOCAL_PARTITIONS)).scalars())
+    _downgrade(stored, partitions)
+
+
+def _downgrade(stored: list[tuple[str, str, str]], partitions: list[str]) -> None:
     for statement in [*monitoring_sql.drop_statements(), *sc0005_host_names.CREATE_STATEMENTS]:
         op.execute(statement)
     for statement in placement_sql.DROP_STATEMENTS:
         op.execute(statement)
-    stored = [(r[0], r[1], r[2]) for r in bind.execute(text(local_keys.STORED_KEYS))]
-    partitions = list(bind.execute(text(local_keys.LOCAL_PARTITIONS)).scalars())
     for statement in local_keys.move_to_parent_statements(stored, partitions):
         op.execute(statement)

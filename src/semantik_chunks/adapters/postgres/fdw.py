@@ -44,7 +44,7 @@ from semantik_chunks.adapters.postgres.placement_sql import (
     SERVER_MARK,
     remote_monitoring_tables,
 )
-from semantik_chunks.domain.hashing import partition_name, validate_partition_count
+from semantik_chunks.domain.hashing import partition_table_name, validate_partition_count
 from semantik_chunks.domain.placement import (
     COORDINATOR,
     MoveOutcome,
@@ -320,7 +320,7 @@ class PostgresPlacement:
     async def _places(self, coord: Any) -> list[tuple[int, str, int]]:
         """``(partition_num, server or COORDINATOR, local bytes)`` of every partition of chunks."""
         rows = await coord.fetch(_PLACES)
-        names = {partition_name(n, self._partition_count): n for n in range(self._partition_count)}
+        names = {partition_table_name(n, self._partition_count): n for n in range(self._partition_count)}
         places = []
         for relname, kind, server, size in rows:
             if relname in names:
@@ -336,7 +336,7 @@ class PostgresPlacement:
             places = await self._places(coord)
 
         async def one(name: str, options: dict[str, str]) -> tuple[dict[int, tuple[int, int, int, int]], str | None]:
-            mine = {partition_name(p, self._partition_count): p for p, where, _ in places if where == name}
+            mine = {partition_table_name(p, self._partition_count): p for p, where, _ in places if where == name}
             try:
                 conn = await self._connect(options, mappings[name], name)
             except PlacementError as exc:
@@ -408,7 +408,7 @@ class PostgresPlacement:
     async def _move_locked(
         self, coord: Any, p: int, target: str, report: MoveProgressCallback, started: float
     ) -> MoveOutcome:
-        part = partition_name(p, self._partition_count)
+        part = partition_table_name(p, self._partition_count)
         state = await coord.fetchrow(f"SELECT source, target, phase FROM {MOVES_TABLE} WHERE partition_num = $1", p)
         current = next((where for n, where, _ in await self._places(coord) if n == p), None)
         if state is None:
