@@ -11,6 +11,7 @@ import pytest
 from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository, PostgresCollectionRepository
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.fdw import PostgresPlacement
+from semantik_chunks.adapters.postgres.unit_of_work import PostgresUnitOfWork
 from tests.contract.conftest import PARTITION_COUNT, Repositories
 from tests.contract.test_chunk_repository import *  # noqa: F403 -- the contract's tests, run here again
 from tests.contract.test_chunk_repository import COLLECTION, OTHER, partition_for
@@ -52,6 +53,10 @@ async def repos(spread_cluster: Cluster) -> AsyncIterator[Repositories]:
     )
     engine = create_engine(spread_cluster.coordinator)
     try:
-        yield Repositories(PostgresChunkRepository(engine, PARTITION_COUNT), PostgresCollectionRepository(engine))
+        yield Repositories(
+            PostgresChunkRepository(engine, PARTITION_COUNT),
+            PostgresCollectionRepository(engine),
+            lambda: PostgresUnitOfWork(engine, PARTITION_COUNT),
+        )
     finally:
         await engine.dispose()
