@@ -135,16 +135,28 @@ def test_the_monitor_payload_is_plain_json() -> None:
         status="success",
         timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         alerts=(Alert(level=AlertLevel.WARNING, message="m", action="a", partitions=(1, 2)),),
-        metrics={"hot_partitions": [1]},
+        metrics={
+            "total_partitions": 4,
+            "total_chunks": 10,
+            "unbalanced_count": 0,
+            "warning_count": 1,
+            "healthy_count": 3,
+            "effective_collections": 2.5,
+            "chance_skew": None,
+            "chance_from_collections": True,
+            "hot_partitions": [1],
+            "skew_metrics": {"chunk_distribution": {"value": 0.5, "status": "WARNING", "details": "d"}},
+            "mode": "statistics",
+        },
         overall=PartitionHealthStatus.WARNING,
     )
     payload = monitoring_payload(result)
     assert json.loads(json.dumps(payload)) == payload
     assert payload == {
         "status": "success",
-        "timestamp": "2026-01-02T03:04:05+00:00",
+        "timestamp": "2026-01-02T03:04:05Z",  # the one timestamp form, as in the API and the CLI
         "alerts": [{"level": "WARNING", "message": "m", "action": "a", "partitions": [1, 2]}],
-        "metrics": {"hot_partitions": [1]},
+        "metrics": result.metrics,
         "error": None,
         "overall": "WARNING",
     }

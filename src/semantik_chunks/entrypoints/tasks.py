@@ -17,11 +17,9 @@ overriding that provider in its factory.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 import attrs
@@ -31,6 +29,7 @@ from celery.schedules import crontab
 from semantik_chunks.container import Container, dispose
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.model import Alert, AlertLevel, MonitoringResult
+from semantik_chunks.entrypoints.report_models import health_report, timestamp
 from semantik_chunks.ports import AlertSink
 
 logger = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ async def _refresh(factory: ContainerFactory) -> dict[str, Any]:
             logger.error("refreshing collection_chunking_stats failed: %s", exc)
             raise
     logger.info("refreshed collection_chunking_stats")
-    return {"status": "success", "refreshed_at": utc_now().isoformat()}
+    return {"status": "success", "refreshed_at": timestamp(utc_now())}
 
 
 def failure_alert(result: MonitoringResult) -> Alert:
@@ -128,16 +127,7 @@ async def _deliver(alerts: Sequence[Alert], sinks: Sequence[AlertSink]) -> None:
             logger.exception("alert sink %s failed", type(sink).__name__)
 
 
-def _jsonable(_instance: Any, _field: Any, value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
 def monitoring_payload(result: MonitoringResult) -> dict[str, Any]:
-    """``result`` as JSON-ready data (what the monitor task returns to the result backend)."""
-    return attrs.asdict(result, value_serializer=_jsonable)
+    """``result`` as JSON-ready data (what the monitor task returns to the result backend): the
+    body ``GET /health`` answers, from the same model."""
+    return health_report(result).model_dump(mode="json")
