@@ -9,6 +9,7 @@ import attrs
 
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import MAX_PARTITIONS
+from semantik_chunks.domain.model import AlertLevel
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 MEMORY_URL = "memory://"
@@ -31,6 +32,17 @@ def parse_partition_count(raw: str | int | None) -> int:
     return value
 
 
+def parse_alert_level(raw: str | AlertLevel | None) -> AlertLevel:
+    """``SEMANTIK_ALERT_MIN_LEVEL``: INFO, WARNING (the default) or CRITICAL, in any case."""
+    if raw is None or raw == "":
+        return AlertLevel.WARNING
+    try:
+        return AlertLevel(raw.strip().upper())
+    except ValueError:
+        allowed = ", ".join(level.value for level in AlertLevel)
+        raise ConfigurationError(f"SEMANTIK_ALERT_MIN_LEVEL must be one of {allowed}, got {raw!r}") from None
+
+
 @attrs.frozen
 class Settings:
     """Everything the composition root needs. ``database_url`` None means "not chosen yet"
@@ -41,6 +53,8 @@ class Settings:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     internal_api_key: str | None = attrs.field(default=None, repr=False)
     alert_webhook_url: str | None = attrs.field(default=None, repr=False)
+    # The least severe alert the webhook posts (the log gets every alert).
+    alert_min_level: AlertLevel = attrs.field(default=AlertLevel.WARNING, converter=parse_alert_level)
 
     @property
     def backend(self) -> str:
@@ -54,4 +68,5 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             internal_api_key=env.get("SEMANTIK_INTERNAL_API_KEY") or None,
             alert_webhook_url=env.get("SEMANTIK_ALERT_WEBHOOK_URL") or None,
+            alert_min_level=parse_alert_level(env.get("SEMANTIK_ALERT_MIN_LEVEL")),
         )

@@ -23,3 +23,12 @@ class MonitoringUnavailableError(ChunksError):
 
 class SchemaMissingError(MonitoringUnavailableError):
     """The database is reachable but the library's schema is not installed there."""
+
+
+class AlertDeliveryError(ChunksError):
+    """Alerts could not be delivered (after the sinks' own retries). The message says where, by
+    sink type and host, never with a webhook's secret path; ``sinks`` names the sinks that failed."""
+
+    def __init__(self, message: str, sinks: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.sinks = sinks
