@@ -88,16 +88,9 @@ class _RedactUrls(logging.Filter):
         return True
 
 
-# httpx logs every request's full URL at INFO ("HTTP Request: POST https://…"). The filter is
-# attached to httpx's logger when the first webhook sink is made, not when this module is imported.
+# httpx logs every request's full URL at INFO ("HTTP Request: POST https://…"); the first webhook sink
+# puts this filter on its logger (not the import: importing a module changes no logging).
 _httpx_redaction = _RedactUrls()
-
-
-def _redact(url: str, shown: str) -> None:
-    _httpx_redaction.redactions[url] = shown
-    httpx_logger = logging.getLogger("httpx")
-    if _httpx_redaction not in httpx_logger.filters:
-        httpx_logger.addFilter(_httpx_redaction)
 
 
 def _is_retryable(status_code: int) -> bool:
@@ -135,7 +128,8 @@ class WebhookAlertSink:
         self._attempts = attempts
         self._backoff = backoff_seconds
         self._title = title
-        _redact(str(parsed), f"{self.target}/<redacted>")
+        _httpx_redaction.redactions[str(parsed)] = f"{self.target}/<redacted>"
+        logging.getLogger("httpx").addFilter(_httpx_redaction)  # once: a logger keeps no filter twice
 
     def __repr__(self) -> str:
         return f"WebhookAlertSink(target={self.target!r})"

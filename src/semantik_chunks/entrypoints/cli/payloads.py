@@ -25,7 +25,7 @@ from semantik_chunks.entrypoints.cli.reports import (
 from semantik_chunks.services.demo import DemoSummary
 
 if TYPE_CHECKING:
-    from semantik_chunks.adapters.postgres.adoption import MoveReport
+    from semantik_chunks.domain.adoption import MoveReport
 
 JSON = m.Model  # a CLI document; ``dumps`` prints it
 dumps = m.dumps
