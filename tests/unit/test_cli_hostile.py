@@ -10,7 +10,7 @@ from dependency_injector import providers
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.clock import utc_now
-from semantik_chunks.domain.errors import MonitoringUnavailableError
+from semantik_chunks.domain.errors import DatabaseUnavailableError
 from tests.unit.test_cli_support import one_collection_per_partition, run_cli, share_memory_container, store
 
 # Clears the screen, retitles the terminal, rings the bell, pings a Slack channel, reverses the
@@ -78,7 +78,7 @@ class QuotingStatistics:
 
     def __getattr__(self, name: str) -> Any:
         async def fail(*_args: Any, **_kwargs: Any) -> Any:
-            raise MonitoringUnavailableError(f"cannot read collection {HOSTILE}")
+            raise DatabaseUnavailableError(f"cannot read collection {HOSTILE}")
 
         return fail
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from semantik_chunks.domain.model import MonitoringResult
+from semantik_chunks.domain.model import CheckOutcome, MonitoringResult
 from semantik_chunks.entrypoints import report_models
 from semantik_chunks.entrypoints.tasks import monitoring_payload
 
@@ -25,13 +25,13 @@ SCHEMA = report_models.cli_json_schema()
 )
 def test_one_timestamp_form(value: datetime, shown: str) -> None:
     assert report_models.timestamp(value) == shown
-    failed = MonitoringResult(status="failed", timestamp=value, error="database unreachable")
+    failed = MonitoringResult(status=CheckOutcome.FAILED, timestamp=value, error="database unreachable")
     assert monitoring_payload(failed)["timestamp"] == shown
     assert report_models.health_report(failed).model_dump(mode="json")["timestamp"] == shown
 
 
 def test_the_task_result_is_the_api_body_of_a_failed_check() -> None:
-    failed = MonitoringResult(status="failed", timestamp=datetime(2026, 1, 2, tzinfo=UTC), error="down")
+    failed = MonitoringResult(status=CheckOutcome.FAILED, timestamp=datetime(2026, 1, 2, tzinfo=UTC), error="down")
     assert monitoring_payload(failed) == {
         "status": "failed",
         "timestamp": "2026-01-02T00:00:00Z",

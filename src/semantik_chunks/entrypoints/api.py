@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from semantik_chunks.container import Container
-from semantik_chunks.domain.errors import MonitoringUnavailableError
+from semantik_chunks.domain.errors import DatabaseUnavailableError
 from semantik_chunks.domain.model import PartitionDetail, PartitionHealthStatus
 from semantik_chunks.entrypoints.report_models import (
     PartitionHealthCheckFailed,
@@ -117,7 +117,7 @@ def _access_guard(
 def _unavailable_as_503() -> Iterator[None]:
     try:
         yield
-    except MonitoringUnavailableError as exc:
+    except DatabaseUnavailableError as exc:
         logger.warning("partition statistics unavailable: %s", exc)
         raise HTTPException(503, detail=f"partition statistics unavailable: {exc}") from None
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, GetJsonSchemaHandler, PlainSerializer
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, GetJsonSchemaHandler, PlainSerializer, field_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import CoreSchema
 
@@ -111,6 +111,14 @@ class PartitionHealthMetrics(Model):
     skew_metrics: dict[str, PartitionSkewMetric]
     mode: Mode
 
+    @field_validator("skew_metrics", mode="before")
+    @classmethod
+    def _by_name(cls, value: Any) -> Any:
+        """The domain's tuple of ``SkewMetric``, keyed by metric name as the API has always had it."""
+        if isinstance(value, tuple | list):
+            return {m.metric: PartitionSkewMetric.model_validate(m) for m in value}
+        return value
+
 
 class PartitionCollectionShare(Model):
     collection_id: str
@@ -120,7 +128,8 @@ class PartitionCollectionShare(Model):
 
 
 class RebalancingRecommendation(Model):
-    partition: PartitionNum = Field(validation_alias=AliasChoices("partition", "partition_num"))
+    # The API's name for the domain's ``partition_num``.
+    partition: PartitionNum = Field(validation_alias=AliasChoices("partition_num", "partition"))
     reason: str
     current_skew: NonNegative
     action: str
@@ -187,7 +196,7 @@ class PartitionStatisticsDetail(Model):
     total_size_mb: NonNegative
     avg_chunk_size_kb: NonNegative
     # The API's name; the value is the newest chunk's creation time.
-    created_at: Timestamp | None = Field(validation_alias=AliasChoices("created_at", "newest_chunk_at"))
+    created_at: Timestamp | None = Field(validation_alias=AliasChoices("newest_chunk_at", "created_at"))
 
 
 class CollectionRow(Model):
@@ -261,12 +270,13 @@ class PartitionsError(Model):
 
 
 def health_report(result: MonitoringResult) -> PartitionHealthReport | PartitionHealthCheckFailed:
-    """A health check's result as the API answers it and the monitor task returns it."""
-    fields = {
-        "status": result.status,
+    """A health check's result as the API answers it and the monitor task returns it (a failed
+    check has no metrics: ``{}``)."""
+    fields: dict[str, Any] = {
+        "status": result.status.value,
         "timestamp": result.timestamp,
         "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
-        "metrics": dict(result.metrics),
+        "metrics": {} if result.metrics is None else PartitionHealthMetrics.model_validate(result.metrics),
         "error": result.error,
         "overall": result.overall,
     }
