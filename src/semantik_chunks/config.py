@@ -7,13 +7,36 @@ from collections.abc import Mapping
 
 import attrs
 
-# parse_partition_count is the domain's (the migrations read CHUNK_PARTITION_COUNT too); re-exported here.
 from semantik_chunks.domain.errors import ConfigurationError
+
+# parse_partition_count is the domain's (the migrations read CHUNK_PARTITION_COUNT too); re-exported here.
 from semantik_chunks.domain.hashing import DEFAULT_PARTITION_COUNT, parse_partition_count
 from semantik_chunks.domain.model import AlertLevel
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 MEMORY_URL = "memory://"
+DEFAULT_HISTORY_RETENTION_DAYS = 90
+MAX_HISTORY_RETENTION_DAYS = 36_500
+
+
+def parse_retention_days(raw: str | int | None) -> int:
+    """``CHUNK_HISTORY_RETENTION_DAYS``: how many days of partition snapshots to keep (default 90)."""
+    if raw is None or raw == "":
+        return DEFAULT_HISTORY_RETENTION_DAYS
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise TypeError(raw)
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"CHUNK_HISTORY_RETENTION_DAYS must be a whole number of days between 1 and "
+            f"{MAX_HISTORY_RETENTION_DAYS}, got {raw!r}"
+        ) from None
+    if not 1 <= value <= MAX_HISTORY_RETENTION_DAYS:
+        raise ConfigurationError(
+            f"CHUNK_HISTORY_RETENTION_DAYS must be between 1 and {MAX_HISTORY_RETENTION_DAYS}, got {value}"
+        )
+    return value
 
 
 def parse_alert_level(raw: str | AlertLevel | None) -> AlertLevel:
@@ -39,6 +62,7 @@ class Settings:
     alert_webhook_url: str | None = attrs.field(default=None, repr=False)
     # The least severe alert the webhook posts (the log gets every alert).
     alert_min_level: AlertLevel = attrs.field(default=AlertLevel.WARNING, converter=parse_alert_level)
+    history_retention_days: int = attrs.field(default=DEFAULT_HISTORY_RETENTION_DAYS, converter=parse_retention_days)
 
     @property
     def backend(self) -> str:
@@ -53,4 +77,5 @@ class Settings:
             internal_api_key=env.get("SEMANTIK_INTERNAL_API_KEY") or None,
             alert_webhook_url=env.get("SEMANTIK_ALERT_WEBHOOK_URL") or None,
             alert_min_level=parse_alert_level(env.get("SEMANTIK_ALERT_MIN_LEVEL")),
+            history_retention_days=parse_retention_days(env.get("CHUNK_HISTORY_RETENTION_DAYS")),
         )

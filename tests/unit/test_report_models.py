@@ -63,4 +63,7 @@ def test_the_schema_names_every_document() -> None:
         "refresh",
         "migrate",
         "demo",
+        "snapshot",
+        "history",
+        "forecast",
     }

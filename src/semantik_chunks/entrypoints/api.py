@@ -35,6 +35,7 @@ from fastapi.security import APIKeyHeader
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import DatabaseUnavailableError
 from semantik_chunks.domain.model import PartitionDetail, PartitionHealthStatus
+from semantik_chunks.entrypoints.history_api import add_history_routes
 from semantik_chunks.entrypoints.report_models import (
     PartitionHealthCheckFailed,
     PartitionHealthEntry,
@@ -211,4 +212,5 @@ def create_partition_router(
             partitions=[PartitionHealthEntry.model_validate(h) for h in healths],
         )
 
+    add_history_routes(router, container)
     return router

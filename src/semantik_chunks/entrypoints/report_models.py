@@ -25,6 +25,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, GetJsonSchemaHa
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import CoreSchema
 
+from semantik_chunks.domain.history import ForecastStatus
 from semantik_chunks.domain.model import (
     AlertLevel,
     MonitoringResult,
@@ -285,6 +286,65 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
     return PartitionHealthCheckFailed.model_validate(fields)
 
 
+# -- history and forecast (API and CLI) ------------------------------------------------------------
+
+
+class HistoryPoint(Model):
+    taken_at: Timestamp
+    row_count: Count
+    size_bytes: Count
+    dead_rows: Count
+    writes: Count
+
+
+class PartitionHistoryEntry(Model):
+    partition_num: PartitionNum
+    partition_name: str
+    row_count: Count
+    row_change: int
+    rows_per_day: float | None
+    writes: Count
+    points: list[HistoryPoint]
+
+
+class PartitionHistoryResponse(Model):
+    since: Timestamp
+    partition_num: PartitionNum | None
+    snapshots: Count
+    partitions: list[PartitionHistoryEntry]
+
+
+class CapacityBudget(Model):
+    share_factor: Annotated[float, _Schema(exclusiveMinimum=1)]
+    max_bytes: Annotated[int | None, _Schema(exclusiveMinimum=0)]
+
+
+class PartitionForecastEntry(Model):
+    partition_num: PartitionNum
+    partition_name: str
+    samples: Count
+    row_count: Count
+    size_bytes: Count
+    rows_per_day: float | None
+    bytes_per_day: float | None
+    share_of_fair: NonNegative
+    status: ForecastStatus
+    budget_kind: Literal["share", "bytes"] | None
+    crosses_at: Timestamp | None
+    days_to_budget: Annotated[float | None, _Schema(minimum=0)]
+    summary: str
+
+
+class PartitionForecastResponse(Model):
+    generated_at: Timestamp
+    window_days: Annotated[float, _Schema(exclusiveMinimum=0)]
+    snapshots: Count
+    min_snapshots: Count
+    estimator: str
+    budget: CapacityBudget
+    partitions: list[PartitionForecastEntry]
+
+
 # -- the CLI's documents ---------------------------------------------------------------------------
 
 
@@ -428,6 +488,50 @@ class MigratePreviewDocument(Model):
     partitions: list[PartitionMove]
 
 
+class SnapshotDocument(Model):
+    command: Literal["snapshot"]
+    generated_at: Timestamp
+    partition_count: PartitionCount
+    taken_at: Timestamp
+    partitions: Count
+    pruned: Count
+    retention_days: Annotated[float, _Schema(exclusiveMinimum=0)]
+
+
+class PartitionHistoryRow(Model):
+    partition_num: PartitionNum
+    partition_name: str
+    first_taken_at: Timestamp
+    last_taken_at: Timestamp
+    row_count: Count
+    row_change: int
+    rows_per_day: float | None
+    writes: Count
+    points: Annotated[list[HistoryPoint], _Schema(minItems=1)]
+
+
+class HistoryDocument(Model):
+    command: Literal["history"]
+    generated_at: Timestamp
+    partition_count: PartitionCount
+    since: Timestamp
+    partition: PartitionNum | None
+    snapshots: Count
+    partitions: list[PartitionHistoryRow]
+
+
+class ForecastDocument(Model):
+    command: Literal["forecast"]
+    generated_at: Timestamp
+    partition_count: PartitionCount
+    window_days: Annotated[float, _Schema(exclusiveMinimum=0)]
+    snapshots: Count
+    min_snapshots: Count
+    estimator: str
+    budget: CapacityBudget
+    partitions: list[PartitionForecastEntry]
+
+
 CLI_DOCUMENTS: tuple[type[Model], ...] = (
     HealthDocument,
     DistributionDocument,
@@ -440,6 +544,9 @@ CLI_DOCUMENTS: tuple[type[Model], ...] = (
     MigrateDocument,
     DemoDocument,
     MigratePreviewDocument,
+    SnapshotDocument,
+    HistoryDocument,
+    ForecastDocument,
 )
 
 

@@ -129,12 +129,25 @@ async def _monitor(factory: ContainerFactory) -> dict[str, Any]:
             count_alert_delivery_failures(exc.sinks)
             logger.error("partition health alerts not delivered: %s", exc)
             raise  # Celery retries (autoretry_for), then records the failure
+        finally:
+            await _take_snapshot(container)  # every run, a retry too, records the partitions' history
     if result.succeeded:
         overall = result.overall.value if result.overall else "unknown"
         logger.info("partition health check: %s, %d alerts", overall, len(result.alerts))
     else:
         logger.error("partition health check failed: %s", result.error)
     return monitoring_payload(result)
+
+
+async def _take_snapshot(container: Container) -> None:
+    """Record the partitions' history (``semantik-chunks history`` / ``forecast`` read it). A failure is
+    logged, never raised: the health check's result and alerts stand on their own."""
+    try:
+        taken = await container.history_service().take_snapshot()
+    except Exception as exc:
+        logger.error("recording the partition snapshot failed: %s", exc)
+        return
+    logger.info("recorded a snapshot of %d partitions, pruned %d old samples", taken.partitions, taken.pruned)
 
 
 def monitoring_payload(result: MonitoringResult) -> dict[str, Any]:
