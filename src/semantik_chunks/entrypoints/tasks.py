@@ -14,7 +14,8 @@ hands them to the container's ``alert_sinks`` (the log, plus the webhook when
 ``SEMANTIK_ALERT_WEBHOOK_URL`` is set; a host adds or replaces sinks by overriding that provider
 in its factory). A delivery that failed after the sink's own retries is counted
 (``semantik_chunks_alert_delivery_failures_total``) and makes the task retry with exponential
-backoff (``AlertRetry``), then fail: Celery shows it.
+backoff (``AlertRetry``), then fail: Celery shows it. Every run, a retry too, also records a
+snapshot of the partitions (``semantik-chunks history`` and ``forecast`` read them).
 """
 
 from __future__ import annotations
