@@ -24,6 +24,7 @@ from semantik_chunks.adapters.memory.unit_of_work import MemoryUnitOfWork
 from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.timeouts import SessionTimeouts
 from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.history import PartitionHistoryService
 from semantik_chunks.services.monitoring import PartitionMonitoringService
@@ -59,10 +60,11 @@ def _postgres_unit_of_work(engine: Callable[[], Any], partition_count: int, conn
     return PostgresUnitOfWork(engine(), partition_count)
 
 
-def _postgres_statistics(engine: Any, partition_count: int) -> Any:
+def _postgres_statistics(engine: Any, partition_count: int, settings: Settings) -> Any:
     from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 
-    return PostgresPartitionStatistics(engine, partition_count)
+    timeouts = SessionTimeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
+    return PostgresPartitionStatistics(engine, partition_count, timeouts=timeouts)
 
 
 def _postgres_history(engine: Any) -> Any:
@@ -96,6 +98,15 @@ def _embedded_server() -> Any:
     from semantik_chunks.adapters.postgres.embedded import EmbeddedPostgres
 
     return EmbeddedPostgres()
+
+
+def check_database_url(url: str) -> None:
+    """Raise ``ConfigurationError`` naming what a PostgreSQL URL's parameters cannot do (before connecting).
+
+    For the entry points, which may not import an adapter; the translator is pure Python."""
+    from semantik_chunks.adapters.postgres.urls import check_url
+
+    check_url(url)
 
 
 def _alert_sinks(settings: Settings) -> list[Any]:
@@ -141,7 +152,7 @@ class Container(containers.DeclarativeContainer):
     statistics_source = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
-        postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
+        postgres=providers.Singleton(_postgres_statistics, engine, partition_count, settings),
     )
     partition_history = providers.Selector(
         backend,
