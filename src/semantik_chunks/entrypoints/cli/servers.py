@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,7 +34,7 @@ def _size(value: int | None) -> str:
     return str(value)
 
 
-def server_document(server: ServerStatus) -> payloads.JSON:
+def server_document(server: ServerStatus) -> dict[str, Any]:
     return {
         "name": server.name,
         "host": server.host,
@@ -121,7 +121,7 @@ def servers_remove(
         _done(output, payloads.command_result("servers remove", utc_now(), server=name), f"Removed server {name}.")
 
 
-def _outcome_document(outcome: MoveOutcome) -> payloads.JSON:
+def _outcome_document(outcome: MoveOutcome) -> dict[str, Any]:
     return {
         "partition": outcome.partition_num,
         "source": outcome.source,
@@ -146,7 +146,7 @@ def _outcome_line(outcome: MoveOutcome) -> str:
     )
 
 
-def _plan_document(plan: SpreadPlan) -> payloads.JSON:
+def _plan_document(plan: SpreadPlan) -> dict[str, Any]:
     return {
         "servers": list(plan.servers),
         "moves": [
