@@ -11,13 +11,25 @@ import pytest
 
 from semantik_chunks.adapters.alerting import ALERT_LOGGER, LoggingAlertSink, WebhookAlertSink
 from semantik_chunks.domain.errors import ConfigurationError
-from semantik_chunks.domain.model import Alert, AlertLevel
+from semantik_chunks.domain.model import Alert, AlertCause, AlertLevel
 from tests.host_data import SECRET_PATH, dead_url, webhook_receiver
 
 ALERTS = (
-    Alert(level=AlertLevel.CRITICAL, message="1 partitions are unbalanced", action="Rebalance", partitions=(3,)),
-    Alert(level=AlertLevel.WARNING, message="2 partitions showing early signs", action="Monitor", partitions=(1, 2)),
-    Alert(level=AlertLevel.INFO, message="statistics are stale", action="Refresh them"),
+    Alert(
+        level=AlertLevel.CRITICAL,
+        message="1 partitions are unbalanced",
+        action="Rebalance",
+        partitions=(3,),
+        cause=AlertCause.PLACEMENT,
+    ),
+    Alert(
+        level=AlertLevel.WARNING,
+        message="2 partitions showing early signs",
+        action="Monitor",
+        partitions=(1, 2),
+        cause=AlertCause.PLACEMENT,
+    ),
+    Alert(level=AlertLevel.INFO, message="statistics are stale", action="Refresh them", cause=AlertCause.PLACEMENT),
 )
 SECRET = SECRET_PATH.rsplit("/", 1)[1]
 

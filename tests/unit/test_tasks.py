@@ -21,6 +21,7 @@ from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.container import Container
 from semantik_chunks.domain.model import (
     Alert,
+    AlertCause,
     AlertLevel,
     CheckOutcome,
     HealthMetrics,
@@ -156,16 +157,34 @@ def test_the_monitor_payload_is_plain_json() -> None:
     result = MonitoringResult(
         status=CheckOutcome.SUCCESS,
         timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-        alerts=(Alert(level=AlertLevel.WARNING, message="m", action="a", partitions=(1, 2)),),
+        alerts=(
+            Alert(
+                level=AlertLevel.WARNING,
+                message="m",
+                action="a",
+                partitions=(1, 2),
+                cause=AlertCause.HOT_WRITES,
+                command="semantik-chunks hot",
+            ),
+        ),
         metrics=metrics,
-        overall=PartitionHealthStatus.WARNING,
     )
+    assert result.overall is PartitionHealthStatus.WARNING
     payload = monitoring_payload(result)
     assert json.loads(json.dumps(payload)) == payload
     assert payload == {
         "status": "success",
         "timestamp": "2026-01-02T03:04:05+00:00",
-        "alerts": [{"level": "WARNING", "message": "m", "action": "a", "partitions": [1, 2]}],
+        "alerts": [
+            {
+                "level": "WARNING",
+                "message": "m",
+                "action": "a",
+                "partitions": [1, 2],
+                "cause": "hot_writes",
+                "command": "semantik-chunks hot",
+            }
+        ],
         "metrics": {
             "total_partitions": 4,
             "total_chunks": 10,
@@ -180,6 +199,13 @@ def test_the_monitor_payload_is_plain_json() -> None:
             "mode": "statistics",
         },
         "error": None,
+        "verdict": {
+            "status": "WARNING",
+            "placement": "HEALTHY",
+            "capacity": "HEALTHY",
+            "causes": ["hot_writes"],
+            "level": 1,
+        },
         "overall": "WARNING",
     }
     failed = MonitoringResult(status=CheckOutcome.FAILED, timestamp=result.timestamp, error="database unreachable")

@@ -36,6 +36,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import DatabaseUnavailableError
 from semantik_chunks.domain.model import (
+    AlertCause,
     AlertLevel,
     MonitoringResult,
     PartitionDetail,
@@ -61,6 +62,18 @@ class PartitionAlert(_FromDomain):
     message: str
     action: str
     partitions: list[int]
+    cause: AlertCause
+    command: str | None = Field(description="The semantik-chunks command line that addresses the alert")
+
+
+class HealthVerdict(_FromDomain):
+    """The verdict: ``status`` is the worst of every alert; ``placement`` and ``capacity`` answer each question."""
+
+    status: PartitionHealthStatus
+    placement: PartitionHealthStatus
+    capacity: PartitionHealthStatus
+    causes: list[AlertCause]
+    level: int = Field(description="0 HEALTHY, 1 WARNING, 2 UNBALANCED (the semantik_chunks_verdict gauge)")
 
 
 class PartitionSkewMetric(BaseModel):
@@ -100,6 +113,7 @@ class PartitionHealthReport(_FromDomain):
     metrics: PartitionHealthMetrics
     error: None = None
     overall: PartitionHealthStatus
+    verdict: HealthVerdict
 
 
 class PartitionHealthCheckFailed(_FromDomain):
@@ -248,6 +262,7 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
                 "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
                 "metrics": PartitionHealthMetrics.model_validate(result.metrics),
                 "overall": result.overall,
+                "verdict": HealthVerdict.model_validate(result.verdict),
             }
         )
     return PartitionHealthCheckFailed.model_validate(

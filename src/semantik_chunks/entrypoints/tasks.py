@@ -30,7 +30,7 @@ from celery.schedules import crontab
 
 from semantik_chunks.container import Container, dispose
 from semantik_chunks.domain.clock import utc_now
-from semantik_chunks.domain.model import Alert, AlertLevel, MonitoringResult
+from semantik_chunks.domain.model import Alert, AlertCause, AlertLevel, MonitoringResult
 from semantik_chunks.ports import AlertSink
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,9 @@ def failure_alert(result: MonitoringResult) -> Alert:
     return Alert(
         level=AlertLevel.CRITICAL,
         message=f"partition health check failed: {result.error}",
-        action="Check that the database is reachable and migrated (semantik-chunks migrate)",
+        action="Check that the database is reachable and migrated",
+        cause=AlertCause.MONITORING,
+        command="semantik-chunks migrate",
     )
 
 

@@ -83,6 +83,10 @@ class PartitionMonitoringService:
         )
         return chance.chance_skew(self.partition_count, k_eff), k_eff, from_collections
 
+    async def get_top_collections(self, limit: int) -> list[CollectionCount]:
+        """The ``limit`` largest collections, largest first (statistics: ``collection_chunking_stats``)."""
+        return await self._stats.collection_counts(limit=limit)
+
     async def get_hot_partitions(self) -> list[HotPartition]:
         """Partitions taking at least the hot share of last hour's writes, with who wrote there."""
         return await self._hot_with_collections(await self._stats.write_activity())
@@ -162,7 +166,12 @@ class PartitionMonitoringService:
         total = sum(h.chunk_count for h in healths)
         large = chance.large_collections_by_partition(counts, total, self.partition_count) if from_collections else {}
         hot = await self._hot_with_collections(activity)
-        found = advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
+        by_partition: dict[int, list[CollectionCount]] = {}
+        for count in counts:
+            by_partition.setdefault(count.partition_num, []).append(count)
+        # Capacity first: it is the question a partition beyond its budget raises whatever placement says.
+        found = advice.capacity_alerts(healths, by_partition, self.thresholds)
+        found += advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(advice.STALE_COLLECTION_STATS_ALERT)
         by_status = {s: sum(1 for h in healths if h.health_status is s) for s in PartitionHealthStatus}
@@ -184,7 +193,6 @@ class PartitionMonitoringService:
             timestamp=self._clock(),
             alerts=tuple(found),
             metrics=metrics,
-            overall=advice.overall_status(found),
         )
 
     async def _notify(self, alerts: Sequence[Alert]) -> None:

@@ -77,6 +77,7 @@ def _health_fields(report: HealthReport) -> JSON:
     return {
         "overall": result.overall.value if result.overall else None,
         "exit_code": int(report.exit_code),
+        "verdict": plain(result.verdict) if result.verdict else None,
         "status": result.status.value,
         "timestamp": timestamp(result.timestamp),
         "alerts": plain(result.alerts),
