@@ -1,0 +1,134 @@
+"""Capacity, the second question of the verdict: a partition beyond its budget, whatever the cause."""
+
+from __future__ import annotations
+
+import pytest
+
+from semantik_chunks.config import Settings, parse_byte_size
+from semantik_chunks.domain import advice, skew
+from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.model import (
+    AlertCause,
+    AlertLevel,
+    CollectionCount,
+    PartitionHealthStatus,
+    PartitionSnapshot,
+    decide_verdict,
+)
+from semantik_chunks.domain.thresholds import Thresholds
+
+T = Thresholds()
+
+
+def healths(rows: list[int], sizes: list[int] | None = None) -> list[skew.PartitionHealth]:
+    sizes = sizes or [r * 1000 for r in rows]
+    snapshots = [PartitionSnapshot(i, r, b) for i, (r, b) in enumerate(zip(rows, sizes, strict=True))]
+    return skew.partition_health(snapshots, len(rows), T)
+
+
+def test_issue_14_one_collection_holding_94_percent_is_never_healthy() -> None:
+    # 100 partitions of 10 chunks, and one collection of 17,000 in partition 67: 94.4 % of all chunks.
+    rows = [10] * 100
+    rows[67] += 17_000
+    counts = {67: [CollectionCount("giant", 67, 17_000), CollectionCount("small", 67, 10)]}
+    found = advice.capacity_alerts(healths(rows), counts, T)
+    # Placement says the giant explains its partition (INFO): the workload's shape, no hash fault.
+    large = {67: (CollectionCount("giant", 67, 17_000),)}
+    found += advice.alerts(healths(rows), [], 0, 9.4, T, large)
+    verdict = decide_verdict(found)
+    assert (verdict.status, verdict.placement, verdict.capacity) == (
+        PartitionHealthStatus.UNBALANCED,
+        PartitionHealthStatus.HEALTHY,
+        PartitionHealthStatus.UNBALANCED,
+    )
+    assert verdict.causes == (AlertCause.CAPACITY,)
+    [capacity] = [a for a in found if a.cause is AlertCause.CAPACITY]
+    assert capacity.partitions == (67,)
+    assert capacity.command == "semantik-chunks isolate giant"
+    assert "chunks_part_67 is beyond its capacity budget: it holds 94.5% of all chunks" in capacity.message
+    assert "collection giant holds 100% of it" in capacity.message
+
+
+@pytest.mark.parametrize(("extra", "over"), [(29, True), (28, False)])
+def test_the_share_budget_is_one_plus_capacity_times_the_fair_share(extra: int, over: bool) -> None:
+    # 10 partitions of 10 rows, one of them with 10 + extra: skew = (10 + extra) * 10 / (100 + extra) - 1,
+    # at least capacity 2.0 (3x the fair share) from extra = 200 / 7 = 28.6 on.
+    thresholds = Thresholds(capacity=2.0)
+    rows = [10] * 10
+    rows[4] += extra
+    snapshots = [PartitionSnapshot(i, r, 0) for i, r in enumerate(rows)]
+    found = advice.capacity_alerts(skew.partition_health(snapshots, 10, thresholds), {}, thresholds)
+    assert [a.partitions for a in found] == ([(4,)] if over else [])
+
+
+def test_under_full_partitions_are_never_over_budget() -> None:
+    # Two partitions; one empty: skew 1 for both, the empty one is not "beyond" anything.
+    thresholds = Thresholds(warning=0.3, rebalance=0.4, critical=0.5, capacity=0.5)
+    snapshots = [PartitionSnapshot(0, 0, 0), PartitionSnapshot(1, 100, 0)]
+    found = advice.capacity_alerts(skew.partition_health(snapshots, 2, thresholds), {}, thresholds)
+    assert [a.partitions for a in found] == [(1,)]
+
+
+def test_the_byte_budget_is_off_by_default_and_absolute_when_set() -> None:
+    rows = [10] * 10
+    sizes = [1000] * 10
+    sizes[2] = 5_000_001
+    assert advice.capacity_alerts(healths(rows, sizes), {}, T) == []
+    limited = Thresholds(max_partition_bytes=5_000_000)
+    [alert] = advice.capacity_alerts(
+        skew.partition_health(
+            [PartitionSnapshot(i, r, b) for i, (r, b) in enumerate(zip(rows, sizes, strict=True))], 10, limited
+        ),
+        {2: [CollectionCount("a", 2, 6), CollectionCount("b", 2, 4)]},
+        limited,
+    )
+    assert (alert.level, alert.cause, alert.partitions) == (AlertLevel.CRITICAL, AlertCause.CAPACITY, (2,))
+    assert "takes 5.0 MB on disk (budget 5.0 MB)" in alert.message
+    assert alert.command == "semantik-chunks isolate a"  # 60 % of the partition's rows
+
+
+def test_without_a_dominant_collection_the_command_spreads_and_without_statistics_refreshes() -> None:
+    rows = [10] * 100
+    rows[9] = 1000
+    many = {9: [CollectionCount(f"c{i}", 9, 100) for i in range(10)]}
+    [spread] = advice.capacity_alerts(healths(rows), many, T)
+    assert spread.command == "semantik-chunks reshape --partitions 200"
+    assert "no collection holds half of it" in spread.message
+    [unknown] = advice.capacity_alerts(healths(rows), {}, T)
+    assert unknown.command == "semantik-chunks refresh"
+
+
+@pytest.mark.parametrize(("count", "suggested"), [(1, 2), (100, 200), (600, 1024), (1024, 1023)])
+def test_suggested_partition_count(count: int, suggested: int) -> None:
+    assert advice.suggested_partition_count(count) == suggested
+
+
+def test_capacity_must_be_at_least_critical() -> None:
+    with pytest.raises(ValueError, match="capacity must be at least critical"):
+        Thresholds(capacity=0.4)
+    with pytest.raises(ValueError, match="max_partition_bytes"):
+        Thresholds(max_partition_bytes=0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("off", None),
+        ("1000", 1000),
+        ("50GB", 50 * 10**9),
+        ("64 GiB", 64 * 2**30),
+        ("500mb", 500 * 10**6),
+    ],
+)
+def test_max_partition_bytes_from_the_environment(raw: str | None, expected: int | None) -> None:
+    assert parse_byte_size(raw) == expected
+    env = {} if raw is None else {"CHUNK_MAX_PARTITION_BYTES": raw}
+    assert Settings.from_env(env).thresholds.max_partition_bytes == expected
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "12 parsecs", "1.5GB", "GB"])
+def test_a_bad_max_partition_bytes_is_a_clear_error(raw: str) -> None:
+    with pytest.raises(ConfigurationError, match="CHUNK_MAX_PARTITION_BYTES must be a positive size such as 50GB"):
+        Settings.from_env({"CHUNK_MAX_PARTITION_BYTES": raw})
