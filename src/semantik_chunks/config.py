@@ -46,6 +46,30 @@ def parse_byte_size(raw: str | None) -> int | None:
     return int(match.group(1)) * _BYTE_UNITS[unit]
 
 
+DEFAULT_HISTORY_RETENTION_DAYS = 90
+MAX_HISTORY_RETENTION_DAYS = 36_500
+
+
+def parse_retention_days(raw: str | int | None) -> int:
+    """``CHUNK_HISTORY_RETENTION_DAYS``: how many days of partition snapshots to keep (default 90)."""
+    if raw is None or raw == "":
+        return DEFAULT_HISTORY_RETENTION_DAYS
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise TypeError(raw)
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"CHUNK_HISTORY_RETENTION_DAYS must be a whole number of days between 1 and "
+            f"{MAX_HISTORY_RETENTION_DAYS}, got {raw!r}"
+        ) from None
+    if not 1 <= value <= MAX_HISTORY_RETENTION_DAYS:
+        raise ConfigurationError(
+            f"CHUNK_HISTORY_RETENTION_DAYS must be between 1 and {MAX_HISTORY_RETENTION_DAYS}, got {value}"
+        )
+    return value
+
+
 @attrs.frozen
 class Settings:
     """Everything the composition root needs. ``database_url`` None means "not chosen yet"
@@ -56,6 +80,7 @@ class Settings:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     internal_api_key: str | None = attrs.field(default=None, repr=False)
     alert_webhook_url: str | None = attrs.field(default=None, repr=False)
+    history_retention_days: int = attrs.field(default=DEFAULT_HISTORY_RETENTION_DAYS, converter=parse_retention_days)
 
     @property
     def backend(self) -> str:
@@ -74,4 +99,5 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             internal_api_key=env.get("SEMANTIK_INTERNAL_API_KEY") or None,
             alert_webhook_url=env.get("SEMANTIK_ALERT_WEBHOOK_URL") or None,
+            history_retention_days=parse_retention_days(env.get("CHUNK_HISTORY_RETENTION_DAYS")),
         )

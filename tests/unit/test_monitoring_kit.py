@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
+from semantik_chunks.domain.clock import utc_now
+from semantik_chunks.domain.model import PartitionSnapshot
 from semantik_chunks.domain.thresholds import Thresholds
 from semantik_chunks.entrypoints.metrics import make_metrics_app
 from tests.host_data import memory_container
@@ -69,7 +72,8 @@ def rule_expressions() -> list[tuple[str, str]]:
 
 def served_metrics() -> set[str]:
     """The families the exporter serves, scraped over the memory adapter with every family filled:
-    issue 14's giant collection, and a byte budget so that ``capacity_budget_bytes`` is served."""
+    issue 14's giant collection, a byte budget (``capacity_budget_bytes``), and a history in which
+    partition 13 grows towards its budget (``partition_days_until_budget``)."""
     database = MemoryDatabase(partition_count=PARTITION_COUNT)
     backend = Backend(
         "memory",
@@ -81,6 +85,11 @@ def served_metrics() -> set[str]:
 
     async def scrape() -> str:
         await load_giant(backend)
+        start = utc_now() - timedelta(days=2)
+        for i in range(9):
+            rows = {p: 1000 + (250 * i if p == 13 else 0) for p in range(PARTITION_COUNT)}
+            snapshots = [PartitionSnapshot(p, r, r * 100) for p, r in rows.items()]
+            await container.partition_history().record(snapshots, start + timedelta(hours=6) * i)
         app = FastAPI()
         app.mount("/metrics", make_metrics_app(container))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://host") as client:
@@ -127,7 +136,11 @@ def slug(heading: str) -> str:
 def test_every_rule_has_a_severity_a_summary_and_a_runbook_into_operations_md() -> None:
     anchors = {slug(line.lstrip("#")) for line in OPERATIONS.read_text().splitlines() if line.startswith("#")}
     rules = [r for group in yaml.safe_load(RULES.read_text())["groups"] for r in group["rules"]]
-    assert {r["alert"] for r in rules} >= {"SemantikChunksUnbalanced", "SemantikChunksWarning"}
+    assert {r["alert"] for r in rules} >= {
+        "SemantikChunksUnbalanced",
+        "SemantikChunksWarning",
+        "SemantikChunksForecast",
+    }
     for rule in rules:
         assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
         assert rule["annotations"]["summary"], rule["alert"]

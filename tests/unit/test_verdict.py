@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from datetime import timedelta
 
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.config import Settings, parse_byte_size
+from semantik_chunks.container import Container
 from semantik_chunks.domain import advice, skew
+from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.model import (
     AlertCause,
@@ -16,6 +25,8 @@ from semantik_chunks.domain.model import (
     decide_verdict,
 )
 from semantik_chunks.domain.thresholds import Thresholds
+from semantik_chunks.entrypoints.metrics import make_metrics_app
+from tests.host_data import memory_container
 
 T = Thresholds()
 
@@ -132,3 +143,68 @@ def test_max_partition_bytes_from_the_environment(raw: str | None, expected: int
 def test_a_bad_max_partition_bytes_is_a_clear_error(raw: str) -> None:
     with pytest.raises(ConfigurationError, match="CHUNK_MAX_PARTITION_BYTES must be a positive size such as 50GB"):
         Settings.from_env({"CHUNK_MAX_PARTITION_BYTES": raw})
+
+
+def _record_growth(container: Container, per_day: int, start_rows: int = 2000) -> None:
+    """Nine snapshots six hours apart: every partition at 1,000 rows, partition 13 growing ``per_day``."""
+    start = utc_now() - timedelta(hours=48, minutes=5)
+
+    async def go() -> None:
+        for i in range(9):
+            rows = dict.fromkeys(range(100), 1000)
+            rows[13] = start_rows + per_day * i // 4
+            snaps = [PartitionSnapshot(p, r, r * 100) for p, r in rows.items()]
+            await container.partition_history().record(snaps, start + timedelta(hours=6) * i)
+
+    asyncio.run(go())
+
+
+def test_a_forecast_crossing_the_budget_within_the_horizon_warns() -> None:
+    # 3,000 rows (after two days at 500 a day) among 99 partitions of 1,000: 4x the fair share in 2.25 days.
+    container = memory_container(MemoryDatabase(partition_count=100))
+    _record_growth(container, per_day=500)
+    result = asyncio.run(container.monitoring_service().check_partition_health())
+    assert result.verdict is not None
+    assert (result.verdict.status, result.verdict.capacity, result.verdict.causes) == (
+        PartitionHealthStatus.WARNING,
+        PartitionHealthStatus.WARNING,
+        (AlertCause.FORECAST,),
+    )
+    [alert] = [a for a in result.alerts if a.cause is AlertCause.FORECAST]
+    assert (alert.level, alert.partitions) == (AlertLevel.WARNING, (13,))
+    assert alert.message.startswith("chunks_part_13 reaches 4x its fair share in about 2 days")
+    assert alert.command == "semantik-chunks refresh"  # no collection statistics: find out who first
+
+
+def test_a_forecast_beyond_the_horizon_is_quiet() -> None:
+    # 20 rows a day: 4x in about 104 days, beyond the 14-day horizon (and within a 120-day one).
+    container = memory_container(MemoryDatabase(partition_count=100))
+    _record_growth(container, per_day=20)
+    result = asyncio.run(container.monitoring_service().check_partition_health())
+    assert result.verdict is not None and result.verdict.status is PartitionHealthStatus.HEALTHY
+    assert not [a for a in result.alerts if a.cause is AlertCause.FORECAST]
+    patient = memory_container(MemoryDatabase(partition_count=100), thresholds=Thresholds(forecast_horizon_days=120))
+    _record_growth(patient, per_day=20)
+    later = asyncio.run(patient.monitoring_service().check_partition_health())
+    assert [a.partitions for a in later.alerts if a.cause is AlertCause.FORECAST] == [(13,)]
+
+
+def test_days_until_budget_is_served_per_partition() -> None:
+    container = memory_container(MemoryDatabase(partition_count=100))
+    _record_growth(container, per_day=500)
+    forecasts = {f.partition_num: f for f in asyncio.run(container.monitoring_service().get_forecasts())}
+
+    async def scrape() -> str:
+        app = FastAPI()
+        app.mount("/metrics", make_metrics_app(container))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://host") as client:
+            return (await client.get("/metrics/")).text
+
+    days = {
+        int(s.labels["partition"]): s.value
+        for family in text_string_to_metric_families(asyncio.run(scrape()))
+        for s in family.samples
+        if s.name == "semantik_chunks_partition_days_until_budget"
+    }
+    assert list(days) == [13]  # the others never cross at their (zero) growth: absent, not a number
+    assert days[13] == pytest.approx(forecasts[13].days_to_budget) and 1.5 < days[13] < 3

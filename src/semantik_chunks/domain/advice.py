@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from semantik_chunks.domain.chance import beyond_chance, collision_by_chance, explained_by_large_collections
 from semantik_chunks.domain.hashing import MAX_PARTITIONS, partition_name
+from semantik_chunks.domain.history import PartitionForecast, capacity_budget, describe
 from semantik_chunks.domain.model import (
     Alert,
     AlertCause,
@@ -314,6 +315,61 @@ def over_budget(h: PartitionHealth, partition_count: int, thresholds: Thresholds
     return over_share, limit is not None and h.size_bytes > limit
 
 
+def _remedy(rows: int, counts: Sequence[CollectionCount], partition_count: int) -> tuple[str, str, str]:
+    """``(who fills it, action, command)`` for a partition over (or about to cross) its budget: isolate a
+    collection holding ``DOMINANT_SHARE`` of its rows; else spread its collections over more partitions;
+    without collection statistics, refresh them to find out."""
+    ordered = sorted(counts, key=lambda c: (-c.chunk_count, c.collection_id))
+    top = ordered[0] if ordered else None
+    if top is not None and rows and top.chunk_count >= DOMINANT_SHARE * rows:
+        held = min(1.0, top.chunk_count / rows)
+        return (
+            f"; collection {top.collection_id} holds {held:.0%} of it",
+            f"Isolate collection {top.collection_id} into sub-partitions of its own "
+            "(a collection always lives in one partition, so no hash change spreads it)",
+            isolate_command(top.collection_id),
+        )
+    if top is not None:
+        return (
+            "; no collection holds half of it",
+            "Spread its collections over more partitions",
+            reshape_command(partition_count),
+        )
+    return (
+        "; collection statistics do not say who fills it",
+        "Refresh collection statistics, then check again to name the collection to isolate",
+        REFRESH_COMMAND,
+    )
+
+
+def forecast_alerts(
+    crossing: Sequence[PartitionForecast],
+    counts_by_partition: Mapping[int, Sequence[CollectionCount]],
+    partition_count: int,
+    thresholds: Thresholds,
+) -> list[Alert]:
+    """One WARNING per partition whose forecast crosses its capacity budget within the horizon (those
+    over it already have a capacity alert), soonest first, with the command to act before it does."""
+    budget = capacity_budget(thresholds)
+    result = []
+    for found in sorted(crossing, key=lambda f: (f.crosses_at is None, f.crosses_at, f.partition_num)):
+        who, action, command = _remedy(
+            found.row_count, counts_by_partition.get(found.partition_num, ()), partition_count
+        )
+        summary = describe(found, partition_name(found.partition_num, partition_count), budget)
+        result.append(
+            Alert(
+                level=AlertLevel.WARNING,
+                message=f"{summary} (within the {thresholds.forecast_horizon_days:g}-day horizon){who}",
+                action=f"Before it does: {action[0].lower()}{action[1:]}",
+                partitions=(found.partition_num,),
+                cause=AlertCause.FORECAST,
+                command=command,
+            )
+        )
+    return result
+
+
 def capacity_alerts(
     healths: Sequence[PartitionHealth],
     counts_by_partition: Mapping[int, Sequence[CollectionCount]],
@@ -341,24 +397,7 @@ def capacity_alerts(
             )
         if over_bytes:
             reasons.append(f"takes {_size(h.size_bytes)} on disk (budget {_size(thresholds.max_partition_bytes or 0)})")
-        counts = sorted(counts_by_partition.get(h.partition_num, ()), key=lambda c: (-c.chunk_count, c.collection_id))
-        top = counts[0] if counts else None
-        if top is not None and h.chunk_count and top.chunk_count >= DOMINANT_SHARE * h.chunk_count:
-            held = min(1.0, top.chunk_count / h.chunk_count)
-            who = f"; collection {top.collection_id} holds {held:.0%} of it"
-            action = (
-                f"Isolate collection {top.collection_id} into sub-partitions of its own "
-                "(a collection always lives in one partition, so no hash change spreads it)"
-            )
-            command = isolate_command(top.collection_id)
-        elif top is not None:
-            who = "; no collection holds half of it"
-            action = "Spread its collections over more partitions"
-            command = reshape_command(partition_count)
-        else:
-            who = "; collection statistics do not say who fills it"
-            action = "Refresh collection statistics, then check again to name the collection to isolate"
-            command = REFRESH_COMMAND
+        who, action, command = _remedy(h.chunk_count, counts_by_partition.get(h.partition_num, ()), partition_count)
         result.append(
             Alert(
                 level=AlertLevel.CRITICAL,

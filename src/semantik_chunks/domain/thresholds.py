@@ -21,7 +21,8 @@ class Thresholds:
 
     The capacity budget of a partition (whatever the cause of its size, chance included): a chunk
     skew of ``capacity`` (3.0 = four times its fair share; at least ``critical``), and, when set,
-    ``max_partition_bytes`` on disk (None, the default, means no absolute limit).
+    ``max_partition_bytes`` on disk (None, the default, means no absolute limit). A partition whose
+    forecast crosses that budget within ``forecast_horizon_days`` raises a forecast warning.
     """
 
     warning: float = attrs.field(default=0.3, validator=_fraction)
@@ -34,6 +35,7 @@ class Thresholds:
     max_partition_bytes: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
     )
+    forecast_horizon_days: float = attrs.field(default=14.0, validator=_fraction)
 
     def __attrs_post_init__(self) -> None:
         if not self.warning <= self.rebalance <= self.critical:

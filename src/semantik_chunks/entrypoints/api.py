@@ -44,6 +44,7 @@ from semantik_chunks.domain.model import (
     Priority,
     SkewStatus,
 )
+from semantik_chunks.entrypoints.history_api import add_history_routes
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 
 logger = logging.getLogger(__name__)
@@ -365,4 +366,5 @@ def create_partition_router(
             partitions=[PartitionHealthEntry.model_validate(h) for h in healths],
         )
 
+    add_history_routes(router, container)
     return router

@@ -30,7 +30,10 @@ Series (``partition`` is the partition number; docs/integration.md has the table
   the others, and ``semantik_chunks_partitions{status}`` how many partitions have each status, over
   the statuses a partition can have (HEALTHY, WARNING, UNBALANCED);
 - ``semantik_chunks_collection_rows{collection,partition}`` the largest ``TOP_COLLECTIONS``
-  collections (from ``collection_chunking_stats``: as fresh as its last refresh).
+  collections (from ``collection_chunking_stats``: as fresh as its last refresh);
+- ``semantik_chunks_partition_days_until_budget{partition}`` days until the partition's forecast
+  crosses its capacity budget (0 when over it already; absent when it never does at its current
+  growth, or with too little history).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import ChunksError
+from semantik_chunks.domain.history import PartitionForecast
 from semantik_chunks.domain.model import CollectionCount, MonitoringResult, PartitionHealth, PartitionHealthStatus
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 
@@ -68,6 +72,7 @@ class _Snapshot:
     partitions: Sequence[PartitionHealth] = ()
     result: MonitoringResult | None = None
     collections: Sequence[CollectionCount] = ()
+    forecasts: Sequence[PartitionForecast] = ()
     read_at: float | None = None  # Unix time of a successful read
     taken_at: float | None = None  # monotonic time of the attempt, for max_age
 
@@ -92,10 +97,11 @@ class PartitionMetricsCollector:
         """Run the health check now (statistics mode: catalog statistics, O(partitions))."""
         taken_at = self._monotonic()
         try:
-            result, partitions, collections = await asyncio.gather(
+            result, partitions, collections, forecasts = await asyncio.gather(
                 self._service.check_partition_health(),
                 self._service.get_partition_health_summary(),
                 self._service.get_top_collections(TOP_COLLECTIONS),
+                self._service.get_forecasts(),
             )
             if not result.succeeded:
                 raise ChunksError(result.error or "the health check failed")
@@ -111,6 +117,7 @@ class PartitionMetricsCollector:
             partitions=sorted(partitions, key=lambda p: p.partition_num),
             result=result,
             collections=tuple(collections),
+            forecasts=tuple(forecasts),
             read_at=time.time(),
             taken_at=taken_at,
         )
@@ -165,6 +172,15 @@ class PartitionMetricsCollector:
             f"Chunks of the {TOP_COLLECTIONS} largest collections (collection_chunking_stats)",
             ["collection", "partition"],
         )
+        days = gauge(
+            "partition_days_until_budget",
+            "Days until the partition crosses its capacity budget at its current growth (0: over it already; "
+            "absent: never, or not enough history)",
+            ["partition"],
+        )
+        for f in snapshot.forecasts:
+            if f.days_to_budget is not None:
+                days.add_metric([str(f.partition_num)], f.days_to_budget)
         result = snapshot.result
         if snapshot.up and result is not None and result.verdict is not None and result.metrics is not None:
             verdict.add_metric([], result.verdict.level)
@@ -212,6 +228,7 @@ class PartitionMetricsCollector:
             status,
             by_status,
             collection_rows,
+            days,
         ]
 
 

@@ -6,10 +6,11 @@ import asyncio
 import logging
 import statistics
 from collections.abc import Sequence
+from datetime import timedelta
 
 import attrs
 
-from semantik_chunks.domain import advice, chance, skew
+from semantik_chunks.domain import advice, chance, history, skew
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.model import (
@@ -30,7 +31,7 @@ from semantik_chunks.domain.model import (
     WriteActivity,
 )
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
-from semantik_chunks.ports import AlertSink, PartitionStatistics
+from semantik_chunks.ports import AlertSink, PartitionHistory, PartitionStatistics
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +48,15 @@ class PartitionMonitoringService:
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         alert_sinks: Sequence[AlertSink] = (),
         clock: Clock = utc_now,
+        history_port: PartitionHistory | None = None,
+        forecast_window: timedelta = history.DEFAULT_FORECAST_WINDOW,
     ) -> None:
         self._stats = statistics_port
         self.thresholds = thresholds
         self._sinks = tuple(alert_sinks)
         self._clock = clock
+        self._history = history_port
+        self._forecast_window = forecast_window
 
     @property
     def partition_count(self) -> int:
@@ -82,6 +87,14 @@ class PartitionMonitoringService:
             [s.row_count for s in snapshots], [c.chunk_count for c in counts]
         )
         return chance.chance_skew(self.partition_count, k_eff), k_eff, from_collections
+
+    async def get_forecasts(self) -> list[history.PartitionForecast]:
+        """Every partition's forecast against the capacity budget, from the snapshots of the forecast
+        window (its cost follows the window, not the retention); empty without a history."""
+        if self._history is None:
+            return []
+        samples = await self._history.read(self._clock() - self._forecast_window)
+        return history.forecast(samples, self.partition_count, history.capacity_budget(self.thresholds))
 
     async def get_top_collections(self, limit: int) -> list[CollectionCount]:
         """The ``limit`` largest collections, largest first (statistics: ``collection_chunking_stats``)."""
@@ -157,8 +170,11 @@ class PartitionMonitoringService:
 
     async def _check(self, exact: bool) -> MonitoringResult:
         # Three independent reads: concurrently, each on a connection of its own.
-        snapshots, counts, activity = await asyncio.gather(
-            self._snapshots(exact), self._stats.collection_counts(exact=exact), self._stats.write_activity()
+        snapshots, counts, activity, forecasts = await asyncio.gather(
+            self._snapshots(exact),
+            self._stats.collection_counts(exact=exact),
+            self._stats.write_activity(),
+            self.get_forecasts(),
         )
         healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
         skews = skew.skew_metrics(snapshots, self.partition_count, self.thresholds)
@@ -171,6 +187,13 @@ class PartitionMonitoringService:
             by_partition.setdefault(count.partition_num, []).append(count)
         # Capacity first: it is the question a partition beyond its budget raises whatever placement says.
         found = advice.capacity_alerts(healths, by_partition, self.thresholds)
+        horizon, now = timedelta(days=self.thresholds.forecast_horizon_days), self._clock()
+        crossing = [
+            f
+            for f in forecasts
+            if f.status is history.ForecastStatus.CROSSING and history.crosses_within(f, horizon, now)
+        ]
+        found += advice.forecast_alerts(crossing, by_partition, self.partition_count, self.thresholds)
         found += advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(advice.STALE_COLLECTION_STATS_ALERT)
