@@ -16,6 +16,7 @@ from semantik_chunks.container import Container
 from semantik_chunks.domain import advice, skew
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.history import ForecastStatus
 from semantik_chunks.domain.model import (
     AlertCause,
     AlertLevel,
@@ -26,6 +27,7 @@ from semantik_chunks.domain.model import (
 )
 from semantik_chunks.domain.thresholds import Thresholds
 from semantik_chunks.entrypoints.metrics import make_metrics_app
+from semantik_chunks.services.monitoring import PartitionMonitoringService
 from tests.host_data import memory_container
 
 T = Thresholds()
@@ -208,3 +210,23 @@ def test_days_until_budget_is_served_per_partition() -> None:
     }
     assert list(days) == [13]  # the others never cross at their (zero) growth: absent, not a number
     assert days[13] == pytest.approx(forecasts[13].days_to_budget) and 1.5 < days[13] < 3
+
+
+def test_the_forecast_follows_every_new_snapshot_and_the_window_moving_on() -> None:
+    container = memory_container(MemoryDatabase(partition_count=100))
+    _record_growth(container, per_day=500)
+    now = [utc_now()]
+    service = PartitionMonitoringService(
+        container.partition_statistics(), history_port=container.partition_history(), clock=lambda: now[0]
+    )
+    first = asyncio.run(service.get_forecasts())
+    assert asyncio.run(service.get_forecasts()) == first  # nothing changed: the same forecast
+    newest = first[13].taken_at
+    assert newest is not None
+    later = newest + timedelta(hours=6)
+    snaps = [PartitionSnapshot(p, 5000 if p == 13 else 1000, 0) for p in range(100)]
+    asyncio.run(container.partition_history().record(snaps, later))
+    now[0] = later + timedelta(minutes=1)
+    assert asyncio.run(service.get_forecasts())[13].taken_at == later  # a new snapshot: a new forecast
+    now[0] = later + timedelta(days=15)  # every snapshot has left the 14-day window
+    assert {f.status for f in asyncio.run(service.get_forecasts())} == {ForecastStatus.NOT_ENOUGH_HISTORY}

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import statistics
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -36,6 +36,7 @@ from semantik_chunks.ports import AlertSink, PartitionHistory, PartitionStatisti
 logger = logging.getLogger(__name__)
 
 TOP_COLLECTIONS = 5
+_TICK = timedelta(microseconds=1)  # timestamptz's resolution
 _MB = 1024 * 1024
 
 
@@ -57,6 +58,8 @@ class PartitionMonitoringService:
         self._clock = clock
         self._history = history_port
         self._forecast_window = forecast_window
+        # The last forecast, with the oldest and newest snapshot times it was computed from.
+        self._forecast_cache: tuple[datetime, datetime, list[history.PartitionForecast]] | None = None
 
     @property
     def partition_count(self) -> int:
@@ -93,8 +96,19 @@ class PartitionMonitoringService:
         window (its cost follows the window, not the retention); empty without a history."""
         if self._history is None:
             return []
-        samples = await self._history.read(self._clock() - self._forecast_window)
-        return history.forecast(samples, self.partition_count, history.capacity_budget(self.thresholds))
+        since = self._clock() - self._forecast_window
+        cached = self._forecast_cache
+        # The samples of the window change only when a snapshot is recorded (a newer sample; pruning
+        # happens then too) or when the oldest one leaves the window: until then the forecast stands,
+        # and asking for samples newer than the newest one is one probe of the history's index.
+        if cached is not None and cached[0] >= since and not await self._history.read(cached[1] + _TICK):
+            return cached[2]
+        samples = await self._history.read(since)
+        found = history.forecast(samples, self.partition_count, history.capacity_budget(self.thresholds))
+        if samples:
+            taken = [s.taken_at for s in samples]
+            self._forecast_cache = (min(taken), max(taken), found)
+        return found
 
     async def get_top_collections(self, limit: int) -> list[CollectionCount]:
         """The ``limit`` largest collections, largest first (statistics: ``collection_chunking_stats``)."""
