@@ -13,6 +13,7 @@ from semantik_chunks.domain.errors import ConfigurationError
 # parse_partition_count is the domain's (the migrations read CHUNK_PARTITION_COUNT too); re-exported here.
 from semantik_chunks.domain.hashing import DEFAULT_PARTITION_COUNT, parse_partition_count
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from semantik_chunks.domain.timeouts import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, MAX_TIMEOUT_MS
 
 MEMORY_URL = "memory://"
 MAX_PARTITION_BYTES_ENV = "CHUNK_MAX_PARTITION_BYTES"
@@ -46,6 +47,15 @@ def parse_byte_size(raw: str | None) -> int | None:
     return int(match.group(1)) * _BYTE_UNITS[unit]
 
 
+NO_DATABASE_URL = (
+    "no database URL: set DATABASE_URL (postgresql://user:password@host:5432/dbname), or give "
+    "Settings(database_url=...); memory:// selects the in-memory adapters (tests, this process only)"
+)
+
+
+# The monitoring reads' bounds (domain/timeouts.py), in milliseconds; 0 turns one off.
+LOCK_TIMEOUT_ENV = "SEMANTIK_LOCK_TIMEOUT_MS"
+STATEMENT_TIMEOUT_ENV = "SEMANTIK_STATEMENT_TIMEOUT_MS"
 DEFAULT_HISTORY_RETENTION_DAYS = 90
 MAX_HISTORY_RETENTION_DAYS = 36_500
 
@@ -70,10 +80,35 @@ def parse_retention_days(raw: str | int | None) -> int:
     return value
 
 
+def parse_timeout_ms(raw: str | int | None, name: str, default: int) -> int:
+    """A timeout in milliseconds, 0 (none) to 2,147,483,647; ``default`` when unset."""
+    if raw is None or raw == "":
+        return default
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise TypeError(raw)
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a whole number of milliseconds (0 for none), got {raw!r}") from None
+    if not 0 <= value <= MAX_TIMEOUT_MS:
+        raise ConfigurationError(f"{name} must be between 0 (none) and {MAX_TIMEOUT_MS} milliseconds, got {value}")
+    return value
+
+
+def _lock_timeout(raw: str | int | None) -> int:
+    return parse_timeout_ms(raw, LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_MS)
+
+
+def _statement_timeout(raw: str | int | None) -> int:
+    return parse_timeout_ms(raw, STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS)
+
+
 @attrs.frozen
 class Settings:
-    """Everything the composition root needs. ``database_url`` None means "not chosen yet"
-    (the CLI then starts its embedded server); ``memory://`` selects the in-memory adapters."""
+    """Everything the composition root needs. ``database_url`` None means "not chosen yet": the CLI
+    then starts its embedded server, and anything else that needs a database (a library, API or worker
+    context) gets a ``ConfigurationError`` naming ``DATABASE_URL``. Only ``memory://`` selects the
+    in-memory adapters."""
 
     partition_count: int = attrs.field(default=DEFAULT_PARTITION_COUNT, converter=parse_partition_count)
     database_url: str | None = None
@@ -81,10 +116,17 @@ class Settings:
     internal_api_key: str | None = attrs.field(default=None, repr=False)
     alert_webhook_url: str | None = attrs.field(default=None, repr=False)
     history_retention_days: int = attrs.field(default=DEFAULT_HISTORY_RETENTION_DAYS, converter=parse_retention_days)
+    # The monitoring reads' bounds in milliseconds (0: none); see domain/timeouts.py.
+    lock_timeout_ms: int = attrs.field(default=DEFAULT_LOCK_TIMEOUT_MS, converter=_lock_timeout)
+    statement_timeout_ms: int = attrs.field(default=DEFAULT_STATEMENT_TIMEOUT_MS, converter=_statement_timeout)
 
     @property
     def backend(self) -> str:
-        return "memory" if self.database_url in (None, MEMORY_URL) else "postgres"
+        """``memory`` for ``memory://``, ``postgres`` for any other URL; no URL is an error, never a
+        silent in-memory store (which would always report HEALTHY and never alert)."""
+        if self.database_url is None:
+            raise ConfigurationError(NO_DATABASE_URL)
+        return "memory" if self.database_url == MEMORY_URL else "postgres"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -100,4 +142,6 @@ class Settings:
             internal_api_key=env.get("SEMANTIK_INTERNAL_API_KEY") or None,
             alert_webhook_url=env.get("SEMANTIK_ALERT_WEBHOOK_URL") or None,
             history_retention_days=parse_retention_days(env.get("CHUNK_HISTORY_RETENTION_DAYS")),
+            lock_timeout_ms=_lock_timeout(env.get(LOCK_TIMEOUT_ENV)),
+            statement_timeout_ms=_statement_timeout(env.get(STATEMENT_TIMEOUT_ENV)),
         )

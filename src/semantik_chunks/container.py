@@ -10,6 +10,7 @@ Every Postgres adapter is given the container's one engine (``engine``); a host 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -19,9 +20,11 @@ from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMe
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.history import InMemoryPartitionHistory
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
+from semantik_chunks.adapters.memory.unit_of_work import MemoryUnitOfWork
 from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.timeouts import SessionTimeouts
 from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.history import PartitionHistoryService
 from semantik_chunks.services.monitoring import PartitionMonitoringService
@@ -49,10 +52,19 @@ def _postgres_collections(engine: Any) -> Any:
     return PostgresCollectionRepository(engine)
 
 
-def _postgres_statistics(engine: Any, partition_count: int) -> Any:
+def _postgres_unit_of_work(engine: Callable[[], Any], partition_count: int, connection: Any = None) -> Any:
+    from semantik_chunks.adapters.postgres.unit_of_work import PostgresUnitOfWork
+
+    if connection is not None:  # the host's connection or session: the container's engine is not needed
+        return PostgresUnitOfWork.on(connection, partition_count)
+    return PostgresUnitOfWork(engine(), partition_count)
+
+
+def _postgres_statistics(engine: Any, partition_count: int, settings: Settings) -> Any:
     from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 
-    return PostgresPartitionStatistics(engine, partition_count)
+    timeouts = SessionTimeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
+    return PostgresPartitionStatistics(engine, partition_count, timeouts=timeouts)
 
 
 def _postgres_history(engine: Any) -> Any:
@@ -88,6 +100,15 @@ def _embedded_server() -> Any:
     return EmbeddedPostgres()
 
 
+def check_database_url(url: str) -> None:
+    """Raise ``ConfigurationError`` naming what a PostgreSQL URL's parameters cannot do (before connecting).
+
+    For the entry points, which may not import an adapter; the translator is pure Python."""
+    from semantik_chunks.adapters.postgres.urls import check_url
+
+    check_url(url)
+
+
 def _monitor_alert_sinks(settings: Settings) -> list[Any]:
     # Imported when used: the webhook sink needs httpx (the ``tasks`` extra).
     from semantik_chunks.adapters.alerting import LoggingAlertSink, WebhookAlertSink
@@ -121,10 +142,17 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryCollectionRepository, memory_database),
         postgres=providers.Singleton(_postgres_collections, engine),
     )
+    # A new unit of work per call: ``async with container.unit_of_work() as uow`` on the container's engine,
+    # or ``container.unit_of_work(connection=host_conn)`` in the host's own transaction (docs/library.md).
+    unit_of_work = providers.Selector(
+        backend,
+        memory=providers.Factory(MemoryUnitOfWork, memory_database),
+        postgres=providers.Factory(_postgres_unit_of_work, engine.provider, partition_count),
+    )
     statistics_source = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
-        postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
+        postgres=providers.Singleton(_postgres_statistics, engine, partition_count, settings),
     )
     partition_history = providers.Selector(
         backend,

@@ -11,6 +11,7 @@ from dependency_injector import providers
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.entrypoints.api import (
+    HEALTH_CHECK_FAILED,
     INTERNAL_KEY_HEADER,
     PartitionHealthCheckFailed,
     PartitionHealthReport,
@@ -249,7 +250,7 @@ async def test_health_when_the_database_is_down_is_503_with_the_failed_result(do
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "failed"
-    assert body["error"] == "database unreachable: [Errno 111] Connection refused"
+    assert body["error"] == HEALTH_CHECK_FAILED  # the driver's words stay in the log
     assert body["alerts"] == []
     assert body["metrics"] == {}
     PartitionHealthCheckFailed.model_validate(body)
@@ -259,9 +260,7 @@ async def test_health_when_the_database_is_down_is_503_with_the_failed_result(do
 async def test_other_endpoints_when_the_database_is_down_are_503(down_client: httpx.AsyncClient, path: str) -> None:
     response = await down_client.get(BASE + path, headers={INTERNAL_KEY_HEADER: KEY})
     assert response.status_code == 503
-    assert response.json() == {
-        "detail": "partition statistics unavailable: database unreachable: [Errno 111] Connection refused"
-    }
+    assert response.json() == {"detail": "partition statistics unavailable: the database cannot be read"}
 
 
 async def test_a_down_database_does_not_hide_auth_errors(down_client: httpx.AsyncClient) -> None:
@@ -297,3 +296,18 @@ async def test_openapi_documents_the_response_models_and_the_key(client: httpx.A
 async def test_openapi_without_a_key_does_not_offer_one(keyless_client: httpx.AsyncClient) -> None:
     schema = (await keyless_client.get("/openapi.json")).json()
     assert "InternalApiKey" not in schema.get("components", {}).get("securitySchemes", {})
+
+
+def test_an_api_without_a_database_url_is_a_configuration_error_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    from semantik_chunks.config import Settings
+    from semantik_chunks.container import bootstrap
+    from semantik_chunks.domain.errors import ConfigurationError
+    from semantik_chunks.entrypoints.api import create_partition_router
+    from semantik_chunks.entrypoints.metrics import make_metrics_app
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for container in (bootstrap(Settings()), bootstrap()):
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            create_partition_router(container, lambda: None, is_admin=lambda _user: True)
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            make_metrics_app(container)

@@ -272,7 +272,9 @@ def test_usage_errors_are_one_line_with_exit_code_2(args: list[str], expected: s
     ("db_url", "expected"),
     [
         ("mysql://user:pw@host/db", "--db-url 'mysql://user:***@host/db' is not a PostgreSQL URL"),
-        ("postgresql://user:pw@host:port/db", "is not a valid URL"),
+        ("postgresql://user:pw@host:port/db", "port 'port' is not a number"),
+        ("postgresql://user:pw@host/db?sslmode=sometimes", "sslmode='sometimes' must be one of disable, allow"),
+        ("postgresql://user:pw@host/db?keepalives=1", "parameter 'keepalives' is not supported"),
         ("not a url", "is not a PostgreSQL URL"),
     ],
 )
@@ -330,7 +332,7 @@ def test_an_unexpected_failure_is_one_line(container: Container, monkeypatch: py
 
 
 def test_db_url_wins_over_the_environment_which_wins_over_the_embedded_server(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started: list[str] = []
 
@@ -350,10 +352,15 @@ def test_db_url_wins_over_the_environment_which_wins_over_the_embedded_server(
     assert runtime.resolve_target("memory://", from_env, make) == runtime.DatabaseTarget("memory://", "--db-url")
     assert runtime.resolve_target(None, from_env, make) == runtime.DatabaseTarget("postgresql://env/db", "DATABASE_URL")
     assert started == []
+    assert capsys.readouterr().err == ""
     assert runtime.resolve_target(None, Settings(), make) == runtime.DatabaseTarget(
         "postgresql://embedded/db", "embedded"
     )
     assert started == ["x"]
+    # The embedded default is said, in one line on stderr.
+    assert capsys.readouterr().err == (
+        "semantik-chunks: no --db-url or DATABASE_URL: using the embedded PostgreSQL in /nonexistent\n"
+    )
 
 
 def test_the_embedded_database_is_migrated_when_a_command_finds_no_schema(
@@ -464,3 +471,11 @@ def test_names_from_the_database_are_printed_as_they_are(container: Container) -
         result = run_cli(command)
         assert result.exit_code in (0, 1, 4), result.output
         assert odd in result.stdout, command
+
+
+def test_version_prints_the_library_version() -> None:
+    import semantik_chunks
+
+    result = run_cli("--version", db_url=None)
+    assert result.exit_code == 0
+    assert result.stdout == f"semantik-chunks {semantik_chunks.__version__}\n"

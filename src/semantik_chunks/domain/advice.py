@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from semantik_chunks.domain.chance import beyond_chance, collision_by_chance, explained_by_large_collections
-from semantik_chunks.domain.hashing import MAX_PARTITIONS, partition_name
+from semantik_chunks.domain.hashing import MAX_PARTITIONS, partition_table_name
 from semantik_chunks.domain.history import PartitionForecast, capacity_budget, describe
 from semantik_chunks.domain.model import (
     Alert,
@@ -356,7 +356,7 @@ def forecast_alerts(
         who, action, command = _remedy(
             found.row_count, counts_by_partition.get(found.partition_num, ()), partition_count
         )
-        summary = describe(found, partition_name(found.partition_num, partition_count), budget)
+        summary = describe(found, partition_table_name(found.partition_num, partition_count), budget)
         result.append(
             Alert(
                 level=AlertLevel.WARNING,
@@ -387,7 +387,7 @@ def capacity_alerts(
         over_share, over_bytes = over_budget(h, partition_count, thresholds)
         if not (over_share or over_bytes):
             continue
-        name = partition_name(h.partition_num, partition_count)
+        name = partition_table_name(h.partition_num, partition_count)
         reasons = []
         if over_share:
             factor = h.chunk_count * partition_count / h.total_chunks
