@@ -98,7 +98,9 @@ def served_metrics() -> set[str]:
     import asyncio
 
     text = asyncio.run(scrape())
-    return {family.name for family in text_string_to_metric_families(text) if family.samples}
+    families = list(text_string_to_metric_families(text))
+    # A counter's samples are named ``..._total``; a labelled one with no sample yet is served all the same.
+    return {f.name for f in families} | {f"{f.name}_total" for f in families if f.type == "counter"}
 
 
 @pytest.fixture(scope="module")

@@ -230,3 +230,8 @@ def test_the_forecast_follows_every_new_snapshot_and_the_window_moving_on() -> N
     assert asyncio.run(service.get_forecasts())[13].taken_at == later  # a new snapshot: a new forecast
     now[0] = later + timedelta(days=15)  # every snapshot has left the 14-day window
     assert {f.status for f in asyncio.run(service.get_forecasts())} == {ForecastStatus.NOT_ENOUGH_HISTORY}
+
+
+def test_an_isolate_command_quotes_the_collection_id_for_the_shell() -> None:
+    assert advice.isolate_command("plain-id_1") == "semantik-chunks isolate plain-id_1"
+    assert advice.isolate_command("a b; rm -rf ~") == "semantik-chunks isolate 'a b; rm -rf ~'"

@@ -7,6 +7,7 @@ noise in ``chance``.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 
 from semantik_chunks.domain.chance import beyond_chance, collision_by_chance, explained_by_large_collections
@@ -48,7 +49,8 @@ def plan_command(partition_count: int) -> str:
 
 
 def isolate_command(collection_id: str) -> str:
-    return f"{CLI} isolate {collection_id}"
+    """``semantik-chunks isolate <id>``, the id quoted for a POSIX shell when it needs it."""
+    return f"{CLI} isolate {shlex.quote(collection_id)}"
 
 
 WARNING_RECOMMENDATION = "Monitor partition growth"
