@@ -13,6 +13,7 @@ a one-off bulk load is one steep interval among many and moves the median not at
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Sequence
@@ -260,20 +261,20 @@ def forecast(samples: Iterable[PartitionSample], partition_count: int, budget: B
         rows_rate = rates[num]
         bytes_rate = growth_per_day([(s.taken_at, float(s.size_bytes)) for s in found.samples])
         share_now = last.row_count / fair if fair else 0.0
+        # What was measured, whatever the verdict on it.
+        measured = functools.partial(
+            PartitionForecast,
+            num,
+            len(found.samples),
+            last.taken_at,
+            last.row_count,
+            last.size_bytes,
+            rows_rate,
+            bytes_rate,
+            share_now,
+        )
         if rows_rate is None or bytes_rate is None or not enough:
-            result.append(
-                PartitionForecast(
-                    num,
-                    len(found.samples),
-                    last.taken_at,
-                    last.row_count,
-                    last.size_bytes,
-                    rows_rate,
-                    bytes_rate,
-                    share_now,
-                    ForecastStatus.NOT_ENOUGH_HISTORY,
-                )
-            )
+            result.append(measured(ForecastStatus.NOT_ENOUGH_HISTORY))
             continue
         factor = budget.share_factor / partition_count
         crossings: list[tuple[float, BudgetKind]] = []
@@ -294,21 +295,7 @@ def forecast(samples: Iterable[PartitionSample], partition_count: int, budget: B
             at = _add_days(last.taken_at, days)
             if at is None:  # beyond what a datetime holds: as good as never
                 status, kind = ForecastStatus.NOT_CROSSING, None
-        result.append(
-            PartitionForecast(
-                num,
-                len(found.samples),
-                last.taken_at,
-                last.row_count,
-                last.size_bytes,
-                rows_rate,
-                bytes_rate,
-                share_now,
-                status,
-                kind,
-                at,
-            )
-        )
+        result.append(measured(status, kind, at))
     return result
 
 
