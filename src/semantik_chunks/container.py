@@ -13,11 +13,13 @@ from dependency_injector import containers, providers
 
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.adapters.memory.reshape import InMemoryTableReshaper
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.config import Settings
 from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
+from semantik_chunks.services.reshape import ReshapeService
 
 
 def _postgres_engine(url: str) -> Any:
@@ -42,6 +44,12 @@ def _postgres_statistics(engine: Any, partition_count: int) -> Any:
     from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 
     return PostgresPartitionStatistics(engine, partition_count)
+
+
+def _postgres_reshaper(engine: Any) -> Any:
+    from semantik_chunks.adapters.postgres.reshape import PostgresTableReshaper
+
+    return PostgresTableReshaper(engine)
 
 
 def _monitor_alert_sinks(settings: Settings) -> list[Any]:
@@ -78,6 +86,11 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
         postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
     )
+    table_reshaper = providers.Selector(
+        backend,
+        memory=providers.Singleton(InMemoryTableReshaper, memory_database),
+        postgres=providers.Singleton(_postgres_reshaper, engine),
+    )
     # Interactive checks (API, CLI) notify nobody; the scheduled monitor uses monitor_alert_sinks.
     alert_sinks = providers.List()
     # Where the scheduled health check (entrypoints/tasks.py) sends its alerts: the log, and the
@@ -96,6 +109,7 @@ class Container(containers.DeclarativeContainer):
         statistics_port=partition_statistics,
         thresholds=thresholds,
     )
+    reshape_service = providers.Singleton(ReshapeService, reshaper=table_reshaper, thresholds=thresholds)
     demo_workload = providers.Factory(
         DemoWorkload,
         chunk_repository=chunk_repository,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import json.encoder
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -28,11 +29,16 @@ from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
 from semantik_chunks.domain.chunks import IDS_EXHAUSTED, check_unique_ids, prepare_chunks
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import ConfigurationError, DuplicateChunkError, InvalidChunkError
-from semantik_chunks.domain.hashing import partition_for, postgres_text, validate_partition_count
+from semantik_chunks.domain.hashing import postgres_text, validate_partition_count
 from semantik_chunks.domain.model import Chunk
 
+logger = logging.getLogger(__name__)
+
 _COLUMNS = ", ".join(CHUNK_COLUMNS)
-_ONE_COLLECTION = "partition_key = :partition_key AND collection_id = :collection_id"
+# The key is computed by the server's routing function (inlined: an immutable SQL function of a
+# parameter), so reads prune to one partition and stay right across an online reshape, whatever
+# partition count this process started with.
+_ONE_COLLECTION = "partition_key = get_partition_key(CAST(:collection_id AS text)) AND collection_id = :collection_id"
 # Byte order (= code point order for UTF-8), like Python's str ordering, whatever the database's collation.
 _BY_DOCUMENT = 'document_id COLLATE "C" NULLS LAST, chunk_index, id'
 
@@ -170,7 +176,7 @@ class PostgresChunkRepository:
         return self._partition_count
 
     def _where(self, collection_id: str) -> dict[str, Any]:
-        return {"partition_key": partition_for(collection_id, self._partition_count), "collection_id": collection_id}
+        return {"collection_id": collection_id}
 
     async def _prepare(self, chunks: Sequence[Chunk]) -> list[Chunk]:
         """``prepare_batch``, a slice at a time with a turn of the event loop in between. A socket holds
@@ -190,6 +196,35 @@ class PostgresChunkRepository:
         prepared = await self._prepare(chunks)
         if not prepared:
             return []
+        try:
+            await self._store(prepared)
+        except asyncpg.CheckViolationError as exc:
+            # The CHECK (or "no partition for row") refused a key computed here: the table may have been
+            # reshaped since this process started. Learn the database's count and retry the batch once.
+            if not await self._learn_partition_count():
+                await self._explain_wrong_partition(exc)
+            prepared = await self._prepare(chunks)
+            try:
+                await self._store(prepared)
+            except asyncpg.CheckViolationError as again:
+                await self._explain_wrong_partition(again)
+        return prepared
+
+    async def _learn_partition_count(self) -> bool:
+        """Adopt the database's partition count; True if it differed from the one in use."""
+        try:
+            async with self._engine.connect() as conn:
+                database_count = int((await conn.execute(DATABASE_PARTITION_COUNT)).scalar_one())
+        except DBAPIError:
+            return False
+        if database_count == self._partition_count:
+            return False
+        logger.info("chunks has %d partitions now (was %d): keys follow", database_count, self._partition_count)
+        self._partition_count = validate_partition_count(database_count)
+        return True
+
+    async def _store(self, prepared: list[Chunk]) -> None:
+        """One COPY of the batch; a rejected key surfaces as ``asyncpg.CheckViolationError``."""
 
         def records(ids: Iterator[int]) -> Iterator[tuple[Any, ...]]:
             # Built while COPY streams, so that this work overlaps with the server's.
@@ -211,9 +246,6 @@ class PostgresChunkRepository:
                     await driver.copy_records_to_table("chunks", records=records(ids), columns=list(CHUNK_COLUMNS))
             except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
                 await self._explain_rejection(prepared, exc)
-            except asyncpg.CheckViolationError as exc:
-                await self._explain_wrong_partition(exc)
-        return prepared
 
     async def _explain_wrong_partition(self, exc: asyncpg.CheckViolationError) -> None:
         """prepare_batch computed every key, so a key the database refuses means its partition count differs."""

@@ -419,3 +419,9 @@ def server_stop() -> None:
 
 def main() -> None:
     app()
+
+
+# The shape commands (plan, reshape, isolate) register themselves on ``app``.
+from semantik_chunks.entrypoints.cli import reshape as _reshape_commands  # noqa: E402
+
+__all__ = ["_reshape_commands", "app", "main"]
