@@ -189,6 +189,8 @@ def distribution(db_url: DbUrl = None, output: Format = OutputFormat.table, exac
 def sizes(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Bytes on disk per partition, largest first."""
     _report(db_url, output, reports.sizes, render.sizes, payloads.sizes)
+    with _one_line_failures():
+        _reshape_commands.isolated_section(db_url, output)
 
 
 @app.command()
@@ -226,6 +228,8 @@ def full(db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact
     Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check.
     """
     report = _report(db_url, output, lambda c: reports.full(c, exact=exact), render.full, payloads.full)
+    with _one_line_failures():
+        _reshape_commands.isolated_section(db_url, output)
     raise typer.Exit(report.health.exit_code)
 
 

@@ -275,3 +275,24 @@ def isolate(
 
             outcome = runtime.run(db_url, change)
         _emit(output, outcome_document("isolate", outcome), outcome_lines(outcome))
+
+
+def isolated_section(db_url: str | None, output: OutputFormat) -> None:
+    """Under ``sizes`` and ``full`` (table output): the isolated collections and their parts, if any."""
+    if output is not OutputFormat.table:
+        return
+
+    async def gather(c: Container) -> list[IsolatedCollection]:
+        return await c.reshape_service().isolated()
+
+    found = runtime.run(db_url, gather)
+    if not found:
+        return
+    console = render.stdout_console()
+    console.print()
+    console.print("Isolated collections (semantik-chunks isolate; partition_isolated_collections)")
+    for item in found:
+        console.print(
+            f"  {item.collection_id} in partition {item.partition_num}: {item.sub_partition}, "
+            f"{item.parts} part(s), {item.rows:,} rows, {render.size(item.bytes)}"
+        )
