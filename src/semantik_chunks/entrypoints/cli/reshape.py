@@ -175,6 +175,7 @@ split_option = typer.Option(
 
 @app.command()
 def plan(
+    ctx: typer.Context,
     db_url: DbUrl = None,
     output: Format = OutputFormat.table,
     partitions: Annotated[int | None, partitions_option] = None,
@@ -193,7 +194,7 @@ def plan(
             async def plan_isolation(c: Container) -> IsolationPlan:
                 return await c.reshape_service().plan_isolation(chosen, split_documents)
 
-            found = runtime.run(db_url, plan_isolation)
+            found = runtime.run(db_url, plan_isolation, runtime.containers(ctx.obj))
             _emit(output, isolation_document(found), isolation_lines(found))
             return
         assert partitions is not None
@@ -202,12 +203,13 @@ def plan(
         async def plan_partitions(c: Container) -> ReshapePlan:
             return await c.reshape_service().plan_partitions(target)
 
-        planned = runtime.run(db_url, plan_partitions)
+        planned = runtime.run(db_url, plan_partitions, runtime.containers(ctx.obj))
         _emit(output, plan_document(planned), plan_lines(planned))
 
 
 @app.command()
 def reshape(
+    ctx: typer.Context,
     db_url: DbUrl = None,
     output: Format = OutputFormat.table,
     partitions: Annotated[int | None, partitions_option] = None,
@@ -229,7 +231,7 @@ def reshape(
             async def plan_partitions(c: Container) -> ReshapePlan:
                 return await c.reshape_service().plan_partitions(target)
 
-            planned = runtime.run(db_url, plan_partitions)
+            planned = runtime.run(db_url, plan_partitions, runtime.containers(ctx.obj))
             _emit(output, plan_document(planned), plan_lines(planned))
             return
         with _progress("Reshaping chunks") as progress:
@@ -240,12 +242,13 @@ def reshape(
                     return await service.undo_reshape(progress)
                 return await service.reshape(partitions, progress)
 
-            outcome = runtime.run(db_url, change)
+            outcome = runtime.run(db_url, change, runtime.containers(ctx.obj))
         _emit(output, outcome_document("reshape", outcome), outcome_lines(outcome))
 
 
 @app.command()
 def isolate(
+    ctx: typer.Context,
     collection_id: Annotated[str, typer.Argument(metavar="COLLECTION_ID", show_default=False)],
     db_url: DbUrl = None,
     output: Format = OutputFormat.table,
@@ -262,7 +265,7 @@ def isolate(
             async def plan_isolation(c: Container) -> IsolationPlan:
                 return await c.reshape_service().plan_isolation(collection_id, split_documents)
 
-            found = runtime.run(db_url, plan_isolation)
+            found = runtime.run(db_url, plan_isolation, runtime.containers(ctx.obj))
             _emit(output, isolation_document(found), isolation_lines(found))
             return
         with _progress("Isolating" if not undo else "Releasing") as progress:
@@ -273,11 +276,11 @@ def isolate(
                     return await service.release(collection_id, progress)
                 return await service.isolate(collection_id, split_documents, progress)
 
-            outcome = runtime.run(db_url, change)
+            outcome = runtime.run(db_url, change, runtime.containers(ctx.obj))
         _emit(output, outcome_document("isolate", outcome), outcome_lines(outcome))
 
 
-def isolated_section(db_url: str | None, output: OutputFormat) -> None:
+def isolated_section(ctx: typer.Context, db_url: str | None, output: OutputFormat) -> None:
     """Under ``sizes`` and ``full`` (table output): the isolated collections and their parts, if any."""
     if output is not OutputFormat.table:
         return
@@ -285,7 +288,7 @@ def isolated_section(db_url: str | None, output: OutputFormat) -> None:
     async def gather(c: Container) -> list[IsolatedCollection]:
         return await c.reshape_service().isolated()
 
-    found = runtime.run(db_url, gather)
+    found = runtime.run(db_url, gather, runtime.containers(ctx.obj))
     if not found:
         return
     console = render.stdout_console()
