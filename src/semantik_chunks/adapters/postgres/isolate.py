@@ -28,6 +28,7 @@ from semantik_chunks.adapters.postgres import schema
 from semantik_chunks.adapters.postgres.reshape import (
     CURSORS,
     NAMES,
+    NO_AUTOVACUUM,
     RUNS,
     Hooks,
     Mover,
@@ -37,17 +38,19 @@ from semantik_chunks.adapters.postgres.reshape import (
     _quote,
     _reload,
     _set_phase,
+    add_primary_key,
     columns,
     copy_objects_onto,
     database_partition_count,
     drop_old,
     foreign_keys,
+    index_phase,
     install_capture,
-    parent_indexes,
     partition_index_templates,
     preflight,
     relation_exists,
     rename_to_final,
+    reset_autovacuum,
     unfinished_run,
     with_lock_retry,
 )
@@ -90,7 +93,10 @@ def _build(bind: Connection, run: Run, partition_num: int, layout: list[tuple[st
     name = Namer(bind, run.id)
     new = name(final)
     partitioned = " PARTITION BY LIST (collection_id)" if layout else ""
-    bind.execute(text(f"CREATE TABLE {_quote(new)} (LIKE chunks INCLUDING ALL EXCLUDING INDEXES){partitioned}"))
+    storage = "" if layout else f" {NO_AUTOVACUUM}"
+    bind.execute(
+        text(f"CREATE TABLE {_quote(new)} (LIKE chunks INCLUDING ALL EXCLUDING INDEXES){partitioned}{storage}")
+    )
     bind.execute(
         text(f"ALTER TABLE {_quote(new)} ADD CONSTRAINT {BOUND_CHECK} CHECK (partition_key = {partition_num})")
     )
@@ -99,29 +105,32 @@ def _build(bind: Connection, run: Run, partition_num: int, layout: list[tuple[st
     for collection_id, parts in layout:
         sub = name(isolated_name(final, collection_id))
         value = bind.execute(text("SELECT quote_literal(CAST(:c AS text))"), {"c": collection_id}).scalar_one()
-        by_hash = " PARTITION BY HASH (id)" if parts > 1 else ""
+        by_hash = " PARTITION BY HASH (id)" if parts > 1 else f" {NO_AUTOVACUUM}"
         bind.execute(text(f"CREATE TABLE {_quote(sub)} PARTITION OF {_quote(new)} FOR VALUES IN ({value}){by_hash}"))
         for i in range(parts if parts > 1 else 0):
             piece = name(f"{isolated_name(final, collection_id)}_p{i}")
             bind.execute(
                 text(
                     f"CREATE TABLE {_quote(piece)} PARTITION OF {_quote(sub)} "
-                    f"FOR VALUES WITH (MODULUS {parts}, REMAINDER {i})"
+                    f"FOR VALUES WITH (MODULUS {parts}, REMAINDER {i}) {NO_AUTOVACUUM}"
                 )
             )
     if layout:
         default = name(f"{final}_default")
-        bind.execute(text(f"CREATE TABLE {_quote(default)} PARTITION OF {_quote(new)} DEFAULT"))
-    # The old partition's indexes, then the parent's primary key: ATTACH then finds every index it needs.
+        bind.execute(text(f"CREATE TABLE {_quote(default)} PARTITION OF {_quote(new)} DEFAULT {NO_AUTOVACUUM}"))
+    # Its primary key and indexes are built after the copy (build_indexes).
+    return new
+
+
+def build_indexes(bind: Connection, run: Run, final: str, new: str) -> None:
+    """The old partition's indexes on the new one (recursing into its sub-partitions): ATTACH then finds
+    every index the parent's indexes need."""
+    name = Namer(bind, run.id)
+    add_primary_key(bind, new)
     for template in partition_index_templates(bind, [final]):
         index = "" if template.name is None else _quote(name(template.name.replace("{table}", final, 1)))
         bind.execute(text(template.render(index, _quote(new))))
-    for _index, definition, primary in parent_indexes(bind, "chunks"):
-        if primary:
-            columns_sql = definition[definition.index(" USING ") :]
-            columns_sql = columns_sql[columns_sql.index("(") :]
-            bind.execute(text(f"ALTER TABLE {_quote(new)} ADD PRIMARY KEY {columns_sql}"))
-    return new
+    bind.commit()
 
 
 def _swap(bind: Connection, run: Run, mover: Mover, partition_num: int, new: str) -> None:
@@ -201,6 +210,9 @@ def _run(
     if run.phase == "copying":
         mover.copy_all(bind)
         run = _set_phase(bind, run, "copied")
+    copied = run
+    run, indexing = index_phase(bind, run, new, lambda: build_indexes(bind, copied, final, new))
+    mover.copy_seconds += indexing
     mover.catch_up(bind)
     if hooks.before_swap is not None:
         hooks.before_swap()
@@ -218,6 +230,7 @@ def _run(
     bind.execute(text(f"DELETE FROM {CURSORS} WHERE run_id = {run.id}"))
     bind.commit()
     drop_old(bind)
+    reset_autovacuum(bind, final)
     if hooks.after_swap is not None:
         hooks.after_swap()
     return ReshapeOutcome(

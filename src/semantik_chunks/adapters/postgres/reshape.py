@@ -61,6 +61,10 @@ CAPTURE_TRIGGER = "semantik_chunks_reshape_capture"
 GUARD_TRIGGER = "semantik_chunks_reshape_no_truncate"
 TEMP_PREFIX = "rs_"
 NEW_TABLE = TEMP_PREFIX + "chunks"
+# New leaves are built without autovacuum: an autovacuum worker analysing them would hold a lock the swap
+# needs for longer than the swap waits (PostgreSQL cancels it only after deadlock_timeout, 1 s). Reset
+# right after the swap.
+NO_AUTOVACUUM = "WITH (autovacuum_enabled = false)"
 # The old objects, renamed out of the way in the swap and dropped right after it.
 OLD_PREFIX = TEMP_PREFIX + "old_"
 NEXT_STATS = TEMP_PREFIX + monitoring_sql.STATS_MATVIEW
@@ -73,8 +77,10 @@ REPLAY_BATCH = 10_000
 # behind a waiting ACCESS EXCLUSIVE request, so this bounds what a writer can wait for it.
 SWAP_LOCK_TIMEOUT_MS = 250
 SWAP_ATTEMPTS = 40
-# The log is replayed outside the lock until at most this many changes are left for the swap.
-SWAP_BACKLOG = 2_000
+# The log is replayed outside the lock until fewer than this many changes are left for the swap (each
+# replayed under its lock costs the writers' wait), or for at most CATCH_UP_ROUNDS rounds.
+SWAP_BACKLOG = 200
+CATCH_UP_ROUNDS = 50
 _MIN_BIGINT = -(2**63)
 _INSUFFICIENT_PRIVILEGE = "42501"
 _LOCK_NOT_AVAILABLE = "55P03"
@@ -256,9 +262,28 @@ def release_run_lock(bind: Connection) -> None:
         bind.invalidate()  # interrupted mid-statement: never hand the session back as it is
 
 
+def cancel_autovacuum(bind: Connection) -> None:
+    """Best effort: cancel autovacuum workers holding a lock on the table's relations (old or new), which
+    a swap would otherwise wait for until PostgreSQL cancels them itself (after deadlock_timeout). Needs
+    a superuser (or, on PostgreSQL 18, pg_signal_autovacuum_worker); without, the retries wait them out."""
+    try:
+        bind.execute(
+            text(
+                """SELECT pg_cancel_backend(a.pid) FROM pg_stat_activity a
+                   WHERE a.backend_type = 'autovacuum worker' AND a.pid IN (
+                       SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                       WHERE l.granted AND (c.relname LIKE 'chunks%' OR c.relname LIKE 'rs\\_%'))"""
+            )
+        ).all()
+        bind.commit()
+    except DBAPIError:
+        bind.rollback()
+
+
 def with_lock_retry(bind: Connection, work: Callable[[], None], what: str, *, between: Callable[[], None]) -> int:
     """Run ``work`` (which takes locks) in a transaction with a short ``lock_timeout``; on a timeout
     roll back, call ``between`` (catch up) and try again. Returns the attempts it took."""
+    waited = ""
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         try:
             bind.execute(text(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'"))
@@ -269,12 +294,27 @@ def with_lock_retry(bind: Connection, work: Callable[[], None], what: str, *, be
             bind.rollback()
             if _code(exc) != _LOCK_NOT_AVAILABLE:
                 raise
-            logger.info("%s: lock not granted within %d ms (attempt %d), retrying", what, SWAP_LOCK_TIMEOUT_MS, attempt)
+            waited = " ".join(str(exc.statement or "").split())[:100]
+            logger.info(
+                "%s: lock not granted within %d ms (attempt %d: %s)", what, SWAP_LOCK_TIMEOUT_MS, attempt, waited
+            )
+            cancel_autovacuum(bind)
             between()
             time.sleep(min(0.05 * attempt, 1.0))
+    holders = bind.execute(
+        text(
+            """SELECT DISTINCT a.pid || ' (' || a.backend_type || ', ' || coalesce(a.state, '') || ')'
+               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.granted AND l.pid <> pg_backend_pid()
+                 AND l.relation IN (SELECT relid FROM pg_partition_tree('chunks'))"""
+        )
+    ).scalars()
+    found = ", ".join(sorted(holders)) or "none now"
+    bind.rollback()
     raise ReshapeError(
-        f"{what}: could not lock chunks in {SWAP_ATTEMPTS} attempts of {SWAP_LOCK_TIMEOUT_MS} ms; a long "
-        "transaction holds it (see pg_stat_activity). Nothing was lost: run the command again to finish"
+        f"{what}: could not lock chunks in {SWAP_ATTEMPTS} attempts of {SWAP_LOCK_TIMEOUT_MS} ms (last waiting in "
+        f"{waited!r}); sessions holding locks on it: {found} (see pg_stat_activity). Nothing was lost: run the "
+        "command again to finish"
     )
 
 
@@ -550,6 +590,21 @@ def rename_to_final(bind: Connection, run_id: int, tree_root: str) -> None:
         _take_name(bind, name, name[len(TEMP_PREFIX) :])
 
 
+def reset_autovacuum(bind: Connection, root: str) -> None:
+    """Autovacuum back on for the leaves under ``root`` that the build turned it off for."""
+    for leaf in bind.execute(
+        text(
+            """WITH tree AS (SELECT relid FROM pg_partition_tree(to_regclass(:root)) WHERE isleaf
+                            UNION SELECT to_regclass(:root))
+               SELECT c.oid::regclass::text FROM tree JOIN pg_class c ON c.oid = tree.relid
+               WHERE c.relkind = 'r' AND 'autovacuum_enabled=false' = ANY(c.reloptions)"""
+        ),
+        {"root": root},
+    ).scalars():
+        bind.execute(text(f"ALTER TABLE {leaf} RESET (autovacuum_enabled)"))
+    bind.commit()
+
+
 def drop_old(bind: Connection) -> None:
     """After a swap (or at the start of the next run, if a kill came between): the old table, the
     capture's log and functions. Nothing reads the old table any more."""
@@ -764,7 +819,7 @@ class Mover:
 
     def catch_up(self, bind: Connection, *, until: int = SWAP_BACKLOG) -> None:
         """Replay the log until fewer than ``until`` changes are left (writers keep adding to it)."""
-        while True:
+        for _ in range(CATCH_UP_ROUNDS):
             taken = self.replay(bind)
             self._report("catching up")
             if taken < until:
@@ -817,8 +872,8 @@ def copy_objects_onto(bind: Connection, old: str, new: str) -> None:
 
 def _build_new_table(bind: Connection, run: Run) -> None:
     """``rs_chunks`` with M partitions: columns, defaults, CHECKs (the partition CHECK for M), NOT
-    NULLs, comments, storage as ``chunks`` has them; its foreign keys; every index; empty."""
-    n, m = run.from_count, run.to_count
+    NULLs, comments, storage as ``chunks`` has them; its foreign keys and primary key; empty."""
+    m = run.to_count
     name = Namer(bind, run.id)
     bind.execute(
         text(f"INSERT INTO {NAMES} (run_id, temp_name, final_name) VALUES ({run.id}, '{NEW_TABLE}', 'chunks')")
@@ -837,41 +892,117 @@ def _build_new_table(bind: Connection, run: Run) -> None:
     )
     for constraint, definition in foreign_keys(bind):
         bind.execute(text(f"ALTER TABLE {NEW_TABLE} ADD CONSTRAINT {_quote(constraint)} {definition}"))
-    old_parts = [partition_name(i, n) for i in range(n)]
-    templates = partition_index_templates(bind, old_parts)
     for i in range(m):
-        final = partition_name(i, m)
-        part = name(final)
-        bind.execute(text(f"CREATE TABLE {_quote(part)} PARTITION OF {NEW_TABLE} FOR VALUES IN ({i})"))
+        part = name(partition_name(i, m))
+        bind.execute(text(f"CREATE TABLE {_quote(part)} PARTITION OF {NEW_TABLE} FOR VALUES IN ({i}) {NO_AUTOVACUUM}"))
+    # The indexes, the primary key included, are built after the copy (index_phase): sorted once, not
+    # maintained row by row. Nothing reads the new table before then.
+
+
+def children(bind: Connection, parent: str) -> dict[int, str]:
+    """Partition value -> name of the LIST partitions of ``parent``."""
+    found: dict[int, str] = {}
+    for relname, bound in bind.execute(
+        text(
+            """SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i
+               JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(:p)"""
+        ),
+        {"p": _quote(parent)},
+    ).all():
+        match = re.fullmatch(r"FOR VALUES IN \((-?\d+)\)", bound or "")
+        if match is not None:
+            found[int(match.group(1))] = relname
+    return found
+
+
+def drop_partial_indexes(bind: Connection, root: str) -> None:
+    """The indexes (all but primary keys) an interrupted index phase left under ``root``."""
+    for index in bind.execute(
+        text(
+            """WITH tree AS (SELECT relid FROM pg_partition_tree(to_regclass(:root))
+                            UNION SELECT to_regclass(:root))
+               SELECT x.indexrelid::regclass::text FROM pg_index x JOIN tree ON tree.relid = x.indrelid
+               WHERE NOT x.indisprimary AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = x.indexrelid)"""
+        ),
+        {"root": _quote(root)},
+    ).scalars():
+        bind.execute(text(f"DROP INDEX IF EXISTS {index}"))
+    bind.commit()
+
+
+def add_primary_key(bind: Connection, table: str, name: str | None = None) -> None:
+    """``chunks``' primary key on ``table`` (for a partitioned one, on each of its partitions too), unless it
+    has one (an index phase killed after it)."""
+    if bind.execute(
+        text("SELECT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass(:t) AND indisprimary)"),
+        {"t": _quote(table)},
+    ).scalar_one():
+        return
+    for _index, definition, primary in parent_indexes(bind, "chunks"):
+        if primary:
+            columns_sql = definition[definition.index(" USING ") :]
+            columns_sql = columns_sql[columns_sql.index("(") :]
+            constraint = f"CONSTRAINT {_quote(name)} " if name else ""
+            bind.execute(text(f"ALTER TABLE {_quote(table)} ADD {constraint}PRIMARY KEY {columns_sql}"))
+    bind.commit()
+
+
+def build_reshape_indexes(bind: Connection, run: Run) -> None:
+    """The primary key, every per-partition index of the old partitions on each new one (named after the
+    new partition), then the parent's indexes, which attach them."""
+    name = Namer(bind, run.id)
+    keys = [index for index, _definition, is_primary in parent_indexes(bind, "chunks") if is_primary]
+    add_primary_key(bind, NEW_TABLE, name(keys[0]) if keys else None)
+    templates = partition_index_templates(bind, [partition_name(i, run.from_count) for i in range(run.from_count)])
+    for number, part in sorted(children(bind, NEW_TABLE).items()):
+        final = partition_name(number, run.to_count)
         for template in templates:
             index = "" if template.name is None else _quote(name(template.name.replace("{table}", final, 1)))
             bind.execute(text(template.render(index, _quote(part))))
+        bind.commit()
     for index, definition, primary in parent_indexes(bind, "chunks"):
-        body = re.sub(r" ON (ONLY )?(public\.)?chunks ", f" ON {NEW_TABLE} ", definition, count=1)
-        temp = name(index)
-        if primary:
-            columns_sql = body[body.index("(") :]
-            bind.execute(text(f"ALTER TABLE {NEW_TABLE} ADD CONSTRAINT {_quote(temp)} PRIMARY KEY {columns_sql}"))
-        else:
-            bind.execute(text(body.replace(f"INDEX {index} ", f"INDEX {_quote(temp)} ", 1)))
+        if not primary:
+            body = re.sub(r" ON (ONLY )?(public\.)?chunks ", f" ON {NEW_TABLE} ", definition, count=1)
+            bind.execute(text(body.replace(f"INDEX {index} ", f"INDEX {_quote(name(index))} ", 1)))
+    bind.commit()
+
+
+def index_phase(bind: Connection, run: Run, root: str, build: Callable[[], None]) -> tuple[Run, float]:
+    """After the copy: build the indexes (resumable: a killed phase's partial indexes are dropped and
+    built again). Returns the run and the seconds it took."""
+    if run.phase not in ("copied", "indexing"):
+        return run, 0.0
+    run = _set_phase(bind, run, "indexing")
+    drop_partial_indexes(bind, root)
+    started = time.perf_counter()
+    build()
+    took = time.perf_counter() - started
+    bind.execute(text(f"UPDATE {RUNS} SET copy_seconds = copy_seconds + {took!r} WHERE id = {run.id}"))
+    return _set_phase(bind, run, "indexed"), took
 
 
 def _swap_reshape(bind: Connection, run: Run, mover: Mover, with_monitoring: bool) -> None:
     """The one short transaction (its lock_timeout set by the caller)."""
-    bind.execute(text("LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE"))
-    bind.execute(text(f"LOCK TABLE {NEW_TABLE} IN ACCESS EXCLUSIVE MODE"))
+    took = _Stopwatch()
+    lock_sequence_first(bind)
+    # The parent only: every statement on chunks locks it first, so this stops every writer, while an
+    # autovacuum worker busy on one of the old partitions does not hold the swap up.
+    bind.execute(text("LOCK TABLE ONLY chunks IN ACCESS EXCLUSIVE MODE"))
+    bind.execute(text(f"LOCK TABLE ONLY {NEW_TABLE} IN ACCESS EXCLUSIVE MODE"))
+    took("locks")
     mover.replay_all(bind)
+    took("replay")
     copy_objects_onto(bind, "chunks", NEW_TABLE)
     views = host_views(bind)
     drop_host_views(bind, views)
     if with_monitoring:
         for statement in monitoring_sql.drop_statements():
             bind.execute(text(statement))
-    sequence = bind.execute(text("SELECT pg_get_serial_sequence('chunks', 'id')")).scalar_one_or_none()
-    if sequence is not None:
-        bind.execute(text(f"ALTER SEQUENCE {sequence} OWNED BY {NEW_TABLE}.id"))
+    took("drop views")
+    hand_over_sequence(bind, "chunks", NEW_TABLE)
     bind.execute(text(f"ALTER TABLE chunks RENAME TO {OLD_PREFIX}chunks"))
     rename_to_final(bind, run.id, "chunks")
+    took("renames")
     for statement in schema.create_routing_functions(run.to_count):
         bind.execute(text(statement))
     create_host_views(bind, views)
@@ -882,7 +1013,39 @@ def _swap_reshape(bind: Connection, run: Run, mover: Mover, with_monitoring: boo
             bind.execute(text(f"ALTER MATERIALIZED VIEW {NEXT_STATS} RENAME TO {monitoring_sql.STATS_MATVIEW}"))
             for suffix in ("_id", "_partition"):
                 bind.execute(text(f"ALTER INDEX {NEXT_STATS}{suffix} RENAME TO {monitoring_sql.STATS_MATVIEW}{suffix}"))
+    took("functions and views")
     bind.execute(text(f"UPDATE {RUNS} SET phase = 'done', finished_at = now() WHERE id = {run.id}"))
+    logger.info("swap: %s", took.report())
+
+
+class _Stopwatch:
+    """Where the swap's time goes (logged)."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self._steps: list[str] = []
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self._steps.append(f"{step} {1000 * (now - self._last):.0f} ms")
+        self._last = now
+
+    def report(self) -> str:
+        return ", ".join(self._steps)
+
+
+def hand_over_sequence(bind: Connection, old: str, new: str) -> None:
+    """The id sequence owned by ``new``'s ``id`` (``pg_get_serial_sequence``, which writers use, follows)."""
+    sequence = bind.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": old}).scalar_one_or_none()
+    if sequence is not None:
+        bind.execute(text(f"ALTER SEQUENCE {sequence} OWNED BY {_quote(new)}.id"))
+
+
+def lock_sequence_first(bind: Connection) -> None:
+    """The id sequence's lock, before the table's: a writer takes ids (a lock on the sequence) before its
+    COPY locks chunks, so a swap that locked chunks first and then altered the sequence would wait for a
+    writer waiting for it. A no-op ALTER SEQUENCE takes the lock (LOCK TABLE refuses sequences)."""
+    hand_over_sequence(bind, "chunks", "chunks")
 
 
 def _abandon_build(bind: Connection, run: Run) -> None:
@@ -1134,6 +1297,9 @@ class PostgresTableReshaper:
         if run.phase == "copying":
             mover.copy_all(bind)
             run = _set_phase(bind, run, "copied")
+        copied = run
+        run, indexing = index_phase(bind, run, NEW_TABLE, lambda: build_reshape_indexes(bind, copied))
+        mover.copy_seconds += indexing
         with_monitoring = relation_exists(bind, "partition_stats")
         mover.catch_up(bind)
         if with_monitoring and not relation_exists(bind, NEXT_STATS):
@@ -1158,6 +1324,7 @@ class PostgresTableReshaper:
         bind.execute(text(f"DELETE FROM {CURSORS} WHERE run_id = {run.id}"))
         bind.commit()
         drop_old(bind)
+        reset_autovacuum(bind, "chunks")
         if self.hooks.after_swap is not None:
             self.hooks.after_swap()
         if with_monitoring:
