@@ -19,6 +19,7 @@ collection's sub-partition (plain again when no isolated collection is left ther
 
 from __future__ import annotations
 
+import logging
 import time
 
 from sqlalchemy import text
@@ -38,6 +39,7 @@ from semantik_chunks.adapters.postgres.reshape import (
     _quote,
     _reload,
     _set_phase,
+    _Stopwatch,
     add_primary_key,
     columns,
     copy_objects_onto,
@@ -56,6 +58,8 @@ from semantik_chunks.adapters.postgres.reshape import (
 )
 from semantik_chunks.domain.hashing import partition_for, partition_name
 from semantik_chunks.domain.reshape import IsolatedCollection, ReshapeError, ReshapeOutcome, isolated_name
+
+logger = logging.getLogger(__name__)
 
 # A CHECK on the new partition that proves every row belongs to it, so ATTACH PARTITION skips its scan.
 BOUND_CHECK = "semantik_chunks_partition_bound"
@@ -135,14 +139,24 @@ def build_indexes(bind: Connection, run: Run, final: str, new: str) -> None:
 
 def _swap(bind: Connection, run: Run, mover: Mover, partition_num: int, new: str) -> None:
     final = partition_name(partition_num, run.from_count)
-    bind.execute(text("LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE"))
+    took = _Stopwatch()
+    # The parent only (every writer locks it first), then the partition that is replaced (DETACH needs it).
+    bind.execute(text("LOCK TABLE ONLY chunks IN ACCESS EXCLUSIVE MODE"))
+    bind.execute(text(f"LOCK TABLE {_quote(final)} IN ACCESS EXCLUSIVE MODE"))
+    took("locks")
     mover.replay_all(bind)
+    took("replay")
     copy_objects_onto(bind, final, new)
     bind.execute(text(f"ALTER TABLE chunks DETACH PARTITION {_quote(final)}"))
+    took("detach")
     rename_to_final(bind, run.id, final)
+    took("renames")
     bind.execute(text(f"ALTER TABLE chunks ATTACH PARTITION {_quote(final)} FOR VALUES IN ({partition_num})"))
+    took("attach")
     bind.execute(text(f"ALTER TABLE {_quote(final)} DROP CONSTRAINT {BOUND_CHECK}"))
     bind.execute(text(f"UPDATE {RUNS} SET phase = 'done', finished_at = now() WHERE id = {run.id}"))
+    took("check")
+    logger.info("swap: %s", took.report())
 
 
 def _run(
