@@ -10,18 +10,23 @@ Every Postgres adapter is given the container's one engine (``engine``); a host 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.adapters.memory.history import InMemoryPartitionHistory
 from semantik_chunks.adapters.memory.reshape import InMemoryTableReshaper
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
+from semantik_chunks.adapters.memory.unit_of_work import MemoryUnitOfWork
 from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.services.demo import DemoWorkload
+from semantik_chunks.services.history import PartitionHistoryService
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
 from semantik_chunks.services.reshape import ReshapeService
@@ -48,6 +53,14 @@ def _postgres_collections(engine: Any) -> Any:
     return PostgresCollectionRepository(engine)
 
 
+def _postgres_unit_of_work(engine: Callable[[], Any], partition_count: int, connection: Any = None) -> Any:
+    from semantik_chunks.adapters.postgres.unit_of_work import PostgresUnitOfWork
+
+    if connection is not None:  # the host's connection or session: the container's engine is not needed
+        return PostgresUnitOfWork.on(connection, partition_count)
+    return PostgresUnitOfWork(engine(), partition_count)
+
+
 def _postgres_statistics(engine: Any, partition_count: int) -> Any:
     from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 
@@ -58,6 +71,16 @@ def _postgres_reshaper(engine: Any) -> Any:
     from semantik_chunks.adapters.postgres.reshape import PostgresTableReshaper
 
     return PostgresTableReshaper(engine)
+
+
+def _postgres_history(engine: Any) -> Any:
+    from semantik_chunks.adapters.postgres.history import PostgresPartitionHistory
+
+    return PostgresPartitionHistory(engine)
+
+
+def _retention(settings: Settings) -> timedelta:
+    return timedelta(days=settings.history_retention_days)
 
 
 def _postgres_migrations(engine: Any, partition_count: int) -> Any:
@@ -116,6 +139,13 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryCollectionRepository, memory_database),
         postgres=providers.Singleton(_postgres_collections, engine),
     )
+    # A new unit of work per call: ``async with container.unit_of_work() as uow`` on the container's engine,
+    # or ``container.unit_of_work(connection=host_conn)`` in the host's own transaction (docs/library.md).
+    unit_of_work = providers.Selector(
+        backend,
+        memory=providers.Factory(MemoryUnitOfWork, memory_database),
+        postgres=providers.Factory(_postgres_unit_of_work, engine.provider, partition_count),
+    )
     statistics_source = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
@@ -125,6 +155,11 @@ class Container(containers.DeclarativeContainer):
         backend,
         memory=providers.Singleton(InMemoryTableReshaper, memory_database),
         postgres=providers.Singleton(_postgres_reshaper, engine),
+    )
+    partition_history = providers.Selector(
+        backend,
+        memory=providers.Singleton(InMemoryPartitionHistory, memory_database),
+        postgres=providers.Singleton(_postgres_history, engine),
     )
     # "live" asks the database every time; "once" (a command of the CLI) answers each question from the
     # first answer, so that the sections of one report describe one moment (adapters/read_once.py).
@@ -158,6 +193,13 @@ class Container(containers.DeclarativeContainer):
         statistics_port=partition_statistics,
         thresholds=thresholds,
         alert_sinks=alert_sinks,
+    )
+    history_service = providers.Singleton(
+        PartitionHistoryService,
+        statistics_port=partition_statistics,
+        history_port=partition_history,
+        thresholds=thresholds,
+        retention=providers.Callable(_retention, settings),
     )
     partition_manager = providers.Singleton(
         PartitionManager,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from semantik_chunks.domain.adoption import MoveReport, Progress
+from semantik_chunks.domain.history import PartitionSample
 from semantik_chunks.domain.model import (
     Alert,
     Chunk,
@@ -22,6 +25,7 @@ from semantik_chunks.domain.reshape import (
     ReshapeOutcome,
     ReshapeProgress,
 )
+from semantik_chunks.domain.schema import SchemaRevision
 
 
 class ChunkRepository(Protocol):
@@ -33,7 +37,9 @@ class ChunkRepository(Protocol):
     async def add_many(self, chunks: Sequence[Chunk]) -> list[Chunk]:
         """Store all of ``chunks`` or none of them; return them with id, partition_key and timestamps.
 
-        Raises ``InvalidChunkError`` or ``DuplicateChunkError`` naming the chunk at fault."""
+        Raises ``InvalidChunkError`` or ``DuplicateChunkError`` naming the chunk at fault,
+        ``IdsExhaustedError`` when no id is left to generate, and ``DatabaseUnavailableError``
+        when the database cannot be reached."""
         ...
 
     async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
@@ -46,6 +52,15 @@ class ChunkRepository(Protocol):
 
     async def list_by_document(self, collection_id: str, document_id: str) -> list[Chunk]:
         """A document's chunks ordered by (chunk_index, id)."""
+        ...
+
+    def iter_collection(self, collection_id: str, *, batch_size: int = 1000) -> AsyncIterator[Chunk]:
+        """``list_by_collection``'s chunks in the same order, read ``batch_size`` at a time (keyset pages:
+        only one batch is held in memory). ``async for chunk in repo.iter_collection(cid): ...``"""
+        ...
+
+    def iter_document(self, collection_id: str, document_id: str, *, batch_size: int = 1000) -> AsyncIterator[Chunk]:
+        """``list_by_document``'s chunks in the same order, read ``batch_size`` at a time."""
         ...
 
     async def delete_collection(self, collection_id: str) -> int:
@@ -65,6 +80,31 @@ class CollectionRepository(Protocol):
         ...
 
     async def exists(self, collection_id: str) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the chunk and collection repositories (cosmicpython's unit of work)::
+
+        async with uow:
+            await uow.collections.add("c1")
+            await uow.chunks.add_many(chunks)
+            await uow.commit()
+
+    Leaving the block without ``commit()`` rolls back; ``commit()`` or ``rollback()`` may be called more
+    than once (each ends the work so far and starts anew). Sequence values (ids) are never given back."""
+
+    chunks: ChunkRepository
+    collections: CollectionRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
 
 
 class PartitionStatistics(Protocol):
@@ -103,6 +143,32 @@ class PartitionStatistics(Protocol):
 
     async def refresh_collection_stats(self) -> None:
         """Refresh ``collection_chunking_stats`` (concurrently where the database allows)."""
+        ...
+
+    async def analyze(self, partitions: Sequence[int]) -> None:
+        """Bring the database's statistics of ``partitions`` up to date after a bulk change, so that
+        ``exact=False`` answers what ``exact=True`` counts (ANALYZE; nothing to do in memory)."""
+        ...
+
+
+class PartitionHistory(Protocol):
+    """Snapshots of every partition taken at checks, kept for a retention period.
+
+    Reads and prunes go through an index on ``taken_at``: their cost follows the window asked
+    for, never the length of the history."""
+
+    async def record(self, snapshots: Sequence[PartitionSnapshot], taken_at: datetime) -> int:
+        """Store one sample per snapshot, all taken at ``taken_at``; return how many were stored.
+
+        Raises ``ClockWentBackwardsError`` (and stores nothing) when a stored sample is as new or newer."""
+        ...
+
+    async def read(self, since: datetime, partition_num: int | None = None) -> list[PartitionSample]:
+        """Samples taken at or after ``since`` (of one partition, or all), oldest first, then by partition."""
+        ...
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete the samples taken before ``older_than``; return how many were deleted."""
         ...
 
 
@@ -170,7 +236,17 @@ class SchemaMigrations(Protocol):
         """Apply every revision not applied yet; return the revisions then applied.
 
         A host's ``chunks`` table that the migrations take over keeps its misplaced rows for
-        ``TableAdoption.move_misplaced_rows``."""
+        ``TableAdoption.move_misplaced_rows``. A database migrated for another partition count is a
+        ``ConfigurationError`` (changing the count is ``semantik-chunks reshape``), never a silent success."""
+        ...
+
+    async def migrate_to(self, revision: str) -> tuple[str, ...]:
+        """Upgrade or downgrade to ``revision`` (``heads``, a revision id, or ``base``: nothing of the
+        library's left, its version table included); return the revisions then applied."""
+        ...
+
+    async def history(self) -> list[SchemaRevision]:
+        """Every revision of the library, oldest first, each saying whether the database has it."""
         ...
 
 

@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from semantik_chunks import partition_for, partition_name
+from semantik_chunks import partition_for, partition_table_name
 from semantik_chunks.adapters.postgres import migrate
 from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository
 from semantik_chunks.adapters.postgres.engine import create_engine
@@ -141,7 +141,7 @@ def partition_names(url: str) -> list[str]:
 
 def assert_shape(url: str, count: int) -> None:
     """The table, the routing, the CHECK and every monitoring object answer for ``count`` partitions."""
-    assert partition_names(url) == [partition_name(i, count) for i in range(count)]
+    assert partition_names(url) == [partition_table_name(i, count) for i in range(count)]
     assert rows(url, "SELECT chunk_partition_count()")[0][0] == count
     assert rows(url, MISPLACED)[0][0] == 0
     assert rows(url, WRONG_TABLE)[0][0] == 0
@@ -161,14 +161,14 @@ def assert_shape(url: str, count: int) -> None:
     )
     assert wrong[0][0] == 0
     name = rows(url, "SELECT get_partition_for_collection('abc')")[0][0]
-    assert name == partition_name(partition_for("abc", count), count)
+    assert name == partition_table_name(partition_for("abc", count), count)
     # The host's foreign keys, its own per-partition indexes (named after their partition) and its column.
     fks = {
         r[0]
         for r in rows(url, "SELECT conname FROM pg_constraint WHERE conrelid = 'chunks'::regclass AND contype = 'f'")
     }
     assert fks == {"chunks_collection_id_fkey", "chunks_chunking_config_id_fkey"}
-    first = partition_name(0, count)
+    first = partition_table_name(0, count)
     indexes = {
         r[0] for r in rows(url, "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::regclass", first)
     }
@@ -334,7 +334,7 @@ def test_a_run_killed_with_sigkill_is_finished_by_a_rerun(db: str, tmp_path: Pat
 
     # The table is untouched; the change is pending; another change is refused until it is finished.
     assert checksum(db) == before
-    assert partition_names(db) == [partition_name(i, 100) for i in range(100)]
+    assert partition_names(db) == [partition_table_name(i, 100) for i in range(100)]
     pending = run_service(db, lambda s: s.pending())
     assert pending is not None and pending.describe() == "reshape --partitions 128"
     with pytest.raises(ReshapeError, match="unfinished `reshape --partitions 128`"):
@@ -381,7 +381,7 @@ def scanned(url: str, sql: str) -> set[str]:
 def test_isolating_a_collection_with_a_writer_prunes_to_its_own_parts_and_undo_restores(db: str) -> None:
     target = largest_collection(db)
     number = partition_for(target, 100)
-    part = partition_name(number, 100)
+    part = partition_table_name(number, 100)
     neighbour = next(f"neighbour-{i}" for i in range(100_000) if partition_for(f"neighbour-{i}", 100) == number)
     run_sql(
         db,
@@ -482,6 +482,6 @@ def test_bad_input_is_refused_and_changes_nothing(
     with pytest.raises(ReshapeError, match=message):
         run_service(db, change)
     assert checksum(db) == before
-    assert partition_names(db) == [partition_name(i, 100) for i in range(100)]
+    assert partition_names(db) == [partition_table_name(i, 100) for i in range(100)]
     assert leftovers(db) == []
     assert run_service(db, lambda s: s.pending()) is None

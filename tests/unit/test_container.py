@@ -27,8 +27,17 @@ def test_memory_backend_wires_memory_adapters() -> None:
     assert list(container.alert_sinks()) == []  # interactive checks notify nobody
 
 
-def test_no_database_url_also_means_memory_here() -> None:
-    assert bootstrap(Settings()).backend() == "memory"
+def test_no_database_url_is_a_configuration_error_never_a_silent_memory_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for container in (bootstrap(Settings()), bootstrap()):
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            container.backend()
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            container.chunk_repository()
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            container.monitoring_service()
 
 
 def test_a_postgres_url_selects_the_postgres_backend() -> None:
@@ -89,7 +98,7 @@ async def test_a_provider_is_overridden_in_one_line() -> None:
     assert container.partition_statistics() is fake
     assert (await container.partition_manager().get_distribution_stats()).total_chunks == 1
     result = await container.monitoring_service().check_partition_health()
-    assert result.metrics["total_chunks"] == 1
+    assert result.metrics.total_chunks == 1
     container.partition_statistics.reset_override()
     assert container.partition_statistics() is not fake
 

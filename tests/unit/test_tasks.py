@@ -18,8 +18,19 @@ from dependency_injector import providers
 from semantik_chunks.adapters.alerting import ALERT_LOGGER, LoggingAlertSink, WebhookAlertSink
 from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
 from semantik_chunks.adapters.memory.database import MemoryDatabase
-from semantik_chunks.container import Container
-from semantik_chunks.domain.model import Alert, AlertLevel, MonitoringResult, PartitionHealthStatus
+from semantik_chunks.config import Settings
+from semantik_chunks.container import Container, bootstrap
+from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.model import (
+    Alert,
+    AlertLevel,
+    CheckOutcome,
+    HealthMetrics,
+    MonitoringResult,
+    PartitionHealthStatus,
+    SkewMetric,
+    SkewStatus,
+)
 from semantik_chunks.entrypoints.tasks import (
     MONITOR_TASK,
     REFRESH_TASK,
@@ -131,11 +142,24 @@ def test_beat_schedule_runs_both_tasks_at_their_intervals() -> None:
 
 
 def test_the_monitor_payload_is_plain_json() -> None:
+    metrics = HealthMetrics(
+        total_partitions=4,
+        total_chunks=10,
+        unbalanced_count=0,
+        warning_count=1,
+        healthy_count=3,
+        effective_collections=2.5,
+        chance_skew=None,
+        chance_from_collections=True,
+        hot_partitions=(1,),
+        skew_metrics=(SkewMetric(metric="chunk_distribution", value=0.4, status=SkewStatus.WARNING, details="d"),),
+        mode="statistics",
+    )
     result = MonitoringResult(
-        status="success",
+        status=CheckOutcome.SUCCESS,
         timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         alerts=(Alert(level=AlertLevel.WARNING, message="m", action="a", partitions=(1, 2)),),
-        metrics={"hot_partitions": [1]},
+        metrics=metrics,
         overall=PartitionHealthStatus.WARNING,
     )
     payload = monitoring_payload(result)
@@ -144,10 +168,25 @@ def test_the_monitor_payload_is_plain_json() -> None:
         "status": "success",
         "timestamp": "2026-01-02T03:04:05+00:00",
         "alerts": [{"level": "WARNING", "message": "m", "action": "a", "partitions": [1, 2]}],
-        "metrics": {"hot_partitions": [1]},
+        "metrics": {
+            "total_partitions": 4,
+            "total_chunks": 10,
+            "unbalanced_count": 0,
+            "warning_count": 1,
+            "healthy_count": 3,
+            "effective_collections": 2.5,
+            "chance_skew": None,
+            "chance_from_collections": True,
+            "hot_partitions": [1],
+            "skew_metrics": {"chunk_distribution": {"value": 0.4, "status": "WARNING", "details": "d"}},
+            "mode": "statistics",
+        },
         "error": None,
         "overall": "WARNING",
     }
+    failed = MonitoringResult(status=CheckOutcome.FAILED, timestamp=result.timestamp, error="database unreachable")
+    assert monitoring_payload(failed)["metrics"] == {}
+    assert monitoring_payload(failed)["status"] == "failed"
 
 
 def test_tasks_are_registered_on_the_given_app_only() -> None:
@@ -288,3 +327,46 @@ def test_each_run_gets_a_fresh_container(database: MemoryDatabase, tasks_with: U
     tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
     assert len(made) == 2
     assert made[0] is not made[1]
+
+
+def test_a_worker_without_a_database_url_fails_its_runs_with_a_configuration_error(
+    tasks_with: UseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    tasks = tasks_with(lambda: bootstrap(Settings.from_env()))  # the documented one-liner, no DATABASE_URL
+    for task in (tasks.monitor_partition_health, tasks.refresh_collection_chunking_stats):
+        outcome = task.delay()
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            outcome.get(timeout=TIMEOUT)
+
+
+def test_each_monitor_run_records_a_snapshot_of_every_partition(
+    database: MemoryDatabase, tasks_with: UseFactory
+) -> None:
+    tasks = tasks_with(lambda: memory_container(database))
+    for _ in range(2):
+        result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+        assert result["status"] == "success"
+    taken = sorted({s.taken_at for s in database.history})
+    assert len(taken) == 2 and len(database.history) == 2 * PARTITIONS
+    assert sum(s.row_count for s in database.history if s.taken_at == taken[-1]) == sum(
+        len(rows) for rows in database.partitions.values()
+    )
+
+
+def test_a_snapshot_that_fails_leaves_the_check_and_the_history_as_they_were(
+    database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import timedelta
+
+    from semantik_chunks.domain.history import PartitionSample
+
+    future = PartitionSample(0, datetime.now(UTC) + timedelta(days=1), 1, 1)
+    database.history.append(future)
+    tasks = tasks_with(lambda: memory_container(database))
+    result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+    assert result["status"] == "success" and result["alerts"]
+    assert database.history == [future]
+    assert any(
+        "recording the partition snapshot failed: the clock went backwards" in r.getMessage() for r in caplog.records
+    )

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from semantik_chunks.domain import health
+from semantik_chunks.domain import advice, chance
+from semantik_chunks.domain import skew as skews
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.hashing import MAX_PARTITIONS, hashtext
 from semantik_chunks.domain.model import (
@@ -233,11 +234,11 @@ def verdict(
     """The health verdict a table with these per-partition rows and collections gets (chance-aware, as
     the monitoring service judges it, with no write activity)."""
     count = len(rows)
-    healths = health.partition_health(_snapshots(rows, sizes), count, thresholds)
-    k_eff, _ = health.chance_estimate(list(rows), [c.chunk_count for c in collections])
-    sigma = health.chance_skew(count, k_eff)
-    large = health.large_collections_by_partition(collections, sum(rows), count)
-    return health.overall_status(health.alerts(healths, [], 0, sigma, thresholds, large))
+    healths = skews.partition_health(_snapshots(rows, sizes), count, thresholds)
+    k_eff, _ = chance.chance_estimate(list(rows), [c.chunk_count for c in collections])
+    sigma = chance.chance_skew(count, k_eff)
+    large = chance.large_collections_by_partition(collections, sum(rows), count)
+    return advice.overall_status(advice.alerts(healths, [], 0, sigma, thresholds, large))
 
 
 def plan_reshape(
@@ -275,7 +276,7 @@ def plan_reshape(
             coll_in[new] += 1
             moving.append(f)
     total_rows = sum(f.rows for f in footprints)
-    after_healths = health.partition_health(_snapshots(rows_after[:target], bytes_after[:target]), target, thresholds)
+    after_healths = skews.partition_health(_snapshots(rows_after[:target], bytes_after[:target]), target, thresholds)
     changes = tuple(
         PartitionChange(
             partition_num=i,
@@ -319,11 +320,9 @@ def plan_reshape(
         estimated_seconds=total_rows / rate,
         partitions=changes,
         skew_before=tuple(
-            health.skew_metrics(_snapshots(rows_before[:current], bytes_before[:current]), current, thresholds)
+            skews.skew_metrics(_snapshots(rows_before[:current], bytes_before[:current]), current, thresholds)
         ),
-        skew_after=tuple(
-            health.skew_metrics(_snapshots(rows_after[:target], bytes_after[:target]), target, thresholds)
-        ),
+        skew_after=tuple(skews.skew_metrics(_snapshots(rows_after[:target], bytes_after[:target]), target, thresholds)),
         verdict_before=verdict(rows_before[:current], bytes_before[:current], before_counts, thresholds),
         verdict_after=verdict(rows_after[:target], bytes_after[:target], after_counts, thresholds),
         nearby=tuple(options),
@@ -350,7 +349,7 @@ def plan_isolation(
     for f in footprints:
         rows_by_partition[f.partition_num] += f.rows
     total = sum(rows_by_partition)
-    skew = health.skew_factor(rows_by_partition[partition_num], total, partition_count)
+    skew = skews.skew_factor(rows_by_partition[partition_num], total, partition_count)
     rate = rows_per_second if rows_per_second > 0 else DEFAULT_ROWS_PER_SECOND
     copied = rows + neighbour_rows
     return IsolationPlan(
@@ -368,7 +367,7 @@ def plan_isolation(
         rows_per_second=rate,
         estimated_seconds=copied / rate,
         rows_per_part=math.ceil(rows / split_parts) if rows else 0,
-        status_before=health.health_status(skew, thresholds),
+        status_before=skews.health_status(skew, thresholds),
         chunk_skew=skew,
     )
 

@@ -114,7 +114,19 @@ async def _monitor(factory: ContainerFactory) -> dict[str, Any]:
             logger.error("partition health check failed: %s", result.error)
             alerts = [failure_alert(result)]
         await _deliver(alerts, container.monitor_alert_sinks())
+        await _take_snapshot(container)
     return monitoring_payload(result)
+
+
+async def _take_snapshot(container: Container) -> None:
+    """Record the partitions' history (``semantik-chunks history`` / ``forecast`` read it). A failure is
+    logged, never raised: the health check's result and alerts stand on their own."""
+    try:
+        taken = await container.history_service().take_snapshot()
+    except Exception as exc:
+        logger.error("recording the partition snapshot failed: %s", exc)
+        return
+    logger.info("recorded a snapshot of %d partitions, pruned %d old samples", taken.partitions, taken.pruned)
 
 
 async def _deliver(alerts: Sequence[Alert], sinks: Sequence[AlertSink]) -> None:
@@ -139,5 +151,12 @@ def _jsonable(_instance: Any, _field: Any, value: Any) -> Any:
 
 
 def monitoring_payload(result: MonitoringResult) -> dict[str, Any]:
-    """``result`` as JSON-ready data (what the monitor task returns to the result backend)."""
-    return attrs.asdict(result, value_serializer=_jsonable)
+    """``result`` as JSON-ready data (what the monitor task returns to the result backend); ``metrics``
+    as the API gives them (``skew_metrics`` keyed by metric name, ``{}`` for a failed check)."""
+    payload = attrs.asdict(result, value_serializer=_jsonable)
+    metrics = payload["metrics"]
+    if metrics is None:
+        payload["metrics"] = {}
+    else:
+        metrics["skew_metrics"] = {m.pop("metric"): m for m in metrics["skew_metrics"]}
+    return payload

@@ -14,7 +14,7 @@ import attrs
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import row_size
-from semantik_chunks.domain.hashing import partition_for, partition_name, validate_partition_count
+from semantik_chunks.domain.hashing import partition_for, partition_table_name, validate_partition_count
 from semantik_chunks.domain.reshape import (
     CollectionFootprint,
     IsolatedCollection,
@@ -104,7 +104,7 @@ class InMemoryTableReshaper:
     async def isolate(self, collection_id: str, parts: int, progress: Progress | None = None) -> ReshapeOutcome:
         count = self._db.partition_count
         number = partition_for(collection_id, count)
-        name = isolated_name(partition_name(number, count), collection_id)
+        name = isolated_name(partition_table_name(number, count), collection_id)
         self._isolated[collection_id] = IsolatedCollection(collection_id, number, name, parts)
         rows = len(self._db.partitions[number])
         return ReshapeOutcome("isolate", count, count, rows_copied=rows, collection_id=collection_id, split_parts=parts)

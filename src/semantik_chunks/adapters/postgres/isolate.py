@@ -56,7 +56,7 @@ from semantik_chunks.adapters.postgres.reshape import (
     unfinished_run,
     with_lock_retry,
 )
-from semantik_chunks.domain.hashing import partition_for, partition_name
+from semantik_chunks.domain.hashing import partition_for, partition_table_name
 from semantik_chunks.domain.reshape import IsolatedCollection, ReshapeError, ReshapeOutcome, isolated_name
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def _build(bind: Connection, run: Run, partition_num: int, layout: list[tuple[st
     """The partition's next version beside it, empty: sub-partitioned for ``layout`` (collection, parts),
     plain when it is empty. Returns its (temporary) name."""
     n = run.from_count
-    final = partition_name(partition_num, n)
+    final = partition_table_name(partition_num, n)
     name = Namer(bind, run.id)
     new = name(final)
     partitioned = " PARTITION BY LIST (collection_id)" if layout else ""
@@ -138,7 +138,7 @@ def build_indexes(bind: Connection, run: Run, final: str, new: str) -> None:
 
 
 def _swap(bind: Connection, run: Run, mover: Mover, partition_num: int, new: str) -> None:
-    final = partition_name(partition_num, run.from_count)
+    final = partition_table_name(partition_num, run.from_count)
     took = _Stopwatch()
     # The parent only (every writer locks it first), then the partition that is replaced (DETACH needs it).
     bind.execute(text("LOCK TABLE ONLY chunks IN ACCESS EXCLUSIVE MODE"))
@@ -197,7 +197,7 @@ def _run(
         run = _set_phase(bind, run, "built")
     elif run.kind != kind or run.collection_id != collection_id or (kind == "isolate" and run.parts != parts):
         raise ReshapeError(f"an unfinished `{run.pending().describe()}` is in progress; run that command again")
-    final = partition_name(partition_num, n)
+    final = partition_table_name(partition_num, n)
     new = bind.execute(
         text(f"SELECT temp_name FROM {NAMES} WHERE run_id = {run.id} AND final_name = :f"), {"f": final}
     ).scalar_one()

@@ -1,9 +1,9 @@
 """DDL of the monitoring views and functions, rendered from the domain's thresholds.
 
 Every status the SQL computes uses the same thresholds and the same float arithmetic as
-``domain.health`` (skews and percentages in ``float8``, in the same order of operations), so
+``domain.skew`` (skews and percentages in ``float8``, in the same order of operations), so
 a view and the domain agree on the same data, boundaries included: the skews divide exact
-integers once, like ``health.skew_factor``.
+integers once, like ``skew.skew_factor``.
 
 Cost. The health path (``partition_health_summary``, ``partition_health``,
 ``partition_distribution``, ``partition_size_distribution``, ``partition_stats``) reads row counts
@@ -17,7 +17,7 @@ and average tokens, so they read the whole table (the latter only when refreshed
 
 from __future__ import annotations
 
-from semantik_chunks.domain import health
+from semantik_chunks.domain import advice
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 CATALOG_VIEW = "chunk_partition_catalog"
@@ -48,7 +48,7 @@ def _float(value: float) -> str:
 
 
 def _skew(part: str, total: str) -> str:
-    """``health.skew_factor``: ``|part * N - total| / total``, exact integers divided once in float8
+    """``skew.skew_factor``: ``|part * N - total| / total``, exact integers divided once in float8
     (so a skew of exactly 0.3 is 0.3), 0 for an empty table."""
     deviation = f"abs({part}::bigint * {_N} - {total}::bigint)"
     return f"CASE WHEN {total} > 0 THEN {deviation}::float8 / {total}::float8 ELSE 0::float8 END"
@@ -60,7 +60,7 @@ def _percentage(part: str, total: str) -> str:
 
 
 def _health_status(skew: str, thresholds: Thresholds) -> str:
-    """``health.health_status``: only HEALTHY, WARNING and UNBALANCED."""
+    """``skew.health_status``: only HEALTHY, WARNING and UNBALANCED."""
     return (
         f"CASE WHEN {skew} >= {_float(thresholds.critical)} THEN 'UNBALANCED' "
         f"WHEN {skew} >= {_float(thresholds.warning)} THEN 'WARNING' ELSE 'HEALTHY' END"
@@ -68,7 +68,7 @@ def _health_status(skew: str, thresholds: Thresholds) -> str:
 
 
 def _skew_status(value: str, thresholds: Thresholds) -> str:
-    """``health.skew_status``: NORMAL, WARNING or CRITICAL."""
+    """``skew.skew_status``: NORMAL, WARNING or CRITICAL."""
     return (
         f"CASE WHEN {value} >= {_float(thresholds.critical)} THEN 'CRITICAL' "
         f"WHEN {value} >= {_float(thresholds.warning)} THEN 'WARNING' ELSE 'NORMAL' END"
@@ -184,8 +184,8 @@ SELECT partition_num,
        chunk_skew::numeric AS chunk_skew,
        size_skew::numeric AS size_skew,
        CASE health_status
-           WHEN 'UNBALANCED' THEN {_literal(health.UNBALANCED_RECOMMENDATION)}
-           WHEN 'WARNING' THEN {_literal(health.WARNING_RECOMMENDATION)}
+           WHEN 'UNBALANCED' THEN {_literal(advice.UNBALANCED_RECOMMENDATION)}
+           WHEN 'WARNING' THEN {_literal(advice.WARNING_RECOMMENDATION)}
        END AS recommendation,
        pg_size_pretty(size_bytes) AS partition_size,
        size_bytes
@@ -195,12 +195,13 @@ ORDER BY partition_num
 
 
 def _partition_health_view(thresholds: Thresholds) -> str:
-    # health.partition_loads: deviation from the average row count, (rows * N - total) / total divided
-    # once, HOT/COLD at the warning threshold.
+    # skew.partition_loads: deviation from the average row count, (rows * N - total) / total divided
+    # once, HOT/COLD at the warning threshold. last_vacuum, last_autovacuum and needs_vacuum as the host's
+    # seed 000 defines them (pg_stat_user_tables; more than 10 % dead rows against live ones).
     return f"""
 CREATE VIEW partition_health AS
 WITH cat AS (
-    SELECT * FROM {CATALOG_VIEW}
+    SELECT {CATALOG_VIEW}.*, to_regclass(quote_ident(partition_name)) AS relid FROM {CATALOG_VIEW}
 ), totals AS (
     SELECT sum(row_count)::bigint AS total_rows FROM cat
 ), deviations AS (
@@ -216,20 +217,23 @@ SELECT partition_name,
        size_bytes,
        row_count,
        dead_rows,
+       pg_stat_get_last_vacuum_time(relid) AS last_vacuum,
+       pg_stat_get_last_autovacuum_time(relid) AS last_autovacuum,
        pg_size_pretty(size_bytes) AS size_pretty,
        (100.0::float8 * deviation)::numeric AS pct_deviation_from_avg,
        CASE
            WHEN total_rows > 0 AND deviation >= {_float(thresholds.warning)} THEN 'HOT'
            WHEN total_rows > 0 AND -deviation >= {_float(thresholds.warning)} THEN 'COLD'
            ELSE 'NORMAL'
-       END AS partition_status
+       END AS partition_status,
+       dead_rows > row_count * 0.1 AS needs_vacuum
 FROM deviations
 ORDER BY partition_num
 """
 
 
 def _distribution_view(thresholds: Thresholds) -> str:
-    # health.distribution_stats: sample standard deviation, average over all N partitions.
+    # skew.distribution_stats: sample standard deviation, average over all N partitions.
     max_skew = _skew("max_chunks", "total_chunks")
     return f"""
 CREATE VIEW partition_distribution AS
@@ -390,7 +394,7 @@ WITH DATA
 
 
 def _analyze_skew_function(thresholds: Thresholds) -> str:
-    # health.skew_metrics: worst chunk and size skew (first partition on ties), and the
+    # skew.skew_metrics: worst chunk and size skew (first partition on ties), and the
     # coefficient of variation (population standard deviation over the mean) of chunk counts.
     chunk_skew = _skew("cat.row_count", "totals.total_rows")
     size_skew = _skew("cat.size_bytes", "totals.total_bytes")

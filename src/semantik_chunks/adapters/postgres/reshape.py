@@ -36,9 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from semantik_chunks.adapters.postgres import monitoring_sql, schema
 from semantik_chunks.adapters.postgres.engine import create_engine
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.errors import ConfigurationError
-from semantik_chunks.domain.hashing import partition_for, partition_name, validate_partition_count
+from semantik_chunks.domain.hashing import partition_for, partition_table_name, validate_partition_count
 from semantik_chunks.domain.reshape import (
     CollectionFootprint,
     IsolatedCollection,
@@ -893,7 +893,7 @@ def _build_new_table(bind: Connection, run: Run) -> None:
     for constraint, definition in foreign_keys(bind):
         bind.execute(text(f"ALTER TABLE {NEW_TABLE} ADD CONSTRAINT {_quote(constraint)} {definition}"))
     for i in range(m):
-        part = name(partition_name(i, m))
+        part = name(partition_table_name(i, m))
         bind.execute(text(f"CREATE TABLE {_quote(part)} PARTITION OF {NEW_TABLE} FOR VALUES IN ({i}) {NO_AUTOVACUUM}"))
     # The indexes, the primary key included, are built after the copy (index_phase): sorted once, not
     # maintained row by row. Nothing reads the new table before then.
@@ -953,9 +953,11 @@ def build_reshape_indexes(bind: Connection, run: Run) -> None:
     name = Namer(bind, run.id)
     keys = [index for index, _definition, is_primary in parent_indexes(bind, "chunks") if is_primary]
     add_primary_key(bind, NEW_TABLE, name(keys[0]) if keys else None)
-    templates = partition_index_templates(bind, [partition_name(i, run.from_count) for i in range(run.from_count)])
+    templates = partition_index_templates(
+        bind, [partition_table_name(i, run.from_count) for i in range(run.from_count)]
+    )
     for number, part in sorted(children(bind, NEW_TABLE).items()):
-        final = partition_name(number, run.to_count)
+        final = partition_table_name(number, run.to_count)
         for template in templates:
             index = "" if template.name is None else _quote(name(template.name.replace("{table}", final, 1)))
             bind.execute(text(template.render(index, _quote(part))))
@@ -1052,7 +1054,9 @@ def _abandon_build(bind: Connection, run: Run) -> None:
     """Drop what an unfinished run built; ``chunks`` is as it was (the swap never ran)."""
 
     def work() -> None:
-        source = "chunks" if run.kind == "partitions" else partition_name(_isolated_partition(run), run.from_count)
+        source = (
+            "chunks" if run.kind == "partitions" else partition_table_name(_isolated_partition(run), run.from_count)
+        )
         drop_capture(bind, source)
         for name in (NEW_TABLE, NEXT_STATS, TEMP_PREFIX + source):
             kind = _relkind(bind, name)
@@ -1116,11 +1120,11 @@ class PostgresTableReshaper:
         self.hooks = hooks or Hooks()
 
     async def _read(self, work: Callable[[Connection], Any]) -> Any:
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             return await conn.run_sync(work)
 
     async def _change(self, work: Callable[[Connection], Any]) -> Any:
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             return await conn.run_sync(self._locked, work)
 
     @staticmethod

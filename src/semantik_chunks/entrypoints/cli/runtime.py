@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -27,7 +28,7 @@ from semantik_chunks.container import Container, bootstrap, dispose
 from semantik_chunks.domain.errors import (
     ChunksError,
     ConfigurationError,
-    MonitoringUnavailableError,
+    DatabaseUnavailableError,
     SchemaMissingError,
 )
 from semantik_chunks.entrypoints.cli import database
@@ -124,7 +125,13 @@ def resolve_target(db_url: str | None, settings: Settings, make: ContainerFactor
     elif settings.database_url:
         target = DatabaseTarget(settings.database_url, "DATABASE_URL")
     else:
-        return DatabaseTarget(database.start_embedded(make(settings).embedded_server()), "embedded")
+        server = make(settings).embedded_server()
+        # The one place where no URL is not an error: said on stderr, so that it is never a surprise.
+        print(
+            f"semantik-chunks: no --db-url or DATABASE_URL: using the embedded PostgreSQL in {server.data_dir}",
+            file=sys.stderr,
+        )
+        return DatabaseTarget(database.start_embedded(server), "embedded")
     _check_url(target.url, target.source)
     return target
 
@@ -143,7 +150,7 @@ def operator_errors(target: DatabaseTarget | None = None) -> Iterator[None]:
             f"{where} has no semantik-chunks schema; run `semantik-chunks migrate` "
             f"(with the same {source}) to install it"
         ) from None
-    except MonitoringUnavailableError as exc:
+    except DatabaseUnavailableError as exc:
         raise CommandError(
             f"cannot use {where}: {exc}; check {source} (host, port, user, password, database) "
             "and that the server is running"
