@@ -205,9 +205,14 @@ def distribution(
 @app.command()
 def sizes(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Bytes on disk per partition, largest first."""
-    _report(ctx, db_url, output, reports.sizes, render.sizes, payloads.sizes)
-    with _one_line_failures():
-        _reshape_commands.isolated_section(ctx, db_url, output)
+    _report(
+        ctx,
+        db_url,
+        output,
+        _reshape_commands.with_isolated(reports.sizes),
+        _reshape_commands.draw_with_isolated(render.sizes),
+        _reshape_commands.document_without_isolated(payloads.sizes),
+    )
 
 
 @app.command()
@@ -246,9 +251,14 @@ def full(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat
 
     Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check.
     """
-    report = _report(ctx, db_url, output, lambda c: reports.full(c, exact=exact), render.full, payloads.full)
-    with _one_line_failures():
-        _reshape_commands.isolated_section(ctx, db_url, output)
+    report, _isolated = _report(
+        ctx,
+        db_url,
+        output,
+        _reshape_commands.with_isolated(lambda c: reports.full(c, exact=exact)),
+        _reshape_commands.draw_with_isolated(render.full),
+        _reshape_commands.document_without_isolated(payloads.full),
+    )
     raise typer.Exit(report.health.exit_code)
 
 

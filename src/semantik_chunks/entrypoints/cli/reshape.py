@@ -6,9 +6,9 @@ and changes nothing. See docs/reshape.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -27,6 +27,7 @@ from semantik_chunks.entrypoints.cli.app import DbUrl, Format, OutputFormat, _on
 from semantik_chunks.entrypoints.cli.errors import CommandError
 
 Progress = Callable[[ReshapeProgress], None]
+R = TypeVar("R")
 SHOWN_PARTITIONS = 20
 
 
@@ -280,22 +281,36 @@ def isolate(
         _emit(output, outcome_document("isolate", outcome), outcome_lines(outcome))
 
 
-def isolated_section(ctx: typer.Context, db_url: str | None, output: OutputFormat) -> None:
-    """Under ``sizes`` and ``full`` (table output): the isolated collections and their parts, if any."""
-    if output is not OutputFormat.table:
-        return
+def with_isolated(
+    gather: Callable[[Container], Awaitable[R]],
+) -> Callable[[Container], Awaitable[tuple[R, list[IsolatedCollection]]]]:
+    """A report's gathering, plus the isolated collections, in the same run (``sizes``, ``full``)."""
 
-    async def gather(c: Container) -> list[IsolatedCollection]:
-        return await c.reshape_service().isolated()
+    async def both(c: Container) -> tuple[R, list[IsolatedCollection]]:
+        return await gather(c), await c.reshape_service().isolated()
 
-    found = runtime.run(db_url, gather, runtime.containers(ctx.obj))
-    if not found:
-        return
-    console = render.stdout_console()
-    console.print()
-    console.print("Isolated collections (semantik-chunks isolate; partition_isolated_collections)")
-    for item in found:
-        console.print(
-            f"  {item.collection_id} in partition {item.partition_num}: {item.sub_partition}, "
-            f"{item.parts} part(s), {item.rows:,} rows, {render.size(item.bytes)}"
-        )
+    return both
+
+
+def draw_with_isolated(draw: Callable[[Any, R], None]) -> Callable[[Any, tuple[R, list[IsolatedCollection]]], None]:
+    """The report's drawing, then the isolated collections and their parts, if any."""
+
+    def both(console: Any, gathered: tuple[R, list[IsolatedCollection]]) -> None:
+        report, found = gathered
+        draw(console, report)
+        if not found:
+            return
+        console.print()
+        console.print("Isolated collections (semantik-chunks isolate; partition_isolated_collections)")
+        for item in found:
+            console.print(
+                f"  {item.collection_id} in partition {item.partition_num}: {item.sub_partition}, "
+                f"{item.parts} part(s), {item.rows:,} rows, {render.size(item.bytes)}"
+            )
+
+    return both
+
+
+def document_without_isolated(document: Callable[[R], payloads.JSON]) -> Callable[[tuple[R, Any]], payloads.JSON]:
+    """The report's JSON document as it was (its schema is published: docs/cli.schema.json)."""
+    return lambda gathered: document(gathered[0])
