@@ -11,7 +11,9 @@ from semantik_chunks.domain.errors import ConfigurationError
 
 # parse_partition_count is the domain's (the migrations read CHUNK_PARTITION_COUNT too); re-exported here.
 from semantik_chunks.domain.hashing import DEFAULT_PARTITION_COUNT, parse_partition_count
+from semantik_chunks.domain.model import AlertLevel
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from semantik_chunks.domain.timeouts import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, MAX_TIMEOUT_MS
 
 MEMORY_URL = "memory://"
 NO_DATABASE_URL = (
@@ -20,6 +22,9 @@ NO_DATABASE_URL = (
 )
 
 
+# The monitoring reads' bounds (domain/timeouts.py), in milliseconds; 0 turns one off.
+LOCK_TIMEOUT_ENV = "SEMANTIK_LOCK_TIMEOUT_MS"
+STATEMENT_TIMEOUT_ENV = "SEMANTIK_STATEMENT_TIMEOUT_MS"
 DEFAULT_HISTORY_RETENTION_DAYS = 90
 MAX_HISTORY_RETENTION_DAYS = 36_500
 
@@ -44,6 +49,40 @@ def parse_retention_days(raw: str | int | None) -> int:
     return value
 
 
+def parse_alert_level(raw: str | AlertLevel | None) -> AlertLevel:
+    """``SEMANTIK_ALERT_MIN_LEVEL``: INFO, WARNING (the default) or CRITICAL, in any case."""
+    if raw is None or raw == "":
+        return AlertLevel.WARNING
+    try:
+        return AlertLevel(raw.strip().upper())
+    except ValueError:
+        allowed = ", ".join(level.value for level in AlertLevel)
+        raise ConfigurationError(f"SEMANTIK_ALERT_MIN_LEVEL must be one of {allowed}, got {raw!r}") from None
+
+
+def parse_timeout_ms(raw: str | int | None, name: str, default: int) -> int:
+    """A timeout in milliseconds, 0 (none) to 2,147,483,647; ``default`` when unset."""
+    if raw is None or raw == "":
+        return default
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise TypeError(raw)
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a whole number of milliseconds (0 for none), got {raw!r}") from None
+    if not 0 <= value <= MAX_TIMEOUT_MS:
+        raise ConfigurationError(f"{name} must be between 0 (none) and {MAX_TIMEOUT_MS} milliseconds, got {value}")
+    return value
+
+
+def _lock_timeout(raw: str | int | None) -> int:
+    return parse_timeout_ms(raw, LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_MS)
+
+
+def _statement_timeout(raw: str | int | None) -> int:
+    return parse_timeout_ms(raw, STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS)
+
+
 @attrs.frozen
 class Settings:
     """Everything the composition root needs. ``database_url`` None means "not chosen yet": the CLI
@@ -56,7 +95,12 @@ class Settings:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     internal_api_key: str | None = attrs.field(default=None, repr=False)
     alert_webhook_url: str | None = attrs.field(default=None, repr=False)
+    # The least severe alert the webhook posts (the log gets every alert).
+    alert_min_level: AlertLevel = attrs.field(default=AlertLevel.WARNING, converter=parse_alert_level)
     history_retention_days: int = attrs.field(default=DEFAULT_HISTORY_RETENTION_DAYS, converter=parse_retention_days)
+    # The monitoring reads' bounds in milliseconds (0: none); see domain/timeouts.py.
+    lock_timeout_ms: int = attrs.field(default=DEFAULT_LOCK_TIMEOUT_MS, converter=_lock_timeout)
+    statement_timeout_ms: int = attrs.field(default=DEFAULT_STATEMENT_TIMEOUT_MS, converter=_statement_timeout)
 
     @property
     def backend(self) -> str:
@@ -74,5 +118,8 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             internal_api_key=env.get("SEMANTIK_INTERNAL_API_KEY") or None,
             alert_webhook_url=env.get("SEMANTIK_ALERT_WEBHOOK_URL") or None,
+            alert_min_level=parse_alert_level(env.get("SEMANTIK_ALERT_MIN_LEVEL")),
             history_retention_days=parse_retention_days(env.get("CHUNK_HISTORY_RETENTION_DAYS")),
+            lock_timeout_ms=_lock_timeout(env.get(LOCK_TIMEOUT_ENV)),
+            statement_timeout_ms=_statement_timeout(env.get(STATEMENT_TIMEOUT_ENV)),
         )

@@ -25,6 +25,7 @@ from semantik_chunks.adapters.memory.unit_of_work import MemoryUnitOfWork
 from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.timeouts import SessionTimeouts
 from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.history import PartitionHistoryService
 from semantik_chunks.services.monitoring import PartitionMonitoringService
@@ -61,10 +62,11 @@ def _postgres_unit_of_work(engine: Callable[[], Any], partition_count: int, conn
     return PostgresUnitOfWork(engine(), partition_count)
 
 
-def _postgres_statistics(engine: Any, partition_count: int) -> Any:
+def _postgres_statistics(engine: Any, partition_count: int, settings: Settings) -> Any:
     from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 
-    return PostgresPartitionStatistics(engine, partition_count)
+    timeouts = SessionTimeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
+    return PostgresPartitionStatistics(engine, partition_count, timeouts=timeouts)
 
 
 def _postgres_reshaper(engine: Any) -> Any:
@@ -106,13 +108,22 @@ def _embedded_server() -> Any:
     return EmbeddedPostgres()
 
 
-def _monitor_alert_sinks(settings: Settings) -> list[Any]:
+def check_database_url(url: str) -> None:
+    """Raise ``ConfigurationError`` naming what a PostgreSQL URL's parameters cannot do (before connecting).
+
+    For the entry points, which may not import an adapter; the translator is pure Python."""
+    from semantik_chunks.adapters.postgres.urls import check_url
+
+    check_url(url)
+
+
+def _alert_sinks(settings: Settings) -> list[Any]:
     # Imported when used: the webhook sink needs httpx (the ``tasks`` extra).
     from semantik_chunks.adapters.alerting import LoggingAlertSink, WebhookAlertSink
 
     sinks: list[Any] = [LoggingAlertSink()]
     if settings.alert_webhook_url:
-        sinks.append(WebhookAlertSink(settings.alert_webhook_url))
+        sinks.append(WebhookAlertSink(settings.alert_webhook_url, min_level=settings.alert_min_level))
     return sinks
 
 
@@ -149,7 +160,7 @@ class Container(containers.DeclarativeContainer):
     statistics_source = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
-        postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
+        postgres=providers.Singleton(_postgres_statistics, engine, partition_count, settings),
     )
     table_reshaper = providers.Selector(
         backend,
@@ -182,17 +193,15 @@ class Container(containers.DeclarativeContainer):
     # The server used when no database is named (the CLI's default); independent of the backend.
     embedded_server = providers.Singleton(_embedded_server)
 
-    # Interactive checks (API, CLI) notify nobody; the scheduled monitor uses monitor_alert_sinks.
-    alert_sinks = providers.List()
-    # Where the scheduled health check (entrypoints/tasks.py) sends its alerts: the log, and the
-    # webhook when SEMANTIK_ALERT_WEBHOOK_URL is set.
-    monitor_alert_sinks = providers.Callable(_monitor_alert_sinks, settings)
+    # Where the scheduled health check (the monitor task: monitoring_service.check_and_alert) delivers
+    # its alerts: the log, and the webhook when SEMANTIK_ALERT_WEBHOOK_URL is set. Built only when
+    # asked for; interactive checks (API, CLI) deliver nothing.
+    alert_sinks = providers.Callable(_alert_sinks, settings)
 
     monitoring_service = providers.Singleton(
         PartitionMonitoringService,
         statistics_port=partition_statistics,
         thresholds=thresholds,
-        alert_sinks=alert_sinks,
     )
     history_service = providers.Singleton(
         PartitionHistoryService,

@@ -6,14 +6,18 @@ import httpx
 import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import DuplicateTimeseries
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.container import Container
 from semantik_chunks.domain.model import Chunk
-from semantik_chunks.entrypoints.metrics import PartitionMetricsCollector, make_metrics_app
+from semantik_chunks.entrypoints.metrics import (
+    PartitionMetricsCollector,
+    count_alert_delivery_failures,
+    make_metrics_app,
+)
 from tests.host_data import (
     HEAVY_PARTITION,
     PARTITIONS,
@@ -147,3 +151,13 @@ async def test_metrics_app_serves_openmetrics_when_asked(seeded: Container) -> N
         response = await client.get("/metrics/", headers={"Accept": "application/openmetrics-text"})
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert response.text.rstrip().endswith("# EOF")
+
+
+async def test_alert_delivery_failures_are_counted_per_sink_and_served(seeded: Container) -> None:
+    _, before = await scrape(seeded)
+    key = ("semantik_chunks_alert_delivery_failures_total", (("sink", "ExampleSink"),))
+    count_alert_delivery_failures(["ExampleSink", "ExampleSink"])
+    _, after = await scrape(seeded)
+    assert after[key] == before.get(key, 0.0) + 2
+    # The worker exposes it from prometheus_client's default registry.
+    assert REGISTRY.get_sample_value(key[0], dict(key[1])) == after[key]

@@ -18,6 +18,12 @@ Series (``partition`` is the partition number, ``status`` a ``PartitionHealthSta
 - ``semantik_chunks_partition_chunk_skew_ratio{partition}``, ``semantik_chunks_partition_size_skew_ratio{partition}``;
 - ``semantik_chunks_partition_health_status{partition,status}`` 1 for the partition's status, 0 for the others;
 - ``semantik_chunks_partitions{status}`` how many partitions have each status.
+
+And one counter of the Celery worker, ``semantik_chunks_alert_delivery_failures_total{sink}``:
+monitor runs whose alerts a sink could not deliver (after the sink's own retries; each retry
+of the task that fails again counts again). It lives in prometheus_client's default registry,
+which a worker exposes with ``prometheus_client.start_http_server(port)`` (with prefork
+workers, in multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR``); ``make_metrics_app`` serves it too.
 """
 
 from __future__ import annotations
@@ -25,22 +31,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CollectorRegistry, Counter, make_asgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.model import PartitionHealth, PartitionHealthStatus
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 
+if TYPE_CHECKING:  # the Celery worker imports this module for the counter, without the api extra
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "semantik_chunks"
 DEFAULT_MAX_AGE_SECONDS = 15.0
+
+ALERT_DELIVERY_FAILURES = Counter(
+    f"{PREFIX}_alert_delivery_failures",
+    "Monitor runs whose alerts a sink could not deliver, after the sink's own retries",
+    ["sink"],
+)
+
+
+def count_alert_delivery_failures(sinks: Iterable[str]) -> None:
+    """One more failed delivery for each sink named (by type, e.g. ``WebhookAlertSink``)."""
+    for sink in sinks:
+        ALERT_DELIVERY_FAILURES.labels(sink=sink).inc()
 
 
 @attrs.frozen
@@ -143,10 +164,12 @@ class PartitionMetricsCollector:
 def make_metrics_app(container: Container, *, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> ASGIApp:
     """An ASGI app serving the partition metrics: ``app.mount("/metrics", make_metrics_app(container))``.
 
-    The app's registry holds only this collector, so it does not repeat the host's own metrics."""
+    The app's registry holds only this collector and the alert delivery counter, so it does not
+    repeat the host's own metrics."""
     collector = PartitionMetricsCollector(container.monitoring_service(), max_age_seconds=max_age_seconds)
     registry = CollectorRegistry()
     registry.register(collector)
+    registry.register(ALERT_DELIVERY_FAILURES)
     export = make_asgi_app(registry)
 
     async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:

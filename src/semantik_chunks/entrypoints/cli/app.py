@@ -157,7 +157,8 @@ def _one_line_failures() -> Iterator[None]:
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"semantik-chunks: error: {' '.join(message.split())}", err=True)
+    # Errors may quote ids or driver text: one line, control characters escaped.
+    typer.echo(f"semantik-chunks: error: {render.safe(' '.join(message.split()))}", err=True)
     raise typer.Exit(ExitCode.COULD_NOT_CHECK)
 
 
