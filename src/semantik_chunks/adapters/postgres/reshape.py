@@ -256,7 +256,10 @@ def release_run_lock(bind: Connection) -> None:
     try:
         bind.rollback()
         bind.execute(text(f"SELECT pg_advisory_unlock({ADVISORY_KEY})"))
+        # Back to the session's own settings (the engine's timeouts) before the pool hands it out again.
         bind.execute(text("RESET session_replication_role"))
+        bind.execute(text("RESET statement_timeout"))
+        bind.execute(text("RESET lock_timeout"))
         bind.commit()
     except DBAPIError:
         bind.invalidate()  # interrupted mid-statement: never hand the session back as it is

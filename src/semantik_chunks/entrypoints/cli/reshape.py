@@ -6,10 +6,14 @@ and changes nothing. See docs/reshape.md.
 
 from __future__ import annotations
 
+import enum
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
+import attrs
 import typer
 
 from semantik_chunks.container import Container
@@ -25,6 +29,7 @@ from semantik_chunks.domain.reshape import (
 from semantik_chunks.entrypoints.cli import payloads, render, runtime
 from semantik_chunks.entrypoints.cli.app import DbUrl, Format, OutputFormat, _one_line_failures, app
 from semantik_chunks.entrypoints.cli.errors import CommandError
+from semantik_chunks.entrypoints.report_models import timestamp
 
 Progress = Callable[[ReshapeProgress], None]
 R = TypeVar("R")
@@ -38,32 +43,42 @@ def _seconds(value: float) -> str:
 # -- documents ---------------------------------------------------------------------------------
 
 
-def plan_document(plan: ReshapePlan) -> payloads.JSON:
-    fields = payloads.plain(plan)
+Document = dict[str, Any]
+
+
+def _value(_instance: object, _field: object, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return timestamp(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A domain object (or a list of them) as JSON-ready dicts under its own field names."""
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return attrs.asdict(value, value_serializer=_value)
+
+
+def _envelope(command: str, **fields: Any) -> Document:
+    return {"command": command, "generated_at": timestamp(utc_now()), **fields}
+
+
+def plan_document(plan: ReshapePlan) -> Document:
+    fields = plain(plan)
     fields.pop("current_count")
-    return payloads.command_result(
-        "plan",
-        utc_now(),
-        partition_count=plan.current_count,
-        rows_fraction=plan.rows_fraction,
-        **fields,
-    )
+    return _envelope("plan", partition_count=plan.current_count, rows_fraction=plan.rows_fraction, **fields)
 
 
-def isolation_document(plan: IsolationPlan) -> payloads.JSON:
-    fields = payloads.plain(plan)
+def isolation_document(plan: IsolationPlan) -> Document:
+    fields = plain(plan)
     fields.pop("partition_count")
-    return payloads.command_result("plan", utc_now(), partition_count=plan.partition_count, isolate=fields)
+    return _envelope("plan", partition_count=plan.partition_count, isolate=fields)
 
 
-def outcome_document(command: str, outcome: ReshapeOutcome) -> payloads.JSON:
-    return payloads.command_result(
-        command, utc_now(), rows_per_second=outcome.rows_per_second, **payloads.plain(outcome)
-    )
-
-
-def isolated_document(found: list[IsolatedCollection]) -> list[Any]:
-    return list(payloads.plain(found))
+def outcome_document(command: str, outcome: ReshapeOutcome) -> Document:
+    return _envelope(command, rows_per_second=outcome.rows_per_second, **plain(outcome))
 
 
 # -- text --------------------------------------------------------------------------------------
@@ -152,9 +167,9 @@ def _progress(what: str) -> Iterator[Progress]:
         )
 
 
-def _emit(output: OutputFormat, document: payloads.JSON, lines: list[str]) -> None:
+def _emit(output: OutputFormat, document: Document, lines: list[str]) -> None:
     if output is OutputFormat.json:
-        typer.echo(payloads.dumps(document))
+        typer.echo(json.dumps(document, indent=2, allow_nan=False))
         return
     console = render.stdout_console()
     for line in lines:
