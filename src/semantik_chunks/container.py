@@ -202,6 +202,7 @@ class Container(containers.DeclarativeContainer):
         PartitionMonitoringService,
         statistics_port=partition_statistics,
         thresholds=thresholds,
+        history_port=partition_history,
     )
     history_service = providers.Singleton(
         PartitionHistoryService,

@@ -27,6 +27,7 @@ from pydantic_core import CoreSchema
 
 from semantik_chunks.domain.history import ForecastStatus
 from semantik_chunks.domain.model import (
+    AlertCause,
     AlertLevel,
     MonitoringResult,
     PartitionHealthStatus,
@@ -91,6 +92,23 @@ class PartitionAlert(Model):
     message: str
     action: str
     partitions: list[PartitionNum]
+    cause: AlertCause
+    command: Annotated[
+        str | None, _Schema(description="The semantik-chunks command line that addresses the alert (null: none needed)")
+    ]
+
+
+class HealthVerdict(Model):
+    """The verdict (``decide_verdict``): ``status`` is the worst alert that is more than noise; ``placement``
+    and ``capacity`` answer each question; ``causes`` are those of the alerts at the verdict's level."""
+
+    status: PartitionHealthStatus
+    placement: PartitionHealthStatus
+    capacity: PartitionHealthStatus
+    causes: list[AlertCause]
+    level: Annotated[
+        Literal[0, 1, 2], _Schema(description="0 HEALTHY, 1 WARNING, 2 UNBALANCED: semantik_chunks_verdict")
+    ]
 
 
 class PartitionSkewMetric(Model):
@@ -222,6 +240,7 @@ class PartitionHealthReport(Model):
     metrics: PartitionHealthMetrics
     error: None
     overall: PartitionHealthStatus
+    verdict: HealthVerdict
 
 
 class PartitionHealthCheckFailed(Model):
@@ -233,6 +252,7 @@ class PartitionHealthCheckFailed(Model):
     metrics: dict[str, Any]
     error: str
     overall: None
+    verdict: None
 
 
 class PartitionStatisticsResponse(Model):
@@ -280,6 +300,7 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
         "metrics": {} if result.metrics is None else PartitionHealthMetrics.model_validate(result.metrics),
         "error": result.error,
         "overall": result.overall,
+        "verdict": None if result.verdict is None else HealthVerdict.model_validate(result.verdict),
     }
     if result.succeeded:
         return PartitionHealthReport.model_validate(fields)
@@ -354,7 +375,8 @@ class HealthDocument(Model):
     partition_count: PartitionCount
     mode: Mode
     overall: Verdict
-    exit_code: Literal[0, 1, 2]
+    exit_code: Literal[0, 1, 4]
+    verdict: HealthVerdict
     status: Literal["success"]
     timestamp: Timestamp
     alerts: list[PartitionAlert]
@@ -413,7 +435,8 @@ class FullDocument(Model):
     partition_count: PartitionCount
     mode: Mode
     overall: Verdict
-    exit_code: Literal[0, 1, 2]
+    exit_code: Literal[0, 1, 4]
+    verdict: HealthVerdict
     status: Literal["success"]
     timestamp: Timestamp
     alerts: list[PartitionAlert]
