@@ -117,8 +117,7 @@ def recommendations(
             action = (
                 f"{who} {held:.0%} of this partition; a collection always lives in one partition, so no hash "
                 "or partition-count change spreads it. If it keeps growing, give it a sub-partition of its own: "
-                f"`semantik-chunks isolate {dominant[0].collection_id} --split-documents 4` "
-                "(online; see docs/reshape.md)."
+                f"`{isolate_command(dominant[0].collection_id)} --split-documents 4` (online; see docs/reshape.md)."
             )
         elif real:
             action = (

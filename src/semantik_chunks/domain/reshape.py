@@ -31,6 +31,7 @@ from semantik_chunks.domain.model import (
     PartitionHealthStatus,
     PartitionSnapshot,
     SkewMetric,
+    decide_verdict,
 )
 from semantik_chunks.domain.thresholds import Thresholds
 
@@ -238,7 +239,7 @@ def verdict(
     k_eff, _ = chance.chance_estimate(list(rows), [c.chunk_count for c in collections])
     sigma = chance.chance_skew(count, k_eff)
     large = chance.large_collections_by_partition(collections, sum(rows), count)
-    return advice.overall_status(advice.alerts(healths, [], 0, sigma, thresholds, large))
+    return decide_verdict(advice.alerts(healths, [], 0, sigma, thresholds, large)).status
 
 
 def plan_reshape(
