@@ -19,6 +19,7 @@ from dependency_injector import containers, providers
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.history import InMemoryPartitionHistory
+from semantik_chunks.adapters.memory.reshape import InMemoryTableReshaper
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.adapters.memory.unit_of_work import MemoryUnitOfWork
 from semantik_chunks.adapters.read_once import ReadOnce
@@ -29,6 +30,7 @@ from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.history import PartitionHistoryService
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
+from semantik_chunks.services.reshape import ReshapeService
 from semantik_chunks.services.schema import SchemaService
 
 
@@ -65,6 +67,12 @@ def _postgres_statistics(engine: Any, partition_count: int, settings: Settings) 
 
     timeouts = SessionTimeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
     return PostgresPartitionStatistics(engine, partition_count, timeouts=timeouts)
+
+
+def _postgres_reshaper(engine: Any) -> Any:
+    from semantik_chunks.adapters.postgres.reshape import PostgresTableReshaper
+
+    return PostgresTableReshaper(engine)
 
 
 def _postgres_history(engine: Any) -> Any:
@@ -154,6 +162,11 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
         postgres=providers.Singleton(_postgres_statistics, engine, partition_count, settings),
     )
+    table_reshaper = providers.Selector(
+        backend,
+        memory=providers.Singleton(InMemoryTableReshaper, memory_database),
+        postgres=providers.Singleton(_postgres_reshaper, engine),
+    )
     partition_history = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionHistory, memory_database),
@@ -204,6 +217,7 @@ class Container(containers.DeclarativeContainer):
         statistics_port=partition_statistics,
         thresholds=thresholds,
     )
+    reshape_service = providers.Singleton(ReshapeService, reshaper=table_reshaper, thresholds=thresholds)
     demo_workload = providers.Factory(
         DemoWorkload,
         chunk_repository=chunk_repository,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +18,13 @@ from semantik_chunks.domain.model import (
     PartitionHealthStatus,
     PartitionSnapshot,
     WriteActivity,
+)
+from semantik_chunks.domain.reshape import (
+    CollectionFootprint,
+    IsolatedCollection,
+    PendingChange,
+    ReshapeOutcome,
+    ReshapeProgress,
 )
 from semantik_chunks.domain.schema import SchemaRevision
 
@@ -174,6 +181,53 @@ class AlertSink(Protocol):
         run). Raises ``AlertDeliveryError`` when they could not be delivered, after any retries of
         the sink's own; a sink may leave out alerts below a level it was configured with."""
         ...
+
+
+class TableReshaper(Protocol):
+    """The table's shape: what it is, the counts a plan needs, and the changes (docs/reshape.md).
+
+    The changes are online and resumable: a run killed at any point is finished by the same call
+    again; a call with nothing left to do returns ``noop``."""
+
+    async def current_partition_count(self) -> int:
+        """The database's own count (``chunk_partition_count()``), whatever the settings say."""
+        ...
+
+    async def collection_footprints(self) -> list[CollectionFootprint]:
+        """Exact rows, and bytes (estimated from its partition's bytes per row), of every collection with rows."""
+        ...
+
+    async def collection_exists(self, collection_id: str) -> bool: ...
+
+    async def isolated_collections(self) -> list[IsolatedCollection]: ...
+
+    async def move_rate(self) -> float | None:
+        """Rows per second copied by the last finished change, if the database measured one."""
+        ...
+
+    async def pending(self) -> PendingChange | None:
+        """The change a killed run left unfinished, if any."""
+        ...
+
+    async def previous_count(self) -> int | None:
+        """The count before the last finished ``reshape`` (what ``--undo`` goes back to)."""
+        ...
+
+    async def reshape(
+        self, target: int, progress: Callable[[ReshapeProgress], None] | None = None
+    ) -> ReshapeOutcome: ...
+
+    async def abandon(self) -> PendingChange | None:
+        """Drop what an unfinished change built (the table is untouched until its swap); return it."""
+        ...
+
+    async def isolate(
+        self, collection_id: str, parts: int, progress: Callable[[ReshapeProgress], None] | None = None
+    ) -> ReshapeOutcome: ...
+
+    async def release(
+        self, collection_id: str, progress: Callable[[ReshapeProgress], None] | None = None
+    ) -> ReshapeOutcome: ...
 
 
 class SchemaMigrations(Protocol):

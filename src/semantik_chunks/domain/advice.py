@@ -116,14 +116,14 @@ def recommendations(
             )
             action = (
                 f"{who} {held:.0%} of this partition; a collection always lives in one partition, so no hash "
-                "or partition-count change spreads it. Tune autovacuum for this partition and, if it keeps "
-                "growing, sub-partition it by document_id."
+                "or partition-count change spreads it. If it keeps growing, give it a sub-partition of its own: "
+                f"`{isolate_command(dominant[0].collection_id)} --split-documents 4` (online; see docs/reshape.md)."
             )
         elif real:
             action = (
                 "Several collections hash here and together exceed what chance explains. Check that every "
-                "writer uses partition_for; if they do, more partitions (CHUNK_PARTITION_COUNT, a migration) "
-                "spread collections thinner."
+                "writer uses partition_for; if they do, more partitions spread collections thinner: see "
+                "`semantik-chunks plan --partitions M`, then `semantik-chunks reshape --partitions M` (online)."
             )
         else:
             action = (

@@ -207,7 +207,14 @@ def distribution(
 @app.command()
 def sizes(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Bytes on disk per partition, largest first."""
-    _report(ctx, db_url, output, reports.sizes, render.sizes, payloads.sizes)
+    _report(
+        ctx,
+        db_url,
+        output,
+        _reshape_commands.with_isolated(reports.sizes),
+        _reshape_commands.draw_with_isolated(render.sizes),
+        _reshape_commands.document_without_isolated(payloads.sizes),
+    )
 
 
 @app.command()
@@ -246,7 +253,14 @@ def full(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat
 
     Exits 0 healthy, 1 warning, 4 unbalanced, 3 could not check (2 is a usage error).
     """
-    report = _report(ctx, db_url, output, lambda c: reports.full(c, exact=exact), render.full, payloads.full)
+    report, _isolated = _report(
+        ctx,
+        db_url,
+        output,
+        _reshape_commands.with_isolated(lambda c: reports.full(c, exact=exact)),
+        _reshape_commands.draw_with_isolated(render.full),
+        _reshape_commands.document_without_isolated(payloads.full),
+    )
     raise typer.Exit(report.health.exit_code)
 
 
@@ -520,3 +534,9 @@ def server_stop(ctx: typer.Context) -> None:
 
 def main() -> None:
     app()
+
+
+# The shape commands (plan, reshape, isolate) register themselves on ``app``.
+from semantik_chunks.entrypoints.cli import reshape as _reshape_commands  # noqa: E402
+
+__all__ = ["_reshape_commands", "app", "main"]
