@@ -13,11 +13,13 @@ from dependency_injector import containers, providers
 
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.adapters.memory.statements import InMemoryStatementStatistics
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.config import Settings
 from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
+from semantik_chunks.services.queries import StatementPruningService
 
 
 def _postgres_engine(url: str) -> Any:
@@ -42,6 +44,12 @@ def _postgres_statistics(engine: Any, partition_count: int) -> Any:
     from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 
     return PostgresPartitionStatistics(engine, partition_count)
+
+
+def _postgres_statements(engine: Any, partition_count: int) -> Any:
+    from semantik_chunks.adapters.postgres.statements import PostgresStatementStatistics
+
+    return PostgresStatementStatistics(engine, partition_count)
 
 
 def _monitor_alert_sinks(settings: Settings) -> list[Any]:
@@ -78,6 +86,11 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
         postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
     )
+    statement_statistics = providers.Selector(
+        backend,
+        memory=providers.Singleton(InMemoryStatementStatistics, partition_count),
+        postgres=providers.Singleton(_postgres_statements, engine, partition_count),
+    )
     # Interactive checks (API, CLI) notify nobody; the scheduled monitor uses monitor_alert_sinks.
     alert_sinks = providers.List()
     # Where the scheduled health check (entrypoints/tasks.py) sends its alerts: the log, and the
@@ -95,6 +108,11 @@ class Container(containers.DeclarativeContainer):
         partition_count=partition_count,
         statistics_port=partition_statistics,
         thresholds=thresholds,
+    )
+    pruning_service = providers.Singleton(
+        StatementPruningService,
+        statements_port=statement_statistics,
+        alert_share=settings.provided.pruning_alert_share,
     )
     demo_workload = providers.Factory(
         DemoWorkload,

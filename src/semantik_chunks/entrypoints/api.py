@@ -43,6 +43,7 @@ from semantik_chunks.domain.model import (
     Priority,
     SkewStatus,
 )
+from semantik_chunks.entrypoints.api_queries import add_query_routes
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 
 logger = logging.getLogger(__name__)
@@ -333,4 +334,5 @@ def create_partition_router(
             partitions=[PartitionHealthEntry.model_validate(h) for h in healths],
         )
 
+    add_query_routes(router, container)
     return router

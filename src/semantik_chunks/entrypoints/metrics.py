@@ -9,15 +9,46 @@ that snapshot (awaiting the service on the host's loop) before it renders, at mo
 ``max_age_seconds`` however many scrapers there are. A host exposing the collector through a
 registry of its own instead awaits ``collector.refresh()`` on a schedule of its choosing.
 
-Series (``partition`` is the partition number, ``status`` a ``PartitionHealthStatus``):
+A scrape stays small whatever the partition count. Table-level series are always there; which
+partitions get series of their own is ``partition_series``:
+
+- ``top`` (default): the ``top_k`` most skewed partitions, plus every partition whose status is not
+  HEALTHY, at most ``max_partition_series`` in all (most skewed first; the rest are counted in
+  ``semantik_chunks_partition_series_omitted``). At 1,024 partitions a scrape has a few hundred samples.
+- ``all``: every partition (8 samples each: about 8,200 at 1,024 partitions).
+- ``none``: table-level series only.
+
+Table-level series (``status`` is a ``PartitionHealthStatus``):
 
 - ``semantik_chunks_up`` 1 when the last read of the statistics succeeded, else 0 (and no
   partition series are exposed, rather than stale ones);
 - ``semantik_chunks_statistics_read_timestamp_seconds`` when they were read (Unix time);
+- ``semantik_chunks_partitions{status}`` how many partitions have each status (the verdict's input);
+- ``semantik_chunks_partition_count`` partitions of the table;
+- ``semantik_chunks_table_rows``, ``semantik_chunks_table_size_bytes`` the whole table;
+- ``semantik_chunks_max_chunk_skew_ratio``, ``semantik_chunks_max_size_skew_ratio`` the worst partition's skew;
+- ``semantik_chunks_chance_skew_ratio`` the skew chance alone produces for this spread of collections
+  (one standard deviation), ``semantik_chunks_effective_collections`` how many equal collections the
+  data spreads like (both absent while unknown);
+- ``semantik_chunks_top_partition_share_ratio{rank,partition}`` the share of all chunks of the ``top_k``
+  largest partitions;
+- ``semantik_chunks_partition_series_exported``, ``semantik_chunks_partition_series_omitted``.
+
+Per partition (``partition`` is the partition number):
+
 - ``semantik_chunks_partition_rows{partition}``, ``semantik_chunks_partition_size_bytes{partition}``;
 - ``semantik_chunks_partition_chunk_skew_ratio{partition}``, ``semantik_chunks_partition_size_skew_ratio{partition}``;
-- ``semantik_chunks_partition_health_status{partition,status}`` 1 for the partition's status, 0 for the others;
-- ``semantik_chunks_partitions{status}`` how many partitions have each status.
+- ``semantik_chunks_partition_health_status{partition,status}`` 1 for the partition's status, 0 for the others.
+
+Statements on chunks (``pg_stat_statements``, read at most once per ``statements_max_age_seconds``;
+``kind`` is ``pruned``, ``reads_several_partitions``, ``reads_every_partition`` or ``not_analysed``):
+
+- ``semantik_chunks_statements_up`` 1 when the statement statistics could be read and planned;
+- ``semantik_chunks_statements{kind}``, ``semantik_chunks_statements_time_seconds{kind}`` (execution time
+  pg_stat_statements has summed since its last reset);
+- ``semantik_chunks_statements_every_partition_time_ratio`` the share of the time on chunks taken by
+  statements reading every partition (the pruning alert's input);
+- ``semantik_chunks_statements_read_timestamp_seconds``.
 """
 
 from __future__ import annotations
@@ -34,25 +65,55 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import ChunksError
-from semantik_chunks.domain.model import PartitionHealth, PartitionHealthStatus
+from semantik_chunks.domain.model import DistributionStats, PartitionHealth, PartitionHealthStatus
+from semantik_chunks.domain.pruning import PruningReport
 from semantik_chunks.services.monitoring import PartitionMonitoringService
+from semantik_chunks.services.queries import StatementPruningService
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "semantik_chunks"
 DEFAULT_MAX_AGE_SECONDS = 15.0
+DEFAULT_STATEMENTS_MAX_AGE_SECONDS = 300.0
+PARTITION_SERIES = ("top", "all", "none")
+DEFAULT_TOP_K = 10
+DEFAULT_MAX_PARTITION_SERIES = 64
+STATEMENT_KINDS = ("pruned", "reads_several_partitions", "reads_every_partition", "not_analysed")
 
 
 @attrs.frozen
 class _Snapshot:
     up: bool
-    partitions: Sequence[PartitionHealth] = ()
+    partitions: Sequence[PartitionHealth] = ()  # every partition, in partition order
+    distribution: DistributionStats | None = None
     read_at: float | None = None  # Unix time of a successful read
     taken_at: float | None = None  # monotonic time of the attempt, for max_age
 
 
+@attrs.frozen
+class _Statements:
+    up: bool
+    report: PruningReport | None = None
+    read_at: float | None = None
+    taken_at: float | None = None
+
+
+def select_partitions(
+    partitions: Sequence[PartitionHealth], mode: str, top_k: int, max_series: int
+) -> tuple[list[PartitionHealth], int]:
+    """``(exported, omitted)``: the partitions that get series of their own under ``mode``."""
+    if mode == "all":
+        return sorted(partitions, key=lambda p: p.partition_num), 0
+    if mode == "none":
+        return [], 0
+    ranked = sorted(partitions, key=lambda p: (-p.chunk_skew, p.partition_num))
+    wanted = [p for i, p in enumerate(ranked) if i < top_k or p.health_status is not PartitionHealthStatus.HEALTHY]
+    chosen = wanted[: max(max_series, min(top_k, len(ranked)))]
+    return sorted(chosen, key=lambda p: p.partition_num), len(wanted) - len(chosen)
+
+
 class PartitionMetricsCollector:
-    """A prometheus_client collector serving the last snapshot of partition health."""
+    """A prometheus_client collector serving the last snapshot of partition health (and statement pruning)."""
 
     def __init__(
         self,
@@ -60,18 +121,35 @@ class PartitionMetricsCollector:
         *,
         max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        partition_series: str = "top",
+        top_k: int = DEFAULT_TOP_K,
+        max_partition_series: int = DEFAULT_MAX_PARTITION_SERIES,
+        pruning: StatementPruningService | None = None,
+        statements_max_age_seconds: float = DEFAULT_STATEMENTS_MAX_AGE_SECONDS,
     ) -> None:
+        if partition_series not in PARTITION_SERIES:
+            raise ValueError(f"partition_series must be one of {', '.join(PARTITION_SERIES)}, got {partition_series!r}")
+        if top_k < 0 or max_partition_series < 0:
+            raise ValueError("top_k and max_partition_series must not be negative")
         self._service = service
         self._max_age = max_age_seconds
         self._monotonic = monotonic
+        self._mode = partition_series
+        self._top_k = top_k
+        self._max_series = max_partition_series
+        self._pruning = pruning
+        self._statements_max_age = statements_max_age_seconds
         self._snapshot = _Snapshot(up=False)
+        self._statements = _Statements(up=False)
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> None:
         """Read the partitions' health now (statistics mode: cheap, catalog-based)."""
         taken_at = self._monotonic()
         try:
-            partitions = await self._service.get_partition_health_summary()
+            partitions, distribution = await asyncio.gather(
+                self._service.get_partition_health_summary(), self._service.get_distribution()
+            )
         except Exception as exc:
             if isinstance(exc, ChunksError):
                 logger.warning("partition metrics unavailable: %s", exc)
@@ -82,33 +160,101 @@ class PartitionMetricsCollector:
         self._snapshot = _Snapshot(
             up=True,
             partitions=sorted(partitions, key=lambda p: p.partition_num),
+            distribution=distribution,
             read_at=time.time(),
             taken_at=taken_at,
         )
 
+    async def refresh_statements(self) -> None:
+        """Read and plan the statements on chunks now (no-op without a pruning service)."""
+        if self._pruning is None:
+            return
+        taken_at = self._monotonic()
+        try:
+            report = await self._pruning.find_unpruned_statements()
+        except Exception as exc:
+            if isinstance(exc, ChunksError):
+                logger.warning("statement metrics unavailable: %s", exc)
+            else:
+                logger.exception("statement metrics unavailable")
+            self._statements = _Statements(up=False, taken_at=taken_at)
+            return
+        self._statements = _Statements(up=True, report=report, read_at=time.time(), taken_at=taken_at)
+
+    def _stale(self, taken_at: float | None, max_age: float) -> bool:
+        return taken_at is None or self._monotonic() - taken_at >= max_age
+
     async def refresh_if_stale(self) -> None:
-        """Refresh unless the snapshot is younger than ``max_age_seconds``; concurrent callers share one read."""
+        """Refresh what is older than its max age; concurrent callers share one read."""
         async with self._lock:
-            taken_at = self._snapshot.taken_at
-            if taken_at is not None and self._monotonic() - taken_at < self._max_age:
-                return
-            await self.refresh()
+            if self._stale(self._snapshot.taken_at, self._max_age):
+                await self.refresh()
+            if self._pruning is not None and self._stale(self._statements.taken_at, self._statements_max_age):
+                await self.refresh_statements()
 
     def describe(self) -> Iterator[Metric]:
-        return iter(self._families(_Snapshot(up=False, read_at=0.0)))
+        return iter(self._families(_Snapshot(up=False, read_at=0.0), _Statements(up=False, read_at=0.0)))
 
     def collect(self) -> Iterator[Metric]:
-        return iter(self._families(self._snapshot))
+        return iter(self._families(self._snapshot, self._statements))
 
-    def _families(self, snapshot: _Snapshot) -> list[Metric]:
-        def gauge(name: str, documentation: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
-            return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
+    def _families(self, snapshot: _Snapshot, statements: _Statements) -> list[Metric]:
+        return (
+            self._table_families(snapshot) + self._partition_families(snapshot) + self._statement_families(statements)
+        )
 
+    @staticmethod
+    def _gauge(name: str, documentation: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
+        return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
+
+    def _table_families(self, snapshot: _Snapshot) -> list[Metric]:
+        gauge = self._gauge
         up = gauge("up", "Whether the last read of the partition statistics succeeded (1) or failed (0)")
         up.add_metric([], 1.0 if snapshot.up else 0.0)
         read_at = gauge("statistics_read_timestamp_seconds", "When the partition statistics were last read")
         if snapshot.read_at is not None:
             read_at.add_metric([], snapshot.read_at)
+        by_status = gauge("partitions", "Partitions by health status", ["status"])
+        count = gauge("partition_count", "Partitions of the chunks table")
+        rows = gauge("table_rows", "Chunks in the table, from the database's statistics (an estimate on PostgreSQL)")
+        size = gauge("table_size_bytes", "On-disk size of the chunks table, all partitions")
+        max_chunk = gauge("max_chunk_skew_ratio", "The largest partition chunk skew: |share - 1/N| / (1/N)")
+        max_size = gauge("max_size_skew_ratio", "The largest partition size skew: |share of bytes - 1/N| / (1/N)")
+        chance = gauge("chance_skew_ratio", "Skew that chance placement of the collections produces (one sigma)")
+        effective = gauge("effective_collections", "How many equal collections the data spreads like")
+        top = gauge(
+            "top_partition_share_ratio", "Share of all chunks held by the largest partitions", ["rank", "partition"]
+        )
+        exported = gauge("partition_series_exported", "Partitions with per-partition series in this scrape")
+        omitted = gauge("partition_series_omitted", "Non-healthy partitions left out by the per-partition series limit")
+        families: list[Metric] = [up, read_at, by_status, count, rows, size, max_chunk, max_size]
+        families += [chance, effective, top, exported, omitted]
+        if not snapshot.up:
+            return families
+        parts = snapshot.partitions
+        for candidate in PartitionHealthStatus:
+            by_status.add_metric([candidate.value], sum(1 for p in parts if p.health_status is candidate))
+        total_rows = sum(p.chunk_count for p in parts)
+        count.add_metric([], len(parts))
+        rows.add_metric([], total_rows)
+        size.add_metric([], sum(p.size_bytes for p in parts))
+        max_chunk.add_metric([], max((p.chunk_skew for p in parts), default=0.0))
+        max_size.add_metric([], max((p.size_skew for p in parts), default=0.0))
+        spread = snapshot.distribution
+        if spread is not None and spread.chance_skew is not None:
+            chance.add_metric([], spread.chance_skew)
+        if spread is not None and spread.effective_collections is not None:
+            effective.add_metric([], spread.effective_collections)
+        largest = sorted(parts, key=lambda p: (-p.chunk_count, p.partition_num))[: self._top_k]
+        for rank, p in enumerate(largest, start=1):
+            top.add_metric([str(rank), str(p.partition_num)], p.chunk_count / total_rows if total_rows else 0.0)
+        chosen, left_out = select_partitions(parts, self._mode, self._top_k, self._max_series)
+        exported.add_metric([], len(chosen))
+        omitted.add_metric([], left_out)
+        return families
+
+    def _partition_families(self, snapshot: _Snapshot) -> list[Metric]:
+        gauge = self._gauge
         rows = gauge(
             "partition_rows",
             "Chunks in the partition, from the database's statistics (an estimate on PostgreSQL)",
@@ -124,8 +270,8 @@ class PartitionMetricsCollector:
         status = gauge(
             "partition_health_status", "1 for the partition's health status, 0 for others", ["partition", "status"]
         )
-        by_status = gauge("partitions", "Partitions by health status", ["status"])
-        for p in snapshot.partitions:
+        chosen, _ = select_partitions(snapshot.partitions, self._mode, self._top_k, self._max_series)
+        for p in chosen:
             label = str(p.partition_num)
             rows.add_metric([label], p.chunk_count)
             size.add_metric([label], p.size_bytes)
@@ -133,18 +279,70 @@ class PartitionMetricsCollector:
             size_skew.add_metric([label], p.size_skew)
             for candidate in PartitionHealthStatus:
                 status.add_metric([label, candidate.value], 1.0 if p.health_status is candidate else 0.0)
-        if snapshot.up:
-            for candidate in PartitionHealthStatus:
-                count = sum(1 for p in snapshot.partitions if p.health_status is candidate)
-                by_status.add_metric([candidate.value], count)
-        return [up, read_at, rows, size, chunk_skew, size_skew, status, by_status]
+        return [rows, size, chunk_skew, size_skew, status]
+
+    def _statement_families(self, statements: _Statements) -> list[Metric]:
+        if self._pruning is None:
+            return []
+        gauge = self._gauge
+        up = gauge("statements_up", "Whether pg_stat_statements could be read and its statements planned (1) or not")
+        up.add_metric([], 1.0 if statements.up else 0.0)
+        read_at = gauge("statements_read_timestamp_seconds", "When the statements on chunks were last read")
+        if statements.read_at is not None:
+            read_at.add_metric([], statements.read_at)
+        counts = gauge("statements", "Statements naming chunks, by how many partitions their plans read", ["kind"])
+        seconds = gauge(
+            "statements_time_seconds", "Execution time of the statements on chunks since the last reset", ["kind"]
+        )
+        share = gauge(
+            "statements_every_partition_time_ratio",
+            "Share of the time on chunks spent in statements that read every partition",
+        )
+        report = statements.report
+        if statements.up and report is not None:
+            every = [s for s in report.unpruned if s.reads_every_partition]
+            several = [s for s in report.unpruned if not s.reads_every_partition]
+            pruned_ms = report.chunks_time_ms - sum(s.total_time_ms for s in report.unpruned)
+            pruned_ms -= sum(s.total_time_ms for s in report.not_analysed)
+            by_kind = {
+                "pruned": (report.pruned, pruned_ms),
+                "reads_several_partitions": (len(several), sum(s.total_time_ms for s in several)),
+                "reads_every_partition": (len(every), sum(s.total_time_ms for s in every)),
+                "not_analysed": (len(report.not_analysed), sum(s.total_time_ms for s in report.not_analysed)),
+            }
+            for kind in STATEMENT_KINDS:
+                number, ms = by_kind[kind]
+                counts.add_metric([kind], number)
+                seconds.add_metric([kind], max(ms, 0.0) / 1000)
+            share.add_metric([], report.every_partition_time_share)
+        return [up, read_at, counts, seconds, share]
 
 
-def make_metrics_app(container: Container, *, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS) -> ASGIApp:
+def make_metrics_app(
+    container: Container,
+    *,
+    max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
+    partition_series: str | None = None,
+    top_k: int | None = None,
+    max_partition_series: int = DEFAULT_MAX_PARTITION_SERIES,
+    statements: bool = True,
+    statements_max_age_seconds: float = DEFAULT_STATEMENTS_MAX_AGE_SECONDS,
+) -> ASGIApp:
     """An ASGI app serving the partition metrics: ``app.mount("/metrics", make_metrics_app(container))``.
 
+    ``partition_series`` and ``top_k`` default to the settings (``SEMANTIK_METRICS_PARTITIONS``,
+    ``SEMANTIK_METRICS_TOP_K``); ``statements=False`` leaves out the statement series.
     The app's registry holds only this collector, so it does not repeat the host's own metrics."""
-    collector = PartitionMetricsCollector(container.monitoring_service(), max_age_seconds=max_age_seconds)
+    settings = container.settings()
+    collector = PartitionMetricsCollector(
+        container.monitoring_service(),
+        max_age_seconds=max_age_seconds,
+        partition_series=partition_series or settings.metrics_partitions,
+        top_k=settings.metrics_top_k if top_k is None else top_k,
+        max_partition_series=max_partition_series,
+        pruning=container.pruning_service() if statements else None,
+        statements_max_age_seconds=statements_max_age_seconds,
+    )
     registry = CollectorRegistry()
     registry.register(collector)
     export = make_asgi_app(registry)
