@@ -11,16 +11,18 @@ even for ``partition_key = $2``, because a generic plan prunes at executor start
 ``Target Tables`` are not counted: on PostgreSQL < 18 they may list partitions the scans below it
 never read.
 
-Everything runs in one transaction that is rolled back, in a temporary PL/pgSQL function that plans
-each statement inside a sub-transaction it always rolls back, so the locks planning takes
-(ACCESS SHARE for reads, ROW EXCLUSIVE for writes: what PREPARE itself takes) are released statement
-by statement, and ``SET LOCAL lock_timeout`` bounds every wait. One round trip plans them all.
+Statements are planned in batches (``batch_size``), each batch in one transaction that is rolled
+back, by a temporary PL/pgSQL function that plans each statement inside a sub-transaction (a
+statement that fails is rolled back alone) and returns only the count of partitions read. The locks
+taken are the ones planning takes (ACCESS SHARE for reads, ROW EXCLUSIVE for writes: what PREPARE
+itself takes), held until the batch's transaction ends (well under a second), and ``SET LOCAL
+lock_timeout`` bounds every wait. ``concurrency`` batches run at once, each on its own connection.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping, Sequence
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
@@ -40,6 +42,10 @@ from semantik_chunks.domain.pruning import (
 )
 
 LOCK_TIMEOUT_SECONDS = 1.0
+# Statements planned per transaction (the locks planning takes are held until it ends), and how many
+# such transactions run at once (each on a connection of its own).
+BATCH_SIZE = 200
+CONCURRENCY = 2
 PG_STAT_STATEMENTS = "pg_stat_statements"
 # Names chunks or one of its partitions, as a word (``total_chunks`` and ``chunks_count`` do not).
 CHUNKS_PATTERN = r"\mchunks(_part_[0-9]+)?\M"
@@ -95,24 +101,30 @@ END
 $fn$
 """
 
-# The plan of one statement as a call would get it, or the error that stopped it. Everything the
-# block does is rolled back (the RAISE at its end), releasing the locks planning took.
+# How many of ``partitions`` the plan of one statement reads as a call would get it, or the error that
+# stopped it. The block is a sub-transaction: an error rolls it back (its locks included); a success
+# keeps its locks until the batch's transaction ends, so the next statement finds them taken.
+# ``Target Tables`` (a ModifyTable's list) are not counted: they are the scans' partitions in a custom
+# plan, and every partition in a generic one on PostgreSQL < 18.
 _PLAN_FUNCTION = r"""
-CREATE FUNCTION pg_temp.semantik_plan(statement text, OUT plan text, OUT problem text)
+CREATE FUNCTION pg_temp.semantik_plan(statement text, partitions text[], OUT reads integer, OUT problem text)
 LANGUAGE plpgsql AS $fn$
 DECLARE
   arguments text;
+  plan text;
 BEGIN
   BEGIN
     EXECUTE 'PREPARE semantik_probe AS ' || statement;
     SELECT string_agg(pg_temp.semantik_sample(p.t), ', ' ORDER BY p.n) INTO arguments
       FROM pg_prepared_statements AS ps, unnest(ps.parameter_types::oid[]) WITH ORDINALITY AS p(t, n)
      WHERE ps.name = 'semantik_probe';
-    EXECUTE 'EXPLAIN (FORMAT JSON) EXECUTE semantik_probe'
+    EXECUTE 'EXPLAIN (COSTS OFF, FORMAT JSON) EXECUTE semantik_probe'
             || coalesce('(' || arguments || ')', '') INTO plan;
-    RAISE EXCEPTION USING ERRCODE = 'SMK01';
+    plan := regexp_replace(plan, '"Target Tables": \[[^]]*\]', '', 'g');
+    SELECT count(DISTINCT m[1]) INTO reads
+      FROM regexp_matches(plan, '"Relation Name": "([^"]*)"', 'g') AS m
+     WHERE m[1] = ANY(partitions);
   EXCEPTION
-    WHEN SQLSTATE 'SMK01' THEN NULL;
     WHEN OTHERS THEN problem := SQLSTATE || ' ' || SQLERRM;
   END;
   -- Prepared statements outlive a rolled-back transaction.
@@ -124,24 +136,11 @@ $fn$
 """
 
 _PLAN_ALL = """
-SELECT s.n, p.plan, p.problem
+SELECT p.reads, p.problem
 FROM unnest(CAST(:statements AS text[])) WITH ORDINALITY AS s(statement, n),
-     LATERAL pg_temp.semantik_plan(s.statement) AS p
+     LATERAL pg_temp.semantik_plan(s.statement, CAST(:partitions AS text[])) AS p
 ORDER BY s.n
 """
-
-
-def scanned_relations(plan: Any) -> Iterator[str]:
-    """The ``Relation Name`` of every node of an EXPLAIN (FORMAT JSON) plan, ``Target Tables`` left out."""
-    if isinstance(plan, dict):
-        for key, value in plan.items():
-            if key == "Relation Name" and isinstance(value, str):
-                yield value
-            elif key != "Target Tables":
-                yield from scanned_relations(value)
-    elif isinstance(plan, list):
-        for item in plan:
-            yield from scanned_relations(item)
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -162,12 +161,16 @@ class PostgresStatementStatistics:
         *,
         lock_timeout_seconds: float = LOCK_TIMEOUT_SECONDS,
         source: str = PG_STAT_STATEMENTS,
+        batch_size: int = BATCH_SIZE,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         if not source.replace("_", "").replace(".", "").isalnum():
             raise ValueError(f"not a relation name: {source!r}")
         self._engine = create_engine(engine_or_url)
         self._partition_count = validate_partition_count(partition_count)
-        self._partitions = frozenset(partition_name(n, partition_count) for n in range(partition_count))
+        self._names = [partition_name(n, partition_count) for n in range(partition_count)]
+        self._batch = batch_size
+        self._concurrency = concurrency
         self._lock_timeout = lock_timeout_seconds
         self._source = source
 
@@ -179,10 +182,9 @@ class PostgresStatementStatistics:
         async with reading_database(), self._engine.connect() as conn:
             try:
                 stats = await self._read(conn)
-                plans = await self._plan(conn, stats)
             finally:
                 await conn.rollback()
-        return plans
+        return await self._plan(stats)
 
     async def reset(self) -> None:
         """Forget this database's statement statistics (``pg_stat_statements_reset`` for its dbid)."""
@@ -231,7 +233,7 @@ class PostgresStatementStatistics:
             for queryid, query, calls, total, row_count in rows
         ]
 
-    async def _plan(self, conn: AsyncConnection, stats: Sequence[StatementStats]) -> list[StatementPlan]:
+    async def _plan(self, stats: Sequence[StatementStats]) -> list[StatementPlan]:
         problems: dict[str, str] = {}
         texts: dict[str, str] = {}  # what pg_stat_statements shows -> what PREPARE is given
         for s in stats:
@@ -242,7 +244,7 @@ class PostgresStatementStatistics:
                 texts[s.query] = repair_normalised(s.query.strip().rstrip(";"))
             else:
                 problems[s.query] = reason
-        read = await self._partitions_read(conn, list(dict.fromkeys(texts.values()))) if texts else {}
+        read = await self._partitions_read(list(dict.fromkeys(texts.values()))) if texts else {}
         plans = []
         for s in stats:
             if s.query is None or s.query in problems:
@@ -252,22 +254,27 @@ class PostgresStatementStatistics:
             plans.append(StatementPlan(s, count, problem))
         return plans
 
-    async def _partitions_read(
-        self, conn: AsyncConnection, statements: list[str]
-    ) -> Mapping[str, tuple[int | None, str | None]]:
-        await conn.execute(text(f"SET LOCAL lock_timeout = '{int(self._lock_timeout * 1000)}ms'"))
-        await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        await conn.execute(text(_SAMPLE_FUNCTION))
-        await conn.execute(text(_PLAN_FUNCTION))
-        rows = (await conn.execute(text(_PLAN_ALL), {"statements": statements})).all()
+    async def _partitions_read(self, statements: list[str]) -> dict[str, tuple[int | None, str | None]]:
+        batches = [statements[i : i + self._batch] for i in range(0, len(statements), self._batch)]
+        gate = asyncio.Semaphore(self._concurrency)
+        found = await asyncio.gather(*(self._plan_batch(batch, gate) for batch in batches))
         result: dict[str, tuple[int | None, str | None]] = {}
-        for statement, (_, plan, problem) in zip(statements, rows, strict=True):
-            if problem is not None or plan is None:
-                result[statement] = (None, self._explain_problem(problem))
-                continue
-            names = set(scanned_relations(json.loads(plan)))
-            result[statement] = (len(names & self._partitions), None)
+        for batch, rows in zip(batches, found, strict=True):
+            for statement, (reads, problem) in zip(batch, rows, strict=True):
+                result[statement] = (None, self._explain_problem(problem)) if reads is None else (reads, None)
         return result
+
+    async def _plan_batch(self, batch: list[str], gate: asyncio.Semaphore) -> Sequence[Any]:
+        """Plan ``batch`` in one transaction that is rolled back; its locks last as long as it does."""
+        async with gate, reading_database(), self._engine.connect() as conn:
+            try:
+                await conn.execute(text(f"SET LOCAL lock_timeout = '{int(self._lock_timeout * 1000)}ms'"))
+                await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+                await conn.execute(text(_SAMPLE_FUNCTION))
+                await conn.execute(text(_PLAN_FUNCTION))
+                return (await conn.execute(text(_PLAN_ALL), {"statements": batch, "partitions": self._names})).all()
+            finally:
+                await conn.rollback()
 
     def _explain_problem(self, problem: str | None) -> str:
         if problem is None:
