@@ -54,9 +54,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.integratio
 from tests.integration import host_schema
 
 from semantik_chunks import hashtext, partition_for
-from semantik_chunks.adapters.postgres import adoption, migrate, schema
+from semantik_chunks.adapters.postgres import migrate, mover, schema, takeover
 from semantik_chunks.adapters.postgres.embedded import embedded_url, stop_embedded
 from semantik_chunks.adapters.postgres.engine import create_engine
+from semantik_chunks.domain.adoption import MoveReport
 
 # Cheaper than the tests' md5(string_agg(...)) on a million rows, and as sensitive to a lost or altered row.
 CHECKSUM = """
@@ -230,7 +231,7 @@ def adoption_log(seconds: list[float]) -> Iterator[None]:
             if record.msg.startswith("chunks adopted: %d rows moved"):
                 seconds.append(float(record.args[1]))  # type: ignore[index]
 
-    log = logging.getLogger(adoption.__name__)
+    log = logging.getLogger(takeover.__name__)
     handler, level = Collect(), log.level
     log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -244,7 +245,15 @@ def adoption_log(seconds: list[float]) -> Iterator[None]:
 def take_over(conn: Connection) -> None:
     for statement in schema.create_routing_functions(100):
         conn.exec_driver_sql(statement)
-    adoption.take_over_schema(conn, 100)
+    takeover.take_over_schema(conn, 100)
+
+
+async def move_rows(url: str, **options: Any) -> MoveReport:
+    engine = create_engine(url)
+    try:
+        return await mover.move_misplaced_rows(engine, **options)
+    finally:
+        await engine.dispose()
 
 
 async def adopt_ddl(url: str) -> None:
@@ -338,9 +347,7 @@ def run_one(
             else:
                 workers = int(run.split("=")[1].split(",")[0])
                 mover_url = asyncio.run(table_owner_url(url)) if run.endswith(",triggers-on") else url
-                report = asyncio.run(
-                    adoption.move_misplaced_rows(mover_url, batch_size=batch_size, workers=workers, progress=progress)
-                )
+                report = asyncio.run(move_rows(mover_url, batch_size=batch_size, workers=workers, progress=progress))
                 moved = report.moved
             t_move = last[0]
             if run == "delete-insert":
@@ -407,7 +414,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, action="append", help="rows per batch (repeatable)")
     args = parser.parse_args()
     runs = args.run or ["migrate", "workers=1", "workers=2"]
-    batch_sizes = args.batch_size or [adoption.DEFAULT_BATCH_SIZE]
+    batch_sizes = args.batch_size or [mover.DEFAULT_BATCH_SIZE]
 
     with tempfile.TemporaryDirectory(prefix="semantik-bench-") as data_dir:
         server = embedded_url(Path(data_dir), keep_running=False)
@@ -427,7 +434,7 @@ def main() -> None:
             print(json.dumps({"host_rows": rows, "build_s": round(time.perf_counter() - started, 1)}), flush=True)
             pairs = writer_pairs(min(args.collections, 20))
             for run in runs:
-                for batch_size in batch_sizes if run != "migrate" else [adoption.DEFAULT_BATCH_SIZE]:
+                for batch_size in batch_sizes if run != "migrate" else [mover.DEFAULT_BATCH_SIZE]:
                     result = run_one(server, Path(data_dir), template, run, batch_size, pairs)
                     print(json.dumps(result), flush=True)
             print(json.dumps({"python": platform.python_version(), "machine": platform.machine()}))

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from semantik_chunks.config import parse_partition_count
+from semantik_chunks.domain.hashing import parse_partition_count
 
 
 def configured_partition_count() -> int:

@@ -8,28 +8,13 @@ from collections.abc import Mapping
 import attrs
 
 from semantik_chunks.domain.errors import ConfigurationError
-from semantik_chunks.domain.hashing import MAX_PARTITIONS
+
+# parse_partition_count is the domain's (the migrations read CHUNK_PARTITION_COUNT too); re-exported here.
+from semantik_chunks.domain.hashing import DEFAULT_PARTITION_COUNT, MAX_PARTITIONS, parse_partition_count
 from semantik_chunks.domain.pruning import DEFAULT_ALERT_SHARE
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 MEMORY_URL = "memory://"
-DEFAULT_PARTITION_COUNT = 100
-
-
-def parse_partition_count(raw: str | int | None) -> int:
-    if raw is None or raw == "":
-        return DEFAULT_PARTITION_COUNT
-    try:
-        if isinstance(raw, bool) or not isinstance(raw, str | int):  # int() would truncate 1.5 to 1
-            raise TypeError(raw)
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ConfigurationError(
-            f"CHUNK_PARTITION_COUNT must be a whole number between 1 and {MAX_PARTITIONS}, got {raw!r}"
-        ) from None
-    if not 1 <= value <= MAX_PARTITIONS:
-        raise ConfigurationError(f"CHUNK_PARTITION_COUNT must be between 1 and {MAX_PARTITIONS}, got {value}")
-    return value
 
 
 METRICS_PARTITION_MODES = ("top", "all", "none")

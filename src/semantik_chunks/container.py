@@ -3,6 +3,9 @@
 Tests swap an adapter in one line, e.g. ``container.chunk_repository.override(fake)``.
 The Postgres adapters are imported only when selected, so that the core install
 (attrs + dependency-injector) works without SQLAlchemy.
+
+Every Postgres adapter is given the container's one engine (``engine``); a host that has an
+``AsyncEngine`` of its own overrides ``engine`` with it, and ``dispose`` then leaves it open.
 """
 
 from __future__ import annotations
@@ -15,17 +18,22 @@ from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMe
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statements import InMemoryStatementStatistics
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
+from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
+from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
 from semantik_chunks.services.queries import StatementPruningService
+from semantik_chunks.services.schema import SchemaService
 
 
-def _postgres_engine(url: str) -> Any:
+def _postgres_engine(url: str, owned: list[Any]) -> Any:
     from semantik_chunks.adapters.postgres.engine import create_engine
 
-    return create_engine(url)
+    engine = create_engine(url)
+    owned.append(engine)  # made here, so closed by dispose()
+    return engine
 
 
 def _postgres_chunks(engine: Any, partition_count: int) -> Any:
@@ -52,6 +60,29 @@ def _postgres_statements(engine: Any, partition_count: int) -> Any:
     return PostgresStatementStatistics(engine, partition_count)
 
 
+def _postgres_migrations(engine: Any, partition_count: int) -> Any:
+    from semantik_chunks.adapters.postgres.migrate import PostgresSchemaMigrations
+
+    return PostgresSchemaMigrations(engine, partition_count)
+
+
+def _postgres_adoption(engine: Any, partition_count: int) -> Any:
+    from semantik_chunks.adapters.postgres.mover import PostgresTableAdoption
+
+    return PostgresTableAdoption(engine, partition_count)
+
+
+def _no_schema() -> Any:
+    raise ConfigurationError("memory:// keeps no schema: there is nothing to migrate or take over")
+
+
+def _embedded_server() -> Any:
+    # Imported when used: the embedded server is the ``embedded`` extra.
+    from semantik_chunks.adapters.postgres.embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres()
+
+
 def _monitor_alert_sinks(settings: Settings) -> list[Any]:
     # Imported when used: the webhook sink needs httpx (the ``tasks`` extra).
     from semantik_chunks.adapters.alerting import LoggingAlertSink, WebhookAlertSink
@@ -69,7 +100,11 @@ class Container(containers.DeclarativeContainer):
     backend = settings.provided.backend
 
     memory_database = providers.Singleton(MemoryDatabase, partition_count=partition_count)
-    engine: providers.Provider[Any] = providers.Singleton(_postgres_engine, settings.provided.database_url)
+    # The engines this container made (not one a host put in with ``engine.override``): dispose() closes them.
+    owned_engines: providers.Singleton[list[Any]] = providers.Singleton(list)
+    engine: providers.Singleton[Any] = providers.Singleton(
+        _postgres_engine, settings.provided.database_url, owned_engines
+    )
 
     chunk_repository = providers.Selector(
         backend,
@@ -81,7 +116,7 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryCollectionRepository, memory_database),
         postgres=providers.Singleton(_postgres_collections, engine),
     )
-    partition_statistics = providers.Selector(
+    statistics_source = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
         postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
@@ -91,6 +126,27 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryStatementStatistics, partition_count),
         postgres=providers.Singleton(_postgres_statements, engine, partition_count),
     )
+    # "live" asks the database every time; "once" (a command of the CLI) answers each question from the
+    # first answer, so that the sections of one report describe one moment (adapters/read_once.py).
+    statistics_reading = providers.Object("live")
+    partition_statistics = providers.Selector(
+        statistics_reading,
+        live=statistics_source,
+        once=providers.Singleton(ReadOnce, statistics_source),
+    )
+    schema_migrations = providers.Selector(
+        backend,
+        memory=providers.Callable(_no_schema),
+        postgres=providers.Singleton(_postgres_migrations, engine, partition_count),
+    )
+    table_adoption = providers.Selector(
+        backend,
+        memory=providers.Callable(_no_schema),
+        postgres=providers.Singleton(_postgres_adoption, engine, partition_count),
+    )
+    # The server used when no database is named (the CLI's default); independent of the backend.
+    embedded_server = providers.Singleton(_embedded_server)
+
     # Interactive checks (API, CLI) notify nobody; the scheduled monitor uses monitor_alert_sinks.
     alert_sinks = providers.List()
     # Where the scheduled health check (entrypoints/tasks.py) sends its alerts: the log, and the
@@ -120,17 +176,26 @@ class Container(containers.DeclarativeContainer):
         collection_repository=collection_repository,
         statistics_port=partition_statistics,
     )
+    schema_service = providers.Singleton(SchemaService, migrations=schema_migrations, adoption=table_adoption)
 
 
-def bootstrap(settings: Settings | None = None) -> Container:
-    """A container for ``settings`` (default: from the environment)."""
+def bootstrap(settings: Settings | None = None, *, statistics_read_once: bool = False) -> Container:
+    """A container for ``settings`` (default: from the environment).
+
+    ``statistics_read_once``: the services see each statistic as first read (one CLI command, one
+    report); otherwise every question reads the database afresh (a long-running API or worker)."""
     container = Container()
     if settings is not None:
         container.settings.override(providers.Object(settings))
+    if statistics_read_once:
+        container.statistics_reading.override(providers.Object("once"))
     return container
 
 
 async def dispose(container: Container) -> None:
-    """Close what the container opened (the database engine, if one was made)."""
-    if container.settings().backend == "postgres":
-        await container.engine().dispose()
+    """Close what the container opened: the engine it made, if it made one. It builds nothing to do so,
+    and never closes an engine it was given (``container.engine.override(host_engine)``)."""
+    owned: list[Any] = container.owned_engines()
+    while owned:
+        await owned.pop().dispose()
+    container.engine.reset()  # a later call makes (and owns) a new engine

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
+from semantik_chunks.domain.adoption import MoveReport, Progress
 from semantik_chunks.domain.model import (
     Alert,
     Chunk,
@@ -121,3 +123,46 @@ class AlertSink(Protocol):
     """Where alerts go: a log, a webhook. A sink must not raise for a delivery failure it handled."""
 
     async def send(self, alerts: Sequence[Alert]) -> None: ...
+
+
+class SchemaMigrations(Protocol):
+    """The library's schema in the database: which revisions are applied, and applying the rest."""
+
+    async def applied(self) -> tuple[str, ...]:
+        """The library's revisions applied to the database (empty when none)."""
+        ...
+
+    async def upgrade(self) -> tuple[str, ...]:
+        """Apply every revision not applied yet; return the revisions then applied.
+
+        A host's ``chunks`` table that the migrations take over keeps its misplaced rows for
+        ``TableAdoption.move_misplaced_rows``."""
+        ...
+
+
+class TableAdoption(Protocol):
+    """A host's ``chunks`` table taken over by the migrations: its rows moved to their partitions."""
+
+    async def move_misplaced_rows(self, progress: Progress | None = None) -> MoveReport:
+        """Move every misplaced row, then validate the partition CHECK; resumable, and at once done
+        (``moved == 0``) when the table is the library's or every row is placed already."""
+        ...
+
+    async def preview_moves(self) -> MoveReport:
+        """What ``move_misplaced_rows`` would do, per partition, changing nothing (``dry_run``)."""
+        ...
+
+
+class EmbeddedServer(Protocol):
+    """The PostgreSQL a newcomer gets when no database is named (started on demand, left running)."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    def start(self) -> str:
+        """Start the server if need be (creating its data directory); return its URL."""
+        ...
+
+    def stop(self) -> bool:
+        """Stop the server; False when none was running."""
+        ...

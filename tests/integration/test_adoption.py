@@ -12,6 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -19,8 +20,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, make_url
 
 from semantik_chunks import hashtext, partition_for
-from semantik_chunks.adapters.postgres import adoption, migrate, schema
+from semantik_chunks.adapters.postgres import migrate, mover, schema, takeover
 from semantik_chunks.adapters.postgres.engine import create_engine
+from semantik_chunks.domain.adoption import AdoptionError, MoveProgress, MoveReport
 from semantik_chunks.domain.errors import ConfigurationError
 from tests.integration import host_schema
 from tests.postgres_servers import asyncpg_dsn, run_sql, with_database
@@ -67,7 +69,7 @@ async def adopt_without_moving(url: str) -> None:
     def take_over(conn: Connection) -> None:
         for statement in schema.create_routing_functions(100):
             conn.exec_driver_sql(statement)
-        adoption.take_over_schema(conn, 100)
+        takeover.take_over_schema(conn, 100)
 
     engine = create_engine(url)
     try:
@@ -77,8 +79,17 @@ async def adopt_without_moving(url: str) -> None:
         await engine.dispose()
 
 
-def interrupt_after(batches: int) -> Callable[[adoption.MoveProgress], None]:
-    def progress(report: adoption.MoveProgress) -> None:
+async def move(url: str, **options: Any) -> MoveReport:
+    """The mover on an engine of the caller's, as a host calls it."""
+    engine = create_engine(url)
+    try:
+        return await mover.move_misplaced_rows(engine, **options)
+    finally:
+        await engine.dispose()
+
+
+def interrupt_after(batches: int) -> Callable[[MoveProgress], None]:
+    def progress(report: MoveProgress) -> None:
         if report.batches >= batches:
             raise Interrupted
 
@@ -236,15 +247,15 @@ async def test_a_run_interrupted_between_batches_loses_nothing_and_a_rerun_finis
     assert isinstance(misplaced, int) and misplaced > 1000
 
     with pytest.raises(Interrupted):
-        await adoption.move_misplaced_rows(host_url, batch_size=5, progress=interrupt_after(4))
+        await move(host_url, batch_size=5, progress=interrupt_after(4))
 
     left = await scalar(host_url, MISPLACED)
     assert isinstance(left, int) and 0 < left < misplaced
     assert await snapshot(host_url) == before
     assert await scalar(host_url, CHECK_VALIDATED) is False
 
-    seen: list[adoption.MoveProgress] = []
-    report = await adoption.move_misplaced_rows(host_url, batch_size=5, progress=seen.append)
+    seen: list[MoveProgress] = []
+    report = await move(host_url, batch_size=5, progress=seen.append)
 
     assert report.moved == left
     assert report.validated
@@ -254,7 +265,7 @@ async def test_a_run_interrupted_between_batches_loses_nothing_and_a_rerun_finis
     assert await snapshot(host_url) == before
     assert await scalar(host_url, CHECK_VALIDATED) is True
 
-    again = await adoption.move_misplaced_rows(host_url)
+    again = await move(host_url)
     assert (again.moved, again.batches, again.validated) == (0, 0, True)
 
 
@@ -264,11 +275,11 @@ async def test_a_cancelled_run_loses_nothing_and_a_rerun_finishes(host_url: str)
     misplaced = await scalar(host_url, MISPLACED)
     two_batches_done = asyncio.Event()
 
-    def progress(report: adoption.MoveProgress) -> None:
+    def progress(report: MoveProgress) -> None:
         if report.batches >= 2:
             two_batches_done.set()
 
-    run = asyncio.create_task(adoption.move_misplaced_rows(host_url, batch_size=5, progress=progress))
+    run = asyncio.create_task(move(host_url, batch_size=5, progress=progress))
     await two_batches_done.wait()
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -278,7 +289,7 @@ async def test_a_cancelled_run_loses_nothing_and_a_rerun_finishes(host_url: str)
     assert isinstance(left, int) and isinstance(misplaced, int) and 0 < left < misplaced
     assert await snapshot(host_url) == before
 
-    report = await adoption.move_misplaced_rows(host_url, batch_size=7)
+    report = await move(host_url, batch_size=7)
     assert report.moved == left
     assert await scalar(host_url, MISPLACED) == 0
     assert await snapshot(host_url) == before
@@ -291,7 +302,7 @@ async def test_two_workers_place_every_row(host_url: str) -> None:
 
     engine = create_engine(host_url)  # the caller's engine: its pooled connections must come back as they were
     try:
-        report = await adoption.move_misplaced_rows(engine, batch_size=4, workers=2)
+        report = await mover.move_misplaced_rows(engine, batch_size=4, workers=2)
         for _ in range(3):
             async with engine.connect() as conn:
                 role = await conn.exec_driver_sql("SHOW session_replication_role")
@@ -310,17 +321,17 @@ async def test_a_failing_worker_stops_the_others_and_nothing_is_lost(host_url: s
     await adopt_without_moving(host_url)
     calls: list[int] = []
 
-    def progress(report: adoption.MoveProgress) -> None:
+    def progress(report: MoveProgress) -> None:
         calls.append(report.batches)
         if report.batches == 6:
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        await adoption.move_misplaced_rows(host_url, batch_size=3, workers=2, progress=progress)
+        await move(host_url, batch_size=3, workers=2, progress=progress)
 
     assert max(calls) <= 7  # the other worker finished at most the batch it was in
     assert await snapshot(host_url) == before
-    assert (await adoption.move_misplaced_rows(host_url, batch_size=50)).validated
+    assert (await move(host_url, batch_size=50)).validated
     assert await scalar(host_url, MISPLACED) == 0
     assert await snapshot(host_url) == before
 
@@ -339,7 +350,7 @@ async def test_a_move_is_not_an_edit_for_the_hosts_row_triggers(host_url: str) -
     before = await snapshot(host_url)
     await adopt_without_moving(host_url)
 
-    await adoption.move_misplaced_rows(host_url, batch_size=50)
+    await move(host_url, batch_size=50)
 
     assert await snapshot(host_url) == before  # updated_at included
     assert await scalar(host_url, "SELECT count(*) FROM pg_trigger WHERE tgname = 'chunks_touch_updated_at'") == 101
@@ -369,8 +380,8 @@ async def test_a_role_that_may_not_turn_triggers_off_still_moves_every_row(
     before = await snapshot(url)
     await adopt_without_moving(url)
 
-    with caplog.at_level(logging.INFO, logger=adoption.__name__):
-        report = await adoption.move_misplaced_rows(url, batch_size=10, workers=2)
+    with caplog.at_level(logging.INFO, logger=mover.__name__):
+        report = await move(url, batch_size=10, workers=2)
 
     assert "row triggers firing" in caplog.text
     assert report.validated and report.moved > 100
@@ -390,7 +401,7 @@ async def test_dry_run_reports_each_partitions_gain_and_loss_and_changes_nothing
             expected_lose[current] += 1
 
     # Before any migration the database does not know its partition count; the host's is 100.
-    report = await adoption.move_misplaced_rows(host_url, dry_run=True, partition_count=100)
+    report = await move(host_url, dry_run=True, partition_count=100)
 
     assert report.dry_run and report.moved == 0
     assert {p: n for p, n in report.would_gain.items() if n} == dict(expected_gain)
@@ -403,20 +414,20 @@ async def test_dry_run_reports_each_partitions_gain_and_loss_and_changes_nothing
     assert await scalar(host_url, trigger, host_schema.HOST_TRIGGER) == 1
 
     await adopt_without_moving(host_url)
-    assert (await adoption.move_misplaced_rows(host_url, dry_run=True)).would_lose == report.would_lose
+    assert (await move(host_url, dry_run=True)).would_lose == report.would_lose
 
 
 async def test_the_mover_refuses_a_table_that_was_not_taken_over(host_url: str) -> None:
     with pytest.raises(ConfigurationError, match="partition count"):
-        await adoption.move_misplaced_rows(host_url)
+        await move(host_url)
     conn = await asyncpg.connect(asyncpg_dsn(host_url))
     try:
         for statement in schema.create_routing_functions(100):
             await conn.execute(statement)
     finally:
         await conn.close()
-    with pytest.raises(adoption.AdoptionError, match="migrate"):
-        await adoption.move_misplaced_rows(host_url)
+    with pytest.raises(AdoptionError, match="migrate"):
+        await move(host_url)
 
 
 @pytest.fixture
@@ -427,9 +438,9 @@ def library_url(make_database: Callable[[], str]) -> str:
 
 
 async def test_a_library_created_table_has_nothing_to_move(library_url: str) -> None:
-    report = await adoption.move_misplaced_rows(library_url)
+    report = await move(library_url)
     assert (report.moved, report.batches, report.validated) == (0, 0, True)
-    assert await scalar(library_url, "SELECT to_regclass($1)", adoption.REPLACED_OBJECTS) is None
+    assert await scalar(library_url, "SELECT to_regclass($1)", takeover.REPLACED_OBJECTS) is None
     assert await scalar(library_url, "SELECT obj_description('chunks'::regclass, 'pg_class')") == schema.OWNED_MARK
 
 
@@ -446,7 +457,7 @@ def test_rerunning_an_interrupted_migration_finishes_it(host_url: str) -> None:
         # What a migration killed while moving rows leaves: the DDL committed, sc0002 not recorded.
         await adopt_without_moving(host_url)
         with pytest.raises(Interrupted):
-            await adoption.move_misplaced_rows(host_url, batch_size=5, progress=interrupt_after(3))
+            await move(host_url, batch_size=5, progress=interrupt_after(3))
 
     asyncio.run(killed_mid_way())
     assert migrate.current(host_url) == ("sc0001",)
@@ -457,7 +468,7 @@ def test_rerunning_an_interrupted_migration_finishes_it(host_url: str) -> None:
     assert fetch_sync(host_url, MISPLACED)[0][0] == 0
     assert asyncio.run(snapshot(host_url)) == before
     assert fetch_sync(host_url, CHECK_VALIDATED)[0][0] is True
-    recorded = fetch_sync(host_url, f"SELECT kind, name, count(*) FROM {adoption.REPLACED_OBJECTS} GROUP BY 1, 2")
+    recorded = fetch_sync(host_url, f"SELECT kind, name, count(*) FROM {takeover.REPLACED_OBJECTS} GROUP BY 1, 2")
     assert {r[2] for r in recorded} == {1}  # the rerun recorded nothing twice
 
 
@@ -478,7 +489,7 @@ def test_inside_a_hosts_transaction_the_table_is_adopted_and_the_mover_finishes(
     assert fetch_sync(host_url, CHECK_VALIDATED)[0][0] is False  # rows are not moved inside a host's transaction
     assert fetch_sync(host_url, MISPLACED)[0][0] > 0
 
-    report = adoption.finish_adoption(host_url)
+    report = asyncio.run(move(host_url))
 
     assert report.validated and report.moved > 1000
     assert fetch_sync(host_url, MISPLACED)[0][0] == 0
@@ -506,7 +517,7 @@ def test_downgrade_gives_the_host_its_table_back_as_it_was(host_url: str) -> Non
     assert fetch_sync(host_url, MISPLACED)[0][0] == 0  # rows stay where the takeover put them
     assert fetch_sync(host_url, CHECK_VALIDATED) == []
     assert fetch_sync(host_url, "SELECT obj_description('chunks'::regclass, 'pg_class')")[0][0] is None
-    assert fetch_sync(host_url, "SELECT to_regclass($1)", adoption.REPLACED_OBJECTS)[0][0] is None
+    assert fetch_sync(host_url, "SELECT to_regclass($1)", takeover.REPLACED_OBJECTS)[0][0] is None
     # The host's monitoring objects are back in their own shapes, with the materialized view's unique index.
     assert fetch_sync(host_url, host_summary_columns, "partition_health_summary") == summary_before
     assert fetch_sync(host_url, host_summary_columns, "collection_chunking_stats") == stats_before

@@ -173,6 +173,70 @@ def test_a_16_hash_partition_table_is_converted_keeping_every_row(make_database:
     assert fetch(url, "SELECT max(id) FROM chunks")[0][0] == 5001
 
 
+def test_a_legacy_table_with_mixed_case_partition_names_is_converted(make_database: Callable[[], str]) -> None:
+    """``regclass::text`` quotes a mixed-case name already ("Chunks_Part_07"); the conversion uses it as it is."""
+    url = make_database()
+    run_sql(
+        url,
+        "CREATE TABLE collections (id VARCHAR PRIMARY KEY, name TEXT)",
+        """CREATE TABLE chunks (
+            id BIGSERIAL, collection_id VARCHAR NOT NULL REFERENCES collections (id), document_id VARCHAR,
+            chunk_index INTEGER NOT NULL, content TEXT NOT NULL, PRIMARY KEY (id, collection_id)
+        ) PARTITION BY HASH (collection_id)""",
+        *[
+            f'CREATE TABLE "Chunks_Part_{i:02d}" PARTITION OF chunks FOR VALUES WITH (MODULUS 8, REMAINDER {i})'
+            for i in range(8)
+        ],
+        "INSERT INTO collections SELECT 'col-' || g, 'collection ' || g FROM generate_series(1, 20) g",
+        """INSERT INTO chunks (collection_id, document_id, chunk_index, content)
+           SELECT 'col-' || (g % 20 + 1), 'doc-' || (g % 31), g, 'chunk ' || g FROM generate_series(1, 500) g""",
+    )
+    assert ("Chunks_Part_07",) in {tuple(r) for r in fetch(url, "SELECT relname FROM pg_class WHERE relkind = 'r'")}
+    before = tuple(
+        fetch(
+            url,
+            "SELECT count(*), md5(string_agg(concat_ws('|', id, collection_id, content), ',' ORDER BY id)) FROM chunks",
+        )[0]
+    )
+
+    migrate.upgrade(url, 100)
+
+    after = fetch(
+        url, "SELECT count(*), md5(string_agg(concat_ws('|', id, collection_id, content), ',' ORDER BY id)) FROM chunks"
+    )
+    assert tuple(after[0]) == before
+    assert len(partitions(url)) == 100
+    assert (
+        fetch(url, "SELECT count(*) FROM pg_class WHERE relname ILIKE 'chunks_part_0_' AND relname <> lower(relname)")[
+            0
+        ][0]
+        == 0
+    )
+    assert fetch(url, "SELECT to_regclass('chunks_legacy')")[0][0] is None
+
+
+def test_the_legacy_columns_are_those_of_the_legacy_table_only(make_database: Callable[[], str]) -> None:
+    """A ``chunks_legacy`` in another schema, with columns the old table lacks, is not read."""
+    url = make_database()
+    run_sql(
+        url,
+        "CREATE TABLE collections (id VARCHAR PRIMARY KEY, name TEXT)",
+        """CREATE TABLE chunks (id BIGSERIAL PRIMARY KEY, collection_id VARCHAR NOT NULL REFERENCES collections (id),
+                                chunk_index INTEGER NOT NULL, content TEXT NOT NULL)""",
+        "CREATE SCHEMA archive",
+        "CREATE TABLE archive.chunks_legacy (id BIGINT, token_count INTEGER, metadata JSONB, document_id VARCHAR)",
+        "INSERT INTO collections VALUES ('c1', 'one'), ('c2', 'two')",
+        "INSERT INTO chunks (collection_id, chunk_index, content) "
+        "SELECT 'c' || (g % 2 + 1), g, 'x' FROM generate_series(1, 50) g",
+    )
+
+    migrate.upgrade(url, 100)
+
+    rows = fetch(url, "SELECT count(*), count(token_count), count(document_id) FROM chunks")
+    assert tuple(rows[0]) == (50, 0, 0)
+    assert fetch(url, "SELECT to_regclass('archive.chunks_legacy') IS NOT NULL")[0][0] is True
+
+
 def host_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(HOST_ALEMBIC))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -123,3 +125,17 @@ def test_webhook_rejects_a_bad_url_without_repeating_it(url: str) -> None:
 def test_webhook_repr_hides_the_secret() -> None:
     sink = WebhookAlertSink(f"https://hooks.example.com{SECRET_PATH}")
     assert repr(sink) == "WebhookAlertSink(target='https://hooks.example.com')"
+
+
+def test_importing_the_sinks_changes_no_logging() -> None:
+    """The httpx redaction filter is put on by the first webhook sink, never by the import."""
+    check = (
+        "import logging, semantik_chunks.adapters.alerting as alerting\n"
+        "assert logging.getLogger('httpx').filters == [], logging.getLogger('httpx').filters\n"
+        "alerting.WebhookAlertSink('https://hooks.example.com/secret')\n"
+        "assert len(logging.getLogger('httpx').filters) == 1\n"
+        "alerting.WebhookAlertSink('https://hooks.example.com/other')\n"
+        "assert len(logging.getLogger('httpx').filters) == 1\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr

@@ -7,11 +7,13 @@ import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
+from dependency_injector import providers
 
 from semantik_chunks.config import Settings
-from semantik_chunks.container import Container
+from semantik_chunks.container import Container, bootstrap
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.entrypoints.cli import main, runtime
 from semantik_chunks.entrypoints.cli.errors import CommandError
@@ -324,12 +326,26 @@ def test_db_url_wins_over_the_environment_which_wins_over_the_embedded_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     started: list[str] = []
-    monkeypatch.setattr(runtime.database, "start_embedded", lambda: started.append("x") or "postgresql://embedded/db")
+
+    class FakeServer:
+        data_dir = Path("/nonexistent")
+
+        def start(self) -> str:
+            started.append("x")
+            return "postgresql://embedded/db"
+
+    def make(settings: Settings) -> Container:
+        container = bootstrap(settings)
+        container.embedded_server.override(providers.Object(FakeServer()))
+        return container
+
     from_env = Settings(database_url="postgresql://env/db")
-    assert runtime.resolve_target("memory://", from_env) == runtime.DatabaseTarget("memory://", "--db-url")
-    assert runtime.resolve_target(None, from_env) == runtime.DatabaseTarget("postgresql://env/db", "DATABASE_URL")
+    assert runtime.resolve_target("memory://", from_env, make) == runtime.DatabaseTarget("memory://", "--db-url")
+    assert runtime.resolve_target(None, from_env, make) == runtime.DatabaseTarget("postgresql://env/db", "DATABASE_URL")
     assert started == []
-    assert runtime.resolve_target(None, Settings()) == runtime.DatabaseTarget("postgresql://embedded/db", "embedded")
+    assert runtime.resolve_target(None, Settings(), make) == runtime.DatabaseTarget(
+        "postgresql://embedded/db", "embedded"
+    )
     assert started == ["x"]
 
 
@@ -338,8 +354,21 @@ def test_the_embedded_database_is_migrated_when_a_command_finds_no_schema(
 ) -> None:
     from semantik_chunks.domain.errors import SchemaMissingError
 
-    migrated: list[tuple[str, int]] = []
-    monkeypatch.setattr(runtime.database, "upgrade", lambda url, n: migrated.append((url, n)) or ("sc0003",))
+    migrated: list[tuple[str | None, int]] = []
+
+    class FakeSchema:
+        def __init__(self, settings: Settings) -> None:
+            self._settings = settings
+
+        async def install(self) -> tuple[str, ...]:
+            migrated.append((self._settings.database_url, self._settings.partition_count))
+            return ("sc0003",)
+
+    def make(settings: Settings) -> Container:
+        container = bootstrap(settings)  # a PostgreSQL URL: nothing connects unless asked to
+        container.schema_service.override(providers.Object(FakeSchema(settings)))
+        return container
+
     attempts: list[str] = []
 
     async def work(_container: Container) -> str:
@@ -349,14 +378,14 @@ def test_the_embedded_database_is_migrated_when_a_command_finds_no_schema(
         return "done"
 
     embedded = runtime.DatabaseTarget("postgresql://embedded/db", "embedded")
-    assert runtime.run_selected(Settings(), embedded, work) == "done"
+    assert runtime.run_selected(Settings(), embedded, work, make) == "done"
     assert (migrated, len(attempts)) == ([("postgresql://embedded/db", 100)], 2)
 
     # A database the operator named is never migrated behind their back.
     migrated.clear()
     named = runtime.DatabaseTarget("postgresql://elsewhere/db", "--db-url")
     with pytest.raises(CommandError, match="run `semantik-chunks migrate`"):
-        runtime.run_selected(Settings(), named, work)
+        runtime.run_selected(Settings(), named, work, make)
     assert migrated == []
 
 
@@ -414,8 +443,7 @@ def test_missing_postgres_support_says_what_to_install(monkeypatch: pytest.Monke
     def without_sqlalchemy(_settings: Settings) -> Container:
         raise ModuleNotFoundError("No module named 'sqlalchemy'")
 
-    monkeypatch.setattr(runtime, "make_container", without_sqlalchemy)
-    result = run_cli("health", db_url="postgresql://u@h/d")
+    result = run_cli("health", db_url="postgresql://u@h/d", containers=without_sqlalchemy)
     assert result.exit_code == 3
     assert "pip install 'semantik-chunks[cli]'" in one_error_line(result.stderr)
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
+from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.model import Chunk
 from semantik_chunks.entrypoints.cli import runtime
-from semantik_chunks.entrypoints.cli.snapshot import ReadOnce
 
 
 class CountingStatistics(InMemoryPartitionStatistics):
@@ -72,9 +72,9 @@ async def test_a_refresh_forgets_every_answer() -> None:
 
 
 async def test_a_command_container_reads_once_and_a_new_one_reads_afresh() -> None:
-    container = runtime.container_for_one_command(Settings(database_url="memory://"))
+    container = runtime.command_container(Settings(database_url="memory://"))
     assert isinstance(container.partition_statistics(), ReadOnce)
     assert container.monitoring_service()._stats is container.partition_statistics()
-    assert runtime.container_for_one_command(Settings(database_url="memory://")).partition_statistics() is not (
+    assert runtime.command_container(Settings(database_url="memory://")).partition_statistics() is not (
         container.partition_statistics()
     )

@@ -15,26 +15,34 @@ from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.hashing import partition_for
 from semantik_chunks.domain.model import Chunk
 from semantik_chunks.domain.thresholds import Thresholds
-from semantik_chunks.entrypoints.cli import app, runtime
+from semantik_chunks.entrypoints.cli import app
+from semantik_chunks.entrypoints.cli.runtime import ContainerFactory
 
 PARTITIONS = 100
 # Hot partitions count as a warning from 10 writes in the last hour, so small workloads can show one.
 THRESHOLDS = Thresholds(hot_min_writes=10)
 
 
-def run_cli(*args: str, db_url: str | None = "memory://") -> Result:
-    """``semantik-chunks *args --db-url db_url`` in this process."""
+class SharedContainer:
+    """The container factory ``run_cli`` hands the app (Typer's context object), if a test set one."""
+
+    factory: ContainerFactory | None = None
+
+
+def run_cli(*args: str, db_url: str | None = "memory://", containers: ContainerFactory | None = None) -> Result:
+    """``semantik-chunks *args --db-url db_url`` in this process, its containers made by ``containers``
+    (default: the shared container of ``share_memory_container``, else the CLI's own)."""
     extra = ["--db-url", db_url] if db_url is not None else []
-    return CliRunner().invoke(app, [*args, *extra])
+    return CliRunner().invoke(app, [*args, *extra], obj=containers or SharedContainer.factory)
 
 
 def share_memory_container(monkeypatch: pytest.MonkeyPatch) -> Container:
-    """One in-memory container handed to every command (each process would start empty), in a
-    clean environment."""
+    """One in-memory container handed to every command run by ``run_cli`` (each process would start
+    empty), in a clean environment."""
     for name in ("DATABASE_URL", "CHUNK_PARTITION_COUNT", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS"):
         monkeypatch.delenv(name, raising=False)
     container = bootstrap(Settings(database_url="memory://", thresholds=THRESHOLDS))
-    monkeypatch.setattr(runtime, "make_container", lambda _settings: container)
+    monkeypatch.setattr(SharedContainer, "factory", lambda _settings: container)
     return container
 
 

@@ -100,3 +100,54 @@ def test_overriding_settings_replaces_the_environment() -> None:
     other = bootstrap(Settings(database_url=MEMORY_URL, partition_count=5))
     assert other.memory_database().partition_count == 5
     assert container.memory_database() is not other.memory_database()  # containers do not share state
+
+
+async def test_dispose_builds_no_engine_to_close_it() -> None:
+    container = bootstrap(Settings(database_url="postgresql://u@localhost/db"))
+    await dispose(container)
+    assert container.owned_engines() == []  # no engine was made, so none was made to be disposed
+
+
+class HostEngine:
+    """Stands for a host's AsyncEngine: it records being disposed."""
+
+    def __init__(self) -> None:
+        self.disposed = 0
+
+    async def dispose(self) -> None:
+        self.disposed += 1
+
+
+async def test_dispose_closes_the_engine_it_made_and_never_one_it_was_given() -> None:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    made = bootstrap(Settings(database_url="postgresql://u@localhost/db"))
+    engine = made.engine()  # no connection is opened until a statement runs
+    assert isinstance(engine, AsyncEngine)
+    assert made.owned_engines() == [engine]
+    await dispose(made)
+    assert made.owned_engines() == []
+    assert made.engine() is not engine  # a later use gets a new engine, owned again
+    await dispose(made)
+
+    given = bootstrap(Settings(database_url="postgresql://u@localhost/db"))
+    host_engine = HostEngine()
+    given.engine.override(host_engine)
+    assert given.partition_statistics()._engine is host_engine  # the adapters use the engine they are given
+    await dispose(given)
+    assert host_engine.disposed == 0
+
+
+def test_statistics_are_read_once_only_when_asked() -> None:
+    from semantik_chunks.adapters.read_once import ReadOnce
+
+    live = bootstrap(Settings(database_url=MEMORY_URL))
+    assert isinstance(live.partition_statistics(), InMemoryPartitionStatistics)
+    once = bootstrap(Settings(database_url=MEMORY_URL), statistics_read_once=True)
+    assert isinstance(once.partition_statistics(), ReadOnce)
+    assert once.partition_manager()._stats is once.partition_statistics()
+
+
+def test_memory_has_no_schema_to_migrate() -> None:
+    with pytest.raises(ConfigurationError, match="nothing to migrate"):
+        bootstrap(Settings(database_url=MEMORY_URL)).schema_service()

@@ -62,9 +62,9 @@ class _RedactUrls(logging.Filter):
         return True
 
 
-# httpx logs every request's full URL at INFO ("HTTP Request: POST https://…").
+# httpx logs every request's full URL at INFO ("HTTP Request: POST https://…"); the first webhook sink
+# puts this filter on its logger (not the import: importing a module changes no logging).
 _httpx_redaction = _RedactUrls()
-logging.getLogger("httpx").addFilter(_httpx_redaction)
 
 
 def _is_retryable(status_code: int) -> bool:
@@ -100,6 +100,7 @@ class WebhookAlertSink:
         self._backoff = backoff_seconds
         self._title = title
         _httpx_redaction.redactions[str(parsed)] = f"{self.target}/<redacted>"
+        logging.getLogger("httpx").addFilter(_httpx_redaction)  # once: a logger keeps no filter twice
 
     def __repr__(self) -> str:
         return f"WebhookAlertSink(target={self.target!r})"

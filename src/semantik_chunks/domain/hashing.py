@@ -17,9 +17,12 @@ import struct
 import uuid
 from typing import Final
 
+from semantik_chunks.domain.errors import ConfigurationError
+
 _MASK: Final = 0xFFFFFFFF
 _INITIAL: Final = 0x9E3779B9 + 3923095
 MAX_PARTITIONS: Final = 1024
+DEFAULT_PARTITION_COUNT: Final = 100
 
 
 def _rot(x: int, k: int) -> int:
@@ -138,3 +141,21 @@ def partition_name(partition_num: int, partition_count: int = 100) -> str:
         raise ValueError(f"partition number must be between 0 and {partition_count - 1}, got {partition_num}")
     width = max(2, len(str(partition_count - 1)))
     return f"chunks_part_{partition_num:0{width}d}"
+
+
+def parse_partition_count(raw: str | int | None) -> int:
+    """A partition count as configured (``CHUNK_PARTITION_COUNT``, ``-x partition_count=N``): None or
+    empty means the default, anything else must be a whole number from 1 to ``MAX_PARTITIONS``."""
+    if raw is None or raw == "":
+        return DEFAULT_PARTITION_COUNT
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):  # int() would truncate 1.5 to 1
+            raise TypeError(raw)
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"CHUNK_PARTITION_COUNT must be a whole number between 1 and {MAX_PARTITIONS}, got {raw!r}"
+        ) from None
+    if not 1 <= value <= MAX_PARTITIONS:
+        raise ConfigurationError(f"CHUNK_PARTITION_COUNT must be between 1 and {MAX_PARTITIONS}, got {value}")
+    return value

@@ -9,7 +9,9 @@ The host registers them on its own Celery app with one call and merges the beat 
 ends: Celery tasks are synchronous, so each run drives the async services in an event loop of
 its own (``asyncio.run``), and a database engine must not outlive the loop it was used in.
 
-The health check's alerts go to the container's ``monitor_alert_sinks`` (the log, plus the
+The health check's alerts, and the pruning alert (statements on chunks that read every partition take
+more than ``SEMANTIK_PRUNING_ALERT_SHARE`` of the time on chunks, from pg_stat_statements when the
+database keeps it), go to the container's ``monitor_alert_sinks`` (the log, plus the
 webhook when ``SEMANTIK_ALERT_WEBHOOK_URL`` is set); a host adds or replaces sinks by
 overriding that provider in its factory.
 """
@@ -31,6 +33,7 @@ from celery.schedules import crontab
 from semantik_chunks.container import Container, dispose
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.model import Alert, AlertLevel, MonitoringResult
+from semantik_chunks.domain.pruning import StatementStatisticsUnavailableError
 from semantik_chunks.ports import AlertSink
 
 logger = logging.getLogger(__name__)
@@ -109,12 +112,24 @@ async def _monitor(factory: ContainerFactory) -> dict[str, Any]:
         if result.succeeded:
             overall = result.overall.value if result.overall else "unknown"
             logger.info("partition health check: %s, %d alerts", overall, len(result.alerts))
-            alerts: Sequence[Alert] = result.alerts
+            alerts: Sequence[Alert] = [*result.alerts, *await _pruning_alerts(container)]
         else:
             logger.error("partition health check failed: %s", result.error)
             alerts = [failure_alert(result)]
         await _deliver(alerts, container.monitor_alert_sinks())
     return monitoring_payload(result)
+
+
+async def _pruning_alerts(container: Container) -> list[Alert]:
+    """Statements on chunks reading every partition (from pg_stat_statements), as alerts; none when the
+    database keeps no statement statistics. Never fails the health check."""
+    try:
+        return list(await container.pruning_service().pruning_alerts())
+    except StatementStatisticsUnavailableError as exc:
+        logger.info("statement pruning not checked: %s", exc)
+    except Exception:
+        logger.exception("statement pruning check failed")
+    return []
 
 
 async def _deliver(alerts: Sequence[Alert], sinks: Sequence[AlertSink]) -> None:

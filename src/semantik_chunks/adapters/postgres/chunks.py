@@ -22,7 +22,6 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import reading_database
 from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
 from semantik_chunks.domain.chunks import IDS_EXHAUSTED, check_unique_ids, prepare_chunks
@@ -153,10 +152,10 @@ async def _take_ids(conn: AsyncConnection, wanted: int) -> Sequence[int]:
 
 
 class PostgresChunkRepository:
-    """The ``chunks`` table. ``engine`` is a host's ``AsyncEngine`` (asyncpg) or a database URL."""
+    """The ``chunks`` table over ``engine``, an asyncpg ``AsyncEngine`` (the container's, or a host's)."""
 
-    def __init__(self, engine: AsyncEngine | str, partition_count: int = 100, *, clock: Clock = utc_now) -> None:
-        self._engine = create_engine(engine)
+    def __init__(self, engine: AsyncEngine, partition_count: int = 100, *, clock: Clock = utc_now) -> None:
+        self._engine = engine
         if self._engine.dialect.driver != "asyncpg":  # COPY goes through asyncpg's copy_records_to_table
             raise ConfigurationError(
                 f"PostgresChunkRepository needs an asyncpg engine (postgresql+asyncpg://), "
@@ -315,8 +314,8 @@ class PostgresCollectionRepository:
     """Rows of ``collections``: the library's minimal table standalone. A host's own table may require
     columns this does not fill; a host registers its collections itself."""
 
-    def __init__(self, engine: AsyncEngine | str) -> None:
-        self._engine = create_engine(engine)
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
 
     async def add(self, collection_id: str, name: str | None = None) -> None:
         _check_storable("collection id", collection_id)

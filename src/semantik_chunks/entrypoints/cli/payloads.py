@@ -29,7 +29,7 @@ from semantik_chunks.services.demo import DemoSummary
 JSON = dict[str, Any]
 
 if TYPE_CHECKING:
-    from semantik_chunks.adapters.postgres.adoption import MoveReport
+    from semantik_chunks.domain.adoption import MoveReport
 
 
 def timestamp(value: datetime | None) -> str | None:

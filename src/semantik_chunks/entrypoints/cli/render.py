@@ -58,7 +58,7 @@ LISTED_RECOMMENDATIONS = 3
 BAR_WIDTH = 18
 
 if TYPE_CHECKING:
-    from semantik_chunks.adapters.postgres.adoption import MoveReport
+    from semantik_chunks.domain.adoption import MoveReport
 
 
 def stdout_console() -> Console:

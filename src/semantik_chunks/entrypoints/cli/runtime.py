@@ -1,8 +1,13 @@
 """Which database a command uses, how it runs against it, and how a failure becomes one line.
 
 The database is ``--db-url``, else ``DATABASE_URL``, else the embedded server (started, and
-migrated on first use). ``memory://`` selects the in-memory adapters: each process starts
-empty, so tests replace ``make_container`` to hand every command the same container.
+migrated on first use). ``memory://`` selects the in-memory adapters.
+
+Every container a command uses comes from a ``ContainerFactory``: ``command_container`` (the
+composition root's container, statistics read once per command), unless the caller of the app
+gives another as Typer's context object: ``app(obj=factory)`` or
+``CliRunner().invoke(app, args, obj=factory)`` (tests hand every command one prepared container
+that way, since ``memory://`` starts empty in each process).
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
-from dependency_injector import providers
 
 from semantik_chunks.config import MEMORY_URL, Settings
 from semantik_chunks.container import Container, bootstrap, dispose
@@ -28,7 +32,6 @@ from semantik_chunks.domain.errors import (
 )
 from semantik_chunks.entrypoints.cli import database
 from semantik_chunks.entrypoints.cli.errors import CommandError
-from semantik_chunks.entrypoints.cli.snapshot import ReadOnce
 
 T = TypeVar("T")
 
@@ -36,15 +39,23 @@ DEBUG_ENV = "SEMANTIK_CHUNKS_DEBUG"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 
 
-def container_for_one_command(settings: Settings) -> Container:
-    """The composition root's container, its statistics read once per command (see ``snapshot``)."""
-    container = bootstrap(settings)
-    container.partition_statistics.override(providers.Object(ReadOnce(container.partition_statistics())))
-    return container
+ContainerFactory = Callable[[Settings], Container]
 
 
-# Replaced by tests to hand every command one prepared container (memory:// starts empty).
-make_container: Callable[[Settings], Container] = container_for_one_command
+def command_container(settings: Settings) -> Container:
+    """The composition root's container for one command: its statistics read once, so that the
+    sections of a report agree (``container.bootstrap``)."""
+    return bootstrap(settings, statistics_read_once=True)
+
+
+def containers(given: object) -> ContainerFactory:
+    """The factory a caller put in Typer's context object, else ``command_container``."""
+    if given is None:
+        return command_container
+    if not callable(given):
+        raise TypeError(f"the CLI's context object must be a function Settings -> Container, got {given!r}")
+    factory: ContainerFactory = given
+    return factory
 
 
 def debugging() -> bool:
@@ -106,14 +117,14 @@ def load_settings() -> Settings:
         raise CommandError(f"{exc} (fix the environment variable, or unset it for the default)") from None
 
 
-def resolve_target(db_url: str | None, settings: Settings) -> DatabaseTarget:
+def resolve_target(db_url: str | None, settings: Settings, make: ContainerFactory) -> DatabaseTarget:
     """Where to connect: ``--db-url``, else ``DATABASE_URL``, else the embedded server."""
     if db_url:
         target = DatabaseTarget(db_url, "--db-url")
     elif settings.database_url:
         target = DatabaseTarget(settings.database_url, "DATABASE_URL")
     else:
-        return DatabaseTarget(database.start_embedded(), "embedded")
+        return DatabaseTarget(database.start_embedded(make(settings).embedded_server()), "embedded")
     _check_url(target.url, target.source)
     return target
 
@@ -145,10 +156,10 @@ def operator_errors(target: DatabaseTarget | None = None) -> Iterator[None]:
         raise CommandError(f"{exc}: install the PostgreSQL support with pip install 'semantik-chunks[cli]'") from None
 
 
-def select_database(db_url: str | None) -> tuple[Settings, DatabaseTarget]:
+def select_database(db_url: str | None, make: ContainerFactory) -> tuple[Settings, DatabaseTarget]:
     """Settings pointing at the chosen database."""
     settings = load_settings()
-    target = resolve_target(db_url, settings)
+    target = resolve_target(db_url, settings, make)
     return attrs.evolve(settings, database_url=target.url), target
 
 
@@ -159,22 +170,36 @@ async def _within(container: Container, work: Callable[[Container], Awaitable[T]
         await dispose(container)
 
 
-def run_selected(settings: Settings, target: DatabaseTarget, work: Callable[[Container], Awaitable[T]]) -> T:
-    """Run ``work`` with a fresh container for ``settings``, then close it.
+def run_once(
+    settings: Settings, target: DatabaseTarget, work: Callable[[Container], Awaitable[T]], make: ContainerFactory
+) -> T:
+    """Run ``work`` with a fresh container for ``settings`` pointing at ``target``, then close it."""
+    settings = attrs.evolve(settings, database_url=target.url)
+    with operator_errors(target):
+        return asyncio.run(_within(make(settings), work))
 
-    The embedded database gets its schema the first time a command finds it missing (a
-    command that finds no table has written nothing, so it simply runs again)."""
+
+def run_selected(
+    settings: Settings, target: DatabaseTarget, work: Callable[[Container], Awaitable[T]], make: ContainerFactory
+) -> T:
+    """``run_once``, except that the embedded database gets its schema the first time a command finds
+    it missing (a command that finds no table has written nothing, so it simply runs again)."""
+    settings = attrs.evolve(settings, database_url=target.url)
     with operator_errors(target):
         try:
-            return asyncio.run(_within(make_container(settings), work))
+            return asyncio.run(_within(make(settings), work))
         except SchemaMissingError:
             if target.source != "embedded":
                 raise
-        database.upgrade(target.url, settings.partition_count)
-        return asyncio.run(_within(make_container(settings), work))
+        asyncio.run(_within(make(settings), _install))
+        return asyncio.run(_within(make(settings), work))
 
 
-def run(db_url: str | None, work: Callable[[Container], Awaitable[T]]) -> T:
+async def _install(container: Container) -> tuple[str, ...]:
+    return await container.schema_service().install()
+
+
+def run(db_url: str | None, work: Callable[[Container], Awaitable[T]], make: ContainerFactory) -> T:
     """Run ``work`` against the database ``db_url`` selects (see ``resolve_target``)."""
-    settings, target = select_database(db_url)
-    return run_selected(settings, target, work)
+    settings, target = select_database(db_url, make)
+    return run_selected(settings, target, work, make)

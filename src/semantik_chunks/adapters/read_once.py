@@ -1,10 +1,11 @@
-"""One command, one reading of the statistics.
+"""One command, one reading of the statistics: a ``PartitionStatistics`` in front of another.
 
 A report asks the services several questions that read the same facts (``full`` reads the
 partition snapshots five times and last hour's writes twice). Read once, the sections of a
 report describe the same moment (the alerts and the hot-partition table cannot disagree
 about a write that landed in between) and the costlier reads (write activity scans the
-last week's rows) run once.
+last week's rows) run once. ``container.bootstrap(settings, statistics_read_once=True)`` puts it in
+front of the chosen adapter (the CLI's containers).
 """
 
 from __future__ import annotations
