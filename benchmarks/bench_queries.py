@@ -124,6 +124,44 @@ async def analyse(url: str) -> tuple[float, int, int]:
     return took, len(plans), len(report.unpruned)
 
 
+def server_cpu(data_dir: Path) -> float:
+    """CPU seconds used so far by the server's processes (postmaster and backends)."""
+    import psutil
+
+    postmaster = psutil.Process(int((data_dir / "postmaster.pid").read_text().split()[0]))
+    total = 0.0
+    for process in [postmaster, *postmaster.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def baseline(url: str, count: int) -> float:
+    """Seconds to PREPARE and EXPLAIN EXECUTE every statement, one at a time on one connection: the
+    planner's own cost, without sub-transactions, batches or concurrency."""
+
+    async def run() -> float:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("BEGIN; SET LOCAL plan_cache_mode = force_custom_plan")
+            started = time.perf_counter()
+            for statement, arguments in statements(count):
+                await conn.execute(f"PREPARE probe AS {statement}")
+                values = ", ".join("'x'" if isinstance(a, str) else str(a) for a in arguments)
+                await conn.fetch(f"EXPLAIN (COSTS OFF, FORMAT JSON) EXECUTE probe({values})")
+                await conn.execute("DEALLOCATE probe")
+            took = time.perf_counter() - started
+            await conn.execute("ROLLBACK")
+            return took
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
 def command(url: str) -> tuple[float, dict[str, object]]:
     started = time.perf_counter()
     done = subprocess.run(
@@ -162,19 +200,37 @@ def main() -> None:
                 f"ran {args.statements:,} statements in {time.perf_counter() - started:.1f} s; "
                 f"pg_stat_statements holds {entries:,} entries naming chunks"
             )
+            print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+            floor = statistics.median(baseline(dsn, args.statements) for _ in range(args.repeat))
+            print(f"baseline, PREPARE + EXPLAIN EXECUTE one by one on one connection: {floor:.2f} s median")
             analysed = [asyncio.run(analyse(url)) for _ in range(args.repeat)]
             took = statistics.median(a[0] for a in analysed)
             print(
                 f"chunk_statements(): {took:.2f} s median of {args.repeat} "
                 f"({analysed[0][1]:,} statements, {analysed[0][2]:,} read more than one partition)"
             )
-            runs = [command(url) for _ in range(args.repeat)]
+            runs = []
+            cpu = []
+            for _ in range(args.repeat):
+                before_server = server_cpu(directory)
+                before_cli = os.times()
+                runs.append(command(url))
+                after_cli = os.times()
+                cli = (after_cli.children_user - before_cli.children_user) + (
+                    after_cli.children_system - before_cli.children_system
+                )
+                cpu.append((server_cpu(directory) - before_server, cli))
             document = runs[-1][1]
             print(
                 f"semantik-chunks queries --format json: {statistics.median(r[0] for r in runs):.2f} s median of "
                 f"{args.repeat} (min {min(r[0] for r in runs):.2f}, max {max(r[0] for r in runs):.2f}); "
                 f"{document['statements']:,} statements, {document['analysed']:,} analysed, "
                 f"{len(document['unpruned']):,} listed"  # type: ignore[arg-type]
+            )
+            print(
+                f"  CPU per run (median): PostgreSQL {statistics.median(c[0] for c in cpu):.2f} s, "
+                f"the CLI process {statistics.median(c[1] for c in cpu):.2f} s; "
+                f"load average after: {os.getloadavg()[0]:.1f}"
             )
         finally:
             stop_embedded(directory)

@@ -73,11 +73,14 @@ async def report_of(engine: AsyncEngine, **options: Any) -> PruningReport:
     return pruning_report(await PostgresStatementStatistics(engine, N, **options).chunk_statements(), N)
 
 
+@pytest.mark.parametrize("replica", [True, False], ids=["replica", "real-table"])
 async def test_each_statement_is_judged_by_the_partitions_its_plan_reads(
-    engine: AsyncEngine, statements_pg_url: str
+    engine: AsyncEngine, statements_pg_url: str, replica: bool
 ) -> None:
+    """The same answers planned against the replica (the default) and against the real table."""
     await run(statements_pg_url, WORKLOAD, times=2)
-    plans = {p.stats.query: p for p in await PostgresStatementStatistics(engine, N).chunk_statements()}
+    port = PostgresStatementStatistics(engine, N, replica=replica)
+    plans = {p.stats.query: p for p in await port.chunk_statements()}
     assert {q: p.partitions_read for q, p in plans.items() if q in WORKLOAD} == {
         q: reads for q, (_, reads) in WORKLOAD.items()
     }
@@ -218,7 +221,7 @@ async def test_damaged_texts_are_not_analysed_with_the_reason_never_a_crash(
         await conn.close()
 
 
-async def test_planning_takes_only_the_locks_planning_needs_and_waits_no_longer_than_the_lock_timeout(
+async def test_on_the_real_table_planning_takes_only_planning_locks_and_waits_no_longer_than_the_lock_timeout(
     engine: AsyncEngine, statements_pg_url: str
 ) -> None:
     """A writer holds EXCLUSIVE on chunks (it blocks writers, not readers): SELECTs are still planned
@@ -229,10 +232,8 @@ async def test_planning_takes_only_the_locks_planning_needs_and_waits_no_longer_
     holder = await asyncpg.connect(asyncpg_dsn(statements_pg_url))
     try:
         await holder.execute("BEGIN; LOCK TABLE chunks IN EXCLUSIVE MODE")
-        plans = {
-            p.stats.query: p
-            for p in await PostgresStatementStatistics(engine, N, lock_timeout_seconds=0.2).chunk_statements()
-        }
+        port = PostgresStatementStatistics(engine, N, lock_timeout_seconds=0.2, replica=False)
+        plans = {p.stats.query: p for p in await port.chunk_statements()}
         still_locked = await holder.fetchval(
             "SELECT count(*) FROM pg_locks WHERE relation = 'chunks'::regclass AND granted AND pid = pg_backend_pid()"
         )
@@ -241,7 +242,63 @@ async def test_planning_takes_only_the_locks_planning_needs_and_waits_no_longer_
     assert still_locked == 1
     assert plans[select].partitions_read == N
     assert plans[delete].partitions_read is None
-    assert "lock timeout (0.2 s)" in (plans[delete].problem or "")
+    assert "lock timeout (0.2 s" in (plans[delete].problem or "")
+
+
+async def test_the_replica_plans_writes_without_a_write_lock_on_the_table(
+    engine: AsyncEngine, statements_pg_url: str
+) -> None:
+    """While a writer holds EXCLUSIVE on chunks, statements naming ``chunks`` are planned on the replica,
+    DELETE included; one naming ``public.chunks`` is planned on the real table and waits at most the
+    lock timeout."""
+    select = "SELECT id FROM chunks WHERE collection_id = $1"
+    delete = "DELETE FROM chunks WHERE collection_id = $1 AND partition_key = get_partition_key($1)"
+    qualified = "DELETE FROM public.chunks WHERE collection_id = $1"
+    await run(
+        statements_pg_url,
+        {select: WORKLOAD[select], delete: WORKLOAD[delete], qualified: ((COLLECTION,), N)},
+    )
+    holder = await asyncpg.connect(asyncpg_dsn(statements_pg_url))
+    try:
+        await holder.execute("BEGIN; LOCK TABLE chunks IN EXCLUSIVE MODE")
+        port = PostgresStatementStatistics(engine, N, lock_timeout_seconds=0.2)
+        plans = {p.stats.query: p for p in await port.chunk_statements()}
+    finally:
+        await holder.close()
+    assert (plans[select].partitions_read, plans[delete].partitions_read) == (N, 1)
+    assert plans[qualified].partitions_read is None
+    assert "lock timeout (0.2 s" in (plans[qualified].problem or "")
+
+
+async def test_under_an_access_exclusive_lock_nothing_is_planned_and_nothing_waits_long(
+    engine: AsyncEngine, statements_pg_url: str
+) -> None:
+    await run(statements_pg_url, WORKLOAD)
+    holder = await asyncpg.connect(asyncpg_dsn(statements_pg_url))
+    try:
+        await holder.execute("BEGIN; LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE")
+        port = PostgresStatementStatistics(engine, N, lock_timeout_seconds=0.2)
+        plans = {p.stats.query: p for p in await port.chunk_statements()}
+    finally:
+        await holder.close()
+    for query in WORKLOAD:
+        assert plans[query].partitions_read is None, query
+        assert "not granted within the lock timeout" in (plans[query].problem or ""), query
+
+
+async def test_a_statement_the_replica_cannot_plan_is_planned_on_the_real_table(
+    engine: AsyncEngine, statements_pg_url: str
+) -> None:
+    """ON CONFLICT needs the unique index the replica lacks: the real table answers."""
+    upsert = (
+        "INSERT INTO chunks (id, collection_id, partition_key, chunk_index, content) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (id, collection_id, partition_key) DO UPDATE SET content = excluded.content"
+    )
+    await execute(statements_pg_url, f"INSERT INTO collections (id) VALUES ('{COLLECTION}') ON CONFLICT DO NOTHING")
+    await run(statements_pg_url, {upsert: ((10**9, COLLECTION, KEY, 0, "x"), 0)})
+    plans = {p.stats.query: p for p in await PostgresStatementStatistics(engine, N).chunk_statements()}
+    assert plans[upsert].problem is None
+    assert plans[upsert].partitions_read == 0  # an INSERT routes each row; its plan scans no partition
 
 
 async def test_analysis_leaves_no_prepared_statement_and_no_lock_behind(

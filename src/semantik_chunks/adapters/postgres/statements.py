@@ -13,10 +13,17 @@ never read.
 
 Statements are planned in batches (``batch_size``), each batch in one transaction that is rolled
 back, by a temporary PL/pgSQL function that plans each statement inside a sub-transaction (a
-statement that fails is rolled back alone) and returns only the count of partitions read. The locks
-taken are the ones planning takes (ACCESS SHARE for reads, ROW EXCLUSIVE for writes: what PREPARE
-itself takes), held until the batch's transaction ends (well under a second), and ``SET LOCAL
-lock_timeout`` bounds every wait. ``concurrency`` batches run at once, each on its own connection.
+statement that fails is rolled back alone) and returns only the count of partitions read.
+``concurrency`` batches run at once, each on its own connection.
+
+By default a statement naming ``chunks`` is planned against a replica of the table made for the
+batch (``pg_temp.chunks``: same columns, CHECK constraints, partition key and partitions, no index;
+see ``_REPLICA_FUNCTION``), which prunes exactly as the table does, costs the planner less, and takes
+no lock on the table; one the replica cannot plan is planned against the table. Locks: ACCESS SHARE
+on the table while its definition is copied, and what planning takes for a statement planned on
+real tables (ACCESS SHARE for reads, ROW EXCLUSIVE for writes: what PREPARE itself takes), all held
+until the batch's transaction ends. ``SET LOCAL lock_timeout`` bounds every wait; after one lock
+was not granted in time, the rest of the batch waits at most 10 ms per lock.
 """
 
 from __future__ import annotations
@@ -44,16 +51,17 @@ from semantik_chunks.domain.pruning import (
 LOCK_TIMEOUT_SECONDS = 1.0
 # Statements planned per transaction (the locks planning takes are held until it ends), and how many
 # such transactions run at once (each on a connection of its own).
-BATCH_SIZE = 200
+BATCH_SIZE = 500
 CONCURRENCY = 2
 PG_STAT_STATEMENTS = "pg_stat_statements"
+TABLE = "chunks"
 # Names chunks or one of its partitions, as a word (``total_chunks`` and ``chunks_count`` do not).
 CHUNKS_PATTERN = r"\mchunks(_part_[0-9]+)?\M"
 
 _OBJECT_NOT_IN_PREREQUISITE_STATE = "55000"  # "pg_stat_statements must be loaded via shared_preload_libraries"
 _UNDEFINED_TABLE = "42P01"
 _FRIENDLY = {
-    "55P03": "a lock it needs was held longer than the lock timeout ({seconds:g} s)",
+    "55P03": "a lock it needs was not granted within the lock timeout ({seconds:g} s; 10 ms after a first one)",
     "42501": "this role may not read a table it uses",
     "42601": "not valid SQL (a damaged or truncated text?)",
 }
@@ -101,35 +109,114 @@ END
 $fn$
 """
 
-# How many of ``partitions`` the plan of one statement reads as a call would get it, or the error that
-# stopped it. The block is a sub-transaction: an error rolls it back (its locks included); a success
-# keeps its locks until the batch's transaction ends, so the next statement finds them taken.
-# ``Target Tables`` (a ModifyTable's list) are not counted: they are the scans' partitions in a custom
-# plan, and every partition in a generic one on PostgreSQL < 18.
-_PLAN_FUNCTION = r"""
-CREATE FUNCTION pg_temp.semantik_plan(statement text, partitions text[], OUT reads integer, OUT problem text)
+# A replica of the table, for planning only: ``pg_temp.chunks`` with the same columns, defaults,
+# CHECK constraints, partition key and partitions (same names, same bounds), and no index. A session
+# looks up unqualified names in pg_temp first, so statements naming ``chunks`` or ``chunks_part_07``
+# plan against it: pruning depends on the partition key, the bounds and the statement, all the same,
+# while planning skips the indexes and statistics of every partition (about half the planner's work on
+# a statement reading 100 partitions), and no lock is taken on the real table. It lives in the batch's
+# transaction, which is rolled back: it can never outlive it, nor be seen by another session. Copying
+# the definition takes ACCESS SHARE on the table for the batch. No replica (False) when the table is
+# not a partitioned table of one level, temporary tables are not allowed (a standby) or the table is
+# locked: every statement is then planned against the real table.
+_REPLICA_FUNCTION = r"""
+CREATE FUNCTION pg_temp.semantik_replica(parent_name text, partitions text[]) RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  parent oid := to_regclass(quote_ident(parent_name));
+  part record;
+BEGIN
+  IF parent IS NULL OR (SELECT relkind FROM pg_class WHERE oid = parent) <> 'p'
+     OR EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = parent AND c.relkind <> 'r')
+     OR (SELECT count(*) FROM pg_inherits WHERE inhparent = parent) <> cardinality(partitions) THEN
+    RETURN false;
+  END IF;
+  BEGIN
+    EXECUTE format('CREATE TEMPORARY TABLE %I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
+                   'INCLUDING GENERATED) PARTITION BY %s', parent_name, parent::regclass, pg_get_partkeydef(parent));
+    FOR part IN SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
+                FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = parent LOOP
+      EXECUTE format('CREATE TEMPORARY TABLE %I PARTITION OF pg_temp.%I %s', part.relname, parent_name, part.bound);
+    END LOOP;
+  EXCEPTION WHEN OTHERS THEN
+    RETURN false;
+  END;
+  RETURN true;
+END
+$fn$
+"""
+
+# How many of ``partitions`` the plan of one statement reads as a call would get it; raises what
+# stopped it. ``Target Tables`` (a ModifyTable's list) are not counted: they are the scans'
+# partitions in a custom plan, and every partition in a generic one on PostgreSQL < 18.
+_PLAN_ONCE_FUNCTION = r"""
+CREATE FUNCTION pg_temp.semantik_plan_once(statement text, partitions text[]) RETURNS integer
 LANGUAGE plpgsql AS $fn$
 DECLARE
   arguments text;
   plan text;
+  reads integer;
 BEGIN
-  BEGIN
-    EXECUTE 'PREPARE semantik_probe AS ' || statement;
-    SELECT string_agg(pg_temp.semantik_sample(p.t), ', ' ORDER BY p.n) INTO arguments
-      FROM pg_prepared_statements AS ps, unnest(ps.parameter_types::oid[]) WITH ORDINALITY AS p(t, n)
-     WHERE ps.name = 'semantik_probe';
-    EXECUTE 'EXPLAIN (COSTS OFF, FORMAT JSON) EXECUTE semantik_probe'
-            || coalesce('(' || arguments || ')', '') INTO plan;
-    plan := regexp_replace(plan, '"Target Tables": \[[^]]*\]', '', 'g');
-    SELECT count(DISTINCT m[1]) INTO reads
-      FROM regexp_matches(plan, '"Relation Name": "([^"]*)"', 'g') AS m
-     WHERE m[1] = ANY(partitions);
-  EXCEPTION
-    WHEN OTHERS THEN problem := SQLSTATE || ' ' || SQLERRM;
-  END;
-  -- Prepared statements outlive a rolled-back transaction.
   IF EXISTS (SELECT 1 FROM pg_prepared_statements WHERE name = 'semantik_probe') THEN
     DEALLOCATE semantik_probe;
+  END IF;
+  EXECUTE 'PREPARE semantik_probe AS ' || statement;
+  SELECT string_agg(pg_temp.semantik_sample(p.t), ', ' ORDER BY p.n) INTO arguments
+    FROM pg_prepared_statements AS ps, unnest(ps.parameter_types::oid[]) WITH ORDINALITY AS p(t, n)
+   WHERE ps.name = 'semantik_probe';
+  EXECUTE 'EXPLAIN (COSTS OFF, FORMAT JSON) EXECUTE semantik_probe'
+          || coalesce('(' || arguments || ')', '') INTO plan;
+  DEALLOCATE semantik_probe;
+  plan := regexp_replace(plan, '"Target Tables": \[[^]]*\]', '', 'g');
+  SELECT count(DISTINCT m[1]) INTO reads
+    FROM regexp_matches(plan, '"Relation Name": "([^"]*)"', 'g') AS m
+   WHERE m[1] = ANY(partitions);
+  RETURN reads;
+END
+$fn$
+"""
+
+# One statement: against the replica (if there is one), and if that fails (a statement the replica
+# cannot plan, e.g. ON CONFLICT needs a unique index it lacks) against the real table, with pg_temp
+# searched last. Each attempt is a sub-transaction: an error rolls it back, its locks and its
+# search_path included; a success keeps its locks until the batch's transaction ends.
+_PLAN_FUNCTION = r"""
+CREATE FUNCTION pg_temp.semantik_plan(statement text, partitions text[], replica boolean,
+                                      OUT reads integer, OUT problem text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  search_path text := current_setting('search_path');
+BEGIN
+  IF replica THEN
+    BEGIN
+      reads := pg_temp.semantik_plan_once(statement, partitions);
+      RETURN;
+    EXCEPTION WHEN OTHERS THEN
+      IF SQLSTATE = '55P03' THEN
+        problem := SQLSTATE || ' ' || SQLERRM;
+      END IF;  -- else planned against the real table below, which says what is wrong if anything is
+    END;
+  END IF;
+  IF problem IS NULL THEN
+    BEGIN
+      IF replica THEN
+        PERFORM set_config('search_path', search_path || ', pg_temp', true);
+      END IF;
+      reads := pg_temp.semantik_plan_once(statement, partitions);
+      IF replica THEN
+        PERFORM set_config('search_path', search_path, true);
+      END IF;
+    EXCEPTION WHEN OTHERS THEN
+      problem := SQLSTATE || ' ' || SQLERRM;
+    END;
+  END IF;
+  IF problem LIKE '55P03 %' THEN
+    -- A lock was not granted in time: the rest of the batch waits at most 10 ms per lock.
+    PERFORM set_config('lock_timeout', '10ms', true);
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_prepared_statements WHERE name = 'semantik_probe') THEN
+    DEALLOCATE semantik_probe;  -- prepared statements outlive a rolled-back transaction
   END IF;
 END
 $fn$
@@ -138,7 +225,7 @@ $fn$
 _PLAN_ALL = """
 SELECT p.reads, p.problem
 FROM unnest(CAST(:statements AS text[])) WITH ORDINALITY AS s(statement, n),
-     LATERAL pg_temp.semantik_plan(s.statement, CAST(:partitions AS text[])) AS p
+     LATERAL pg_temp.semantik_plan(s.statement, CAST(:partitions AS text[]), :replica) AS p
 ORDER BY s.n
 """
 
@@ -163,6 +250,7 @@ class PostgresStatementStatistics:
         source: str = PG_STAT_STATEMENTS,
         batch_size: int = BATCH_SIZE,
         concurrency: int = CONCURRENCY,
+        replica: bool = True,
     ) -> None:
         if not source.replace("_", "").replace(".", "").isalnum():
             raise ValueError(f"not a relation name: {source!r}")
@@ -171,6 +259,7 @@ class PostgresStatementStatistics:
         self._names = [partition_name(n, partition_count) for n in range(partition_count)]
         self._batch = batch_size
         self._concurrency = concurrency
+        self._replica = replica
         self._lock_timeout = lock_timeout_seconds
         self._source = source
 
@@ -270,9 +359,19 @@ class PostgresStatementStatistics:
             try:
                 await conn.execute(text(f"SET LOCAL lock_timeout = '{int(self._lock_timeout * 1000)}ms'"))
                 await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-                await conn.execute(text(_SAMPLE_FUNCTION))
-                await conn.execute(text(_PLAN_FUNCTION))
-                return (await conn.execute(text(_PLAN_ALL), {"statements": batch, "partitions": self._names})).all()
+                for function in (_SAMPLE_FUNCTION, _REPLICA_FUNCTION, _PLAN_ONCE_FUNCTION, _PLAN_FUNCTION):
+                    await conn.execute(text(function))
+                replica = (
+                    self._replica
+                    and (
+                        await conn.execute(
+                            text("SELECT pg_temp.semantik_replica(:parent, :partitions)"),
+                            {"parent": TABLE, "partitions": self._names},
+                        )
+                    ).scalar_one()
+                )
+                parameters = {"statements": batch, "partitions": self._names, "replica": replica}
+                return (await conn.execute(text(_PLAN_ALL), parameters)).all()
             finally:
                 await conn.rollback()
 
