@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.config import Settings
 from semantik_chunks.container import Container, bootstrap
-from semantik_chunks.domain.errors import MonitoringUnavailableError
+from semantik_chunks.domain.errors import DatabaseUnavailableError
 from semantik_chunks.domain.hashing import partition_for
 from semantik_chunks.domain.model import Chunk
 from semantik_chunks.entrypoints.api import create_partition_router
@@ -65,7 +65,7 @@ class UnreachableStatistics:
     partition_count = PARTITIONS
 
     async def _fail(self, *_args: Any, **_kwargs: Any) -> Any:
-        raise MonitoringUnavailableError("database unreachable: [Errno 111] Connection refused")
+        raise DatabaseUnavailableError("database unreachable: [Errno 111] Connection refused")
 
     partition_snapshots = write_activity = collection_counts = _fail
     recent_collection_counts = collection_stats = refresh_collection_stats = _fail

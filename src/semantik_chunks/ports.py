@@ -27,7 +27,9 @@ class ChunkRepository(Protocol):
     async def add_many(self, chunks: Sequence[Chunk]) -> list[Chunk]:
         """Store all of ``chunks`` or none of them; return them with id, partition_key and timestamps.
 
-        Raises ``InvalidChunkError`` or ``DuplicateChunkError`` naming the chunk at fault."""
+        Raises ``InvalidChunkError`` or ``DuplicateChunkError`` naming the chunk at fault,
+        ``IdsExhaustedError`` when no id is left to generate, and ``DatabaseUnavailableError``
+        when the database cannot be reached."""
         ...
 
     async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:

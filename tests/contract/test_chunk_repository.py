@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from semantik_chunks import partition_for
-from semantik_chunks.domain.errors import DuplicateChunkError, InvalidChunkError
+from semantik_chunks.domain.errors import DuplicateChunkError, IdsExhaustedError, InvalidChunkError
 from semantik_chunks.domain.model import Chunk
 from tests.contract.conftest import PARTITION_COUNT, Repositories
 
@@ -234,7 +234,7 @@ async def test_optional_fields_round_trip(repo: Repositories) -> None:
 async def test_an_explicit_id_at_the_bigint_maximum_leaves_no_id_to_generate(repo: Repositories) -> None:
     [top] = await repo.chunks.add_many([chunk(chunk_index=0, id=2**63 - 1)])
     assert top.id == 2**63 - 1
-    with pytest.raises(InvalidChunkError, match="no chunk id left"):
+    with pytest.raises(IdsExhaustedError, match="no chunk id left"):
         await repo.chunks.add_many([chunk(chunk_index=1)])
     assert await repo.chunks.count() == 1
     [explicit] = await repo.chunks.add_many([chunk(chunk_index=2, id=5)])

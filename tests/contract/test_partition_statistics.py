@@ -79,7 +79,7 @@ async def observe(backend: Backend, *, exact: bool) -> dict[str, Any]:
         ],
         "skew": [(m.metric, m.status, round(m.value, 9)) for m in skew if m.metric != "size_distribution"],
         "recommendations": [
-            (r.partition, r.priority, round(r.current_skew, 9), [c.collection_id for c in r.top_collections])
+            (r.partition_num, r.priority, round(r.current_skew, 9), [c.collection_id for c in r.top_collections])
             for r in recommendations
         ],
         "hot": [(h.partition_num, h.last_hour, [c.collection_id for c in h.top_collections]) for h in hot],
@@ -91,7 +91,7 @@ async def observe(backend: Backend, *, exact: bool) -> dict[str, Any]:
             check.overall,
             [(a.level, a.partitions) for a in check.alerts],
             {
-                k: check.metrics[k]
+                k: getattr(check.metrics, k)
                 for k in (
                     "total_chunks",
                     "unbalanced_count",
@@ -163,8 +163,8 @@ async def test_a_uniform_table_is_healthy_and_raises_nothing(adapter: Backend) -
     }
     check = await monitoring.check_partition_health()
     assert (check.status, check.overall, check.alerts) == ("success", PartitionHealthStatus.HEALTHY, ())
-    assert check.metrics["effective_collections"] == pytest.approx(PARTITION_COUNT)
-    assert check.metrics["chance_from_collections"] is True
+    assert check.metrics.effective_collections == pytest.approx(PARTITION_COUNT)
+    assert check.metrics.chance_from_collections is True
     assert await monitoring.get_rebalancing_recommendations() == []
     activity = await adapter.statistics.write_activity()
     assert {(a.last_hour, a.last_day, a.last_week) for a in activity} == {(0, 0, 20)}
@@ -181,7 +181,7 @@ async def test_one_huge_collection_is_named_as_the_cause_of_its_partition(adapte
     monitoring = adapter.monitoring()
     for exact in (False, True):
         recommendations = await monitoring.get_rebalancing_recommendations(exact=exact)
-        assert [r.partition for r in recommendations] == [HUGE_PARTITION]
+        assert [r.partition_num for r in recommendations] == [HUGE_PARTITION]
         (advice,) = recommendations
         assert advice.priority is Priority.HIGH
         assert advice.top_collections[0].collection_id == HUGE
@@ -192,7 +192,7 @@ async def test_one_huge_collection_is_named_as_the_cause_of_its_partition(adapte
         assert check.overall is PartitionHealthStatus.HEALTHY
         assert [(a.level, a.partitions) for a in check.alerts] == [(AlertLevel.INFO, (HUGE_PARTITION,))]
         assert HUGE in check.alerts[0].message
-        assert check.metrics["unbalanced_count"] == PARTITION_COUNT  # the 99 others are under-full
+        assert check.metrics.unbalanced_count == PARTITION_COUNT  # the 99 others are under-full
     summary = {h.partition_num: h for h in await monitoring.get_partition_health_summary()}
     assert summary[HUGE_PARTITION].chunk_count == 3010
     assert summary[HUGE_PARTITION].chunk_skew == pytest.approx(3010 / 4000 * PARTITION_COUNT - 1)
@@ -200,8 +200,8 @@ async def test_one_huge_collection_is_named_as_the_cause_of_its_partition(adapte
     assert skew["chunk_distribution"].status is SkewStatus.CRITICAL
     assert f"at partition {HUGE_PARTITION}" in skew["chunk_distribution"].details
     assert skew["size_distribution"].status is SkewStatus.CRITICAL
-    hot = await adapter.manager().get_hot_partitions()
-    assert [x.partition_num for x in hot] == [HUGE_PARTITION]
+    overfull = await adapter.manager().get_overfull_partitions()
+    assert [x.partition_num for x in overfull] == [HUGE_PARTITION]
     top = await adapter.statistics.collection_counts(partition_num=HUGE_PARTITION, limit=1)
     assert [(c.collection_id, c.chunk_count) for c in top] == [(HUGE, 3000)]
 
@@ -251,7 +251,7 @@ async def test_a_burst_from_many_collections_in_one_partition_warns(adapter: Bac
     critical = [a.partitions for a in check.alerts if a.level is AlertLevel.CRITICAL]
     assert (check.overall, critical) == (PartitionHealthStatus.UNBALANCED, [(MIXED_PARTITION,)])
     (advice,) = await monitoring.get_rebalancing_recommendations()
-    assert (advice.partition, advice.priority) == (MIXED_PARTITION, Priority.HIGH)
+    assert (advice.partition_num, advice.priority) == (MIXED_PARTITION, Priority.HIGH)
     assert "Several collections" in advice.action
 
 

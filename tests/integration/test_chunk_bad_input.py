@@ -20,9 +20,9 @@ from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository, Po
 from semantik_chunks.adapters.postgres.engine import async_url, create_engine
 from semantik_chunks.adapters.postgres.schema import PARTITION_CHECK
 from semantik_chunks.domain.errors import (
+    DatabaseUnavailableError,
     DuplicateChunkError,
     InvalidChunkError,
-    MonitoringUnavailableError,
     SchemaMissingError,
 )
 from semantik_chunks.domain.model import Chunk
@@ -161,7 +161,7 @@ async def test_a_database_without_the_schema_names_the_fix(unmigrated_url: str) 
 async def test_an_unreachable_database_is_a_domain_error_not_a_driver_trace(tmp_path: Path) -> None:
     engine = create_engine(f"postgresql://postgres@/postgres?host={tmp_path}")  # no server listens there
     try:
-        with pytest.raises(MonitoringUnavailableError, match="unreachable"):
+        with pytest.raises(DatabaseUnavailableError, match="unreachable"):
             await PostgresChunkRepository(engine, 100).count(COLLECTION)
     finally:
         await engine.dispose()

@@ -11,7 +11,7 @@ import pytest
 from semantik_chunks.adapters.postgres import migrate
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
-from semantik_chunks.domain.errors import ConfigurationError, MonitoringUnavailableError, SchemaMissingError
+from semantik_chunks.domain.errors import ConfigurationError, DatabaseUnavailableError, SchemaMissingError
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
 from tests.postgres_servers import run_sql
@@ -63,7 +63,7 @@ async def test_an_unreachable_database_is_a_domain_error_on_every_read(
     unreachable: PostgresPartitionStatistics,
 ) -> None:
     for read in every_read(unreachable):
-        with pytest.raises(MonitoringUnavailableError, match="unreachable") as caught:
+        with pytest.raises(DatabaseUnavailableError, match="unreachable") as caught:
             await read()
         assert not isinstance(caught.value, SchemaMissingError)
 
@@ -76,11 +76,11 @@ async def test_the_health_check_reports_an_unreachable_database_and_does_not_rai
     assert (result.status, result.succeeded, result.alerts, result.overall) == ("failed", False, (), None)
     assert result.error is not None and "unreachable" in result.error
     assert (await service.check_partition_health(exact=True)).status == "failed"
-    with pytest.raises(MonitoringUnavailableError):
+    with pytest.raises(DatabaseUnavailableError):
         await service.get_partition_health_summary()
-    with pytest.raises(MonitoringUnavailableError):
+    with pytest.raises(DatabaseUnavailableError):
         await service.get_rebalancing_recommendations()
-    with pytest.raises(MonitoringUnavailableError):
+    with pytest.raises(DatabaseUnavailableError):
         await PartitionManager(100, unreachable).get_efficiency_report()
 
 

@@ -19,7 +19,7 @@ import pytest
 from semantik_chunks.adapters.postgres import migrate
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
-from semantik_chunks.domain import health
+from semantik_chunks.domain import skew
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS
 from tests.monitoring_data import PARTITION_COUNT, collection_in, days_ago, insert_chunks, now, reset_database
 from tests.postgres_servers import asyncpg_dsn
@@ -80,7 +80,7 @@ async def test_partition_health_summary_equals_the_domain(
     await load_counts(conn, DATASETS[dataset])
     snapshots = await statistics.partition_snapshots()
     assert [s.row_count for s in snapshots] == DATASETS[dataset]
-    expected = health.partition_health(snapshots, N, DEFAULT_THRESHOLDS)
+    expected = skew.partition_health(snapshots, N, DEFAULT_THRESHOLDS)
     served = await rows(conn, "SELECT * FROM partition_health_summary")
     assert [r["partition_num"] for r in served] == list(range(N))
     for row, want in zip(served, expected, strict=True):
@@ -118,7 +118,7 @@ async def test_analyze_partition_skew_equals_the_domain(
     conn: asyncpg.Connection, statistics: PostgresPartitionStatistics, dataset: str
 ) -> None:
     await load_counts(conn, DATASETS[dataset])
-    expected = health.skew_metrics(await statistics.partition_snapshots(), N, DEFAULT_THRESHOLDS)
+    expected = skew.skew_metrics(await statistics.partition_snapshots(), N, DEFAULT_THRESHOLDS)
     served = await rows(conn, "SELECT * FROM analyze_partition_skew()")
     assert [(r["metric"], r["status"], r["details"]) for r in served] == [
         (m.metric, m.status.value, m.details) for m in expected
@@ -133,7 +133,7 @@ async def test_partition_health_and_distribution_equal_the_domain(
 ) -> None:
     await load_counts(conn, DATASETS[dataset])
     snapshots = await statistics.partition_snapshots()
-    loads = health.partition_loads(snapshots, N, DEFAULT_THRESHOLDS)
+    loads = skew.partition_loads(snapshots, N, DEFAULT_THRESHOLDS)
     served = await rows(conn, "SELECT * FROM partition_health")
     assert [
         (r["partition_name"], r["partition_id"], r["row_count"], r["dead_rows"], r["size_bytes"], r["partition_status"])
@@ -144,7 +144,7 @@ async def test_partition_health_and_distribution_equal_the_domain(
     for row, load in zip(served, loads, strict=True):
         assert float(row["pct_deviation_from_avg"]) == pytest.approx(load.pct_deviation_from_avg, rel=1e-12, abs=1e-9)
 
-    stats = health.distribution_stats(snapshots, N, DEFAULT_THRESHOLDS)
+    stats = skew.distribution_stats(snapshots, N, DEFAULT_THRESHOLDS)
     (row,) = await rows(conn, "SELECT * FROM partition_distribution")
     assert (
         row["partitions_used"],

@@ -404,7 +404,7 @@ def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
 
 
 def test_errors_inside_operator_errors_name_the_fix() -> None:
-    from semantik_chunks.domain.errors import MonitoringUnavailableError, SchemaMissingError
+    from semantik_chunks.domain.errors import DatabaseUnavailableError, SchemaMissingError
 
     target = runtime.DatabaseTarget("postgresql://u:pw@h/d", "DATABASE_URL")
     missing = r"has no semantik-chunks schema; run `semantik-chunks migrate`"
@@ -412,7 +412,7 @@ def test_errors_inside_operator_errors_name_the_fix() -> None:
         raise SchemaMissingError("relation chunks does not exist")
     refused = r"cannot use postgresql://u:\*\*\*@h/d: refused; check DATABASE_URL"
     with pytest.raises(CommandError, match=refused), runtime.operator_errors(target):
-        raise MonitoringUnavailableError("refused")
+        raise DatabaseUnavailableError("refused")
 
 
 # -- a real process -----------------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ async def test_a_provider_is_overridden_in_one_line() -> None:
     assert container.partition_statistics() is fake
     assert (await container.partition_manager().get_distribution_stats()).total_chunks == 1
     result = await container.monitoring_service().check_partition_health()
-    assert result.metrics["total_chunks"] == 1
+    assert result.metrics.total_chunks == 1
     container.partition_statistics.reset_override()
     assert container.partition_statistics() is not fake
 

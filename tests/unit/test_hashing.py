@@ -158,7 +158,7 @@ def test_partition_manager_names_and_ids() -> None:
     assert names[0] == "chunks_part_000"
     assert names[-1] == "chunks_part_999"
     assert manager.get_partition_name(README_ID) == partition_name(partition_for(README_ID, 1000), 1000)
-    assert manager.get_partition_id(uuid.UUID(README_ID)) == partition_for(README_ID, 1000)
+    assert manager.get_partition_num(uuid.UUID(README_ID)) == partition_for(README_ID, 1000)
     assert PartitionManager(partition_count=1).get_all_partition_names() == ["chunks_part_00"]
 
 

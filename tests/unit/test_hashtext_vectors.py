@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from semantik_chunks import hashtext, partition_for
-from semantik_chunks.domain import hashing
+from tests.hash_paths import HASH_PATHS, hash_bytes_of, hashing_path
 
 VECTORS_FILE = Path(__file__).parent / "data" / "hashtext_vectors.json"
 DOCUMENT: dict[str, Any] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
@@ -27,15 +27,6 @@ def _signed(unsigned: int) -> int:
 
 def _id(vector: dict[str, Any]) -> str:
     return f"{vector['kind']}-{vector['utf8_bytes']}B-{vector['text'][:12]!r}"
-
-
-def _hash_functions() -> list[Any]:
-    functions = [pytest.param(hashing.hash_bytes_py, id="python")]
-    try:
-        from semantik_chunks._hashtext import hash_bytes
-    except ImportError:  # the accelerator is optional; CI builds it, so it is checked there
-        return functions
-    return [*functions, pytest.param(hash_bytes, id="c-accelerator")]
 
 
 def test_the_vectors_come_from_two_agreeing_postgres_servers() -> None:
@@ -64,28 +55,33 @@ def test_the_vectors_cover_what_the_issue_asks_for() -> None:
     assert any(v["hashtext"] > 0 for v in VECTORS)
 
 
-@pytest.mark.parametrize("hash_bytes", _hash_functions())
-def test_hash_bytes_matches_postgres(hash_bytes: Any) -> None:
+@pytest.mark.parametrize("path", HASH_PATHS)
+def test_hash_bytes_matches_postgres(path: str) -> None:
+    hash_bytes = hash_bytes_of(path)
     wrong = [v["text"] for v in VECTORS if _signed(hash_bytes(v["text"].encode("utf-8"))) != v["hashtext"]]
     assert wrong == []
 
 
+@pytest.mark.parametrize("path", HASH_PATHS)
 @pytest.mark.parametrize("vector", VECTORS, ids=_id)
-def test_hashtext_and_partition_for_match_postgres(vector: dict[str, Any]) -> None:
+def test_hashtext_and_partition_for_match_postgres(vector: dict[str, Any], path: str) -> None:
     text = vector["text"]
     assert len(text.encode("utf-8")) == vector["utf8_bytes"]
-    assert hashtext(text) == vector["hashtext"]
-    assert partition_for(text) == vector["mod100"]
-    assert partition_for(text, 100) == vector["mod100"]
-    assert partition_for(text, 7) == vector["mod7"]
-    assert partition_for(text, 1024) == vector["mod1024"]
+    with hashing_path(path):
+        assert hashtext(text) == vector["hashtext"]
+        assert partition_for(text) == vector["mod100"]
+        assert partition_for(text, 100) == vector["mod100"]
+        assert partition_for(text, 7) == vector["mod7"]
+        assert partition_for(text, 1024) == vector["mod1024"]
 
 
+@pytest.mark.parametrize("path", HASH_PATHS)
 @pytest.mark.parametrize("vector", [v for v in VECTORS if v["kind"] == "uuid"], ids=_id)
-def test_a_uuid_hashes_like_its_lowercase_text(vector: dict[str, Any]) -> None:
+def test_a_uuid_hashes_like_its_lowercase_text(vector: dict[str, Any], path: str) -> None:
     value = uuid.UUID(vector["text"].upper())
-    assert hashtext(value) == vector["hashtext"]
-    assert partition_for(value) == vector["mod100"]
+    with hashing_path(path):
+        assert hashtext(value) == vector["hashtext"]
+        assert partition_for(value) == vector["mod100"]
 
 
 def test_int_min_preimage_where_the_hosts_spelling_overflows() -> None:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
@@ -16,10 +17,11 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 from semantik_chunks import hashtext, partition_for
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
-from semantik_chunks.domain import hashing, health
+from semantik_chunks.domain import chance, hashing, skew
 from semantik_chunks.domain.errors import DuplicateChunkError, InvalidChunkError
 from semantik_chunks.domain.model import Chunk, PartitionSnapshot
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS
+from tests.hash_paths import HASH_PATHS, hash_bytes_of, hashing_path
 
 postgres_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"))
 partition_counts = st.integers(min_value=1, max_value=hashing.MAX_PARTITIONS)
@@ -32,45 +34,58 @@ def _signed(unsigned: int) -> int:
 # -- routing ------------------------------------------------------------------------------------
 
 
-@given(postgres_text, partition_counts)
-def test_partition_is_always_in_range(value: str, count: int) -> None:
-    assert 0 <= partition_for(value, count) < count
+# Each routing property runs on both hash_bytes paths, pure Python and the C accelerator.
 
 
-@given(postgres_text, partition_counts)
-def test_routing_is_deterministic(value: str, count: int) -> None:
-    assert hashtext(value) == hashtext(value)
-    assert partition_for(value, count) == partition_for(str(value), count)
-    assert hashtext(value) == _signed(hashing.hash_bytes_py(value.encode("utf-8")))
-    assert -(2**31) <= hashtext(value) < 2**31
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(value=postgres_text, count=partition_counts)
+def test_partition_is_always_in_range(path: str, value: str, count: int) -> None:
+    with hashing_path(path):
+        assert 0 <= partition_for(value, count) < count
 
 
-@given(st.uuids(), partition_counts)
-def test_a_uuid_and_its_text_agree(value: uuid.UUID, count: int) -> None:
-    assert hashtext(value) == hashtext(str(value))
-    assert partition_for(value, count) == partition_for(str(value), count)
-    assert partition_for(uuid.UUID(str(value).upper()), count) == partition_for(str(value), count)
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(value=postgres_text, count=partition_counts)
+def test_routing_is_deterministic(path: str, value: str, count: int) -> None:
+    with hashing_path(path):
+        assert hashtext(value) == hashtext(value)
+        assert partition_for(value, count) == partition_for(str(value), count)
+        assert hashtext(value) == _signed(hashing.hash_bytes_py(value.encode("utf-8")))
+        assert -(2**31) <= hashtext(value) < 2**31
 
 
-@given(st.binary(max_size=300))
-def test_c_accelerator_equals_the_python_reference(data: bytes) -> None:
-    assert hashing._hash_bytes(data) == hashing.hash_bytes_py(data)
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(value=st.uuids(), count=partition_counts)
+def test_a_uuid_and_its_text_agree(path: str, value: uuid.UUID, count: int) -> None:
+    with hashing_path(path):
+        assert hashtext(value) == hashtext(str(value))
+        assert partition_for(value, count) == partition_for(str(value), count)
+        assert partition_for(uuid.UUID(str(value).upper()), count) == partition_for(str(value), count)
+
+
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(data=st.binary(max_size=300))
+def test_each_path_equals_the_python_reference(path: str, data: bytes) -> None:
+    assert hash_bytes_of(path)(data) == hashing.hash_bytes_py(data)
     assert 0 <= hashing.hash_bytes_py(data) < 2**32
 
 
-def test_the_accelerator_is_what_the_property_above_checks() -> None:
-    # Without the C module the property would compare the reference with itself.
-    assert hashing.ACCELERATED
+def test_the_paths_really_differ() -> None:
+    # Otherwise the "c" runs above would check the reference against itself.
+    assert hash_bytes_of("c") is not hash_bytes_of("python")
+    assert hash_bytes_of("c").__module__ == "semantik_chunks._hashtext"
 
 
-@given(postgres_text, postgres_text)
-def test_text_postgres_cannot_store_is_rejected(before: str, after: str) -> None:
-    for bad in (before + "\x00" + after, before + "\ud800" + after):
-        try:
-            hashtext(bad)
-        except ValueError:
-            continue
-        raise AssertionError(f"{bad!r} was accepted")
+@pytest.mark.parametrize("path", HASH_PATHS)
+@given(before=postgres_text, after=postgres_text)
+def test_text_postgres_cannot_store_is_rejected(path: str, before: str, after: str) -> None:
+    with hashing_path(path):
+        for bad in (before + "\x00" + after, before + "\ud800" + after):
+            try:
+                hashtext(bad)
+            except ValueError:
+                continue
+            raise AssertionError(f"{bad!r} was accepted")
 
 
 # -- skew ---------------------------------------------------------------------------------------
@@ -82,14 +97,14 @@ def _snapshots(rows: list[int]) -> list[PartitionSnapshot]:
 
 @given(st.integers(min_value=1, max_value=200), st.integers(min_value=0, max_value=10**9))
 def test_uniform_counts_give_zero_skew(count: int, per_partition: int) -> None:
-    healths = health.partition_health(_snapshots([per_partition] * count), count, DEFAULT_THRESHOLDS)
+    healths = skew.partition_health(_snapshots([per_partition] * count), count, DEFAULT_THRESHOLDS)
     assert all(h.chunk_skew == 0.0 and h.size_skew == 0.0 for h in healths)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=200))
 def test_skew_is_never_negative_and_bounded_by_n_minus_1(rows: list[int]) -> None:
     count = len(rows)
-    healths = health.partition_health(_snapshots(rows), count, DEFAULT_THRESHOLDS)
+    healths = skew.partition_health(_snapshots(rows), count, DEFAULT_THRESHOLDS)
     assert all(0.0 <= h.chunk_skew <= count - 1 for h in healths)
     assert all(0.0 <= h.size_skew <= count - 1 for h in healths)
 
@@ -97,9 +112,9 @@ def test_skew_is_never_negative_and_bounded_by_n_minus_1(rows: list[int]) -> Non
 @given(st.integers(min_value=1, max_value=1024), st.integers(min_value=1, max_value=10**12), st.data())
 def test_a_partition_holding_everything_has_skew_n_minus_1(count: int, rows: int, data: st.DataObject) -> None:
     full = data.draw(st.integers(min_value=0, max_value=count - 1))
-    assert health.skew_factor(rows, rows, count) == count - 1
+    assert skew.skew_factor(rows, rows, count) == count - 1
     placed = [rows if i == full else 0 for i in range(count)]
-    healths = health.partition_health(_snapshots(placed), count, DEFAULT_THRESHOLDS)
+    healths = skew.partition_health(_snapshots(placed), count, DEFAULT_THRESHOLDS)
     assert healths[full].chunk_skew == count - 1
 
 
@@ -109,7 +124,7 @@ def test_a_partition_holding_everything_has_skew_n_minus_1(count: int, rows: int
 @given(st.lists(st.integers(min_value=0, max_value=10**9), max_size=300))
 def test_effective_collections_lies_between_1_and_k(sizes: list[int]) -> None:
     k = sum(1 for s in sizes if s > 0)
-    k_eff = health.effective_collections(sizes)
+    k_eff = chance.effective_collections(sizes)
     if k == 0:
         assert k_eff is None
         return
@@ -130,17 +145,17 @@ def test_chance_estimate_falls_back_to_the_partition_lower_bound(
     for size, partition in zip(sizes, placement, strict=True):
         rows[partition] += size
     # Fresh statistics: the collections themselves.
-    assert health.chance_estimate(rows, sizes) == (health.effective_collections(sizes), True)
+    assert chance.chance_estimate(rows, sizes) == (chance.effective_collections(sizes), True)
     # Stale statistics (covering less than half the rows): the partition totals, a lower bound.
     stale = data.draw(st.lists(st.sampled_from(sizes), max_size=len(sizes)))
     assume(sum(stale) * 2 < sum(rows))
-    k_eff, from_collections = health.chance_estimate(rows, stale)
+    k_eff, from_collections = chance.chance_estimate(rows, stale)
     assert from_collections is False
-    assert k_eff == health.effective_collections(rows)
-    true_k_eff = health.effective_collections(sizes)
+    assert k_eff == chance.effective_collections(rows)
+    true_k_eff = chance.effective_collections(sizes)
     assert k_eff is not None and true_k_eff is not None
     assert k_eff <= true_k_eff * (1 + 1e-9)
-    sigma, true_sigma = health.chance_skew(count, k_eff), health.chance_skew(count, true_k_eff)
+    sigma, true_sigma = chance.chance_skew(count, k_eff), chance.chance_skew(count, true_k_eff)
     assert sigma is not None and true_sigma is not None
     assert sigma >= true_sigma * (1 - 1e-9) or math.isclose(sigma, true_sigma)  # wider band: fewer alarms
 

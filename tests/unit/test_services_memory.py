@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -13,8 +14,8 @@ from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
-from semantik_chunks.domain import health
-from semantik_chunks.domain.errors import ConfigurationError, MonitoringUnavailableError
+from semantik_chunks.domain import advice, chance
+from semantik_chunks.domain.errors import ConfigurationError, DatabaseUnavailableError
 from semantik_chunks.domain.model import (
     Alert,
     AlertLevel,
@@ -115,13 +116,13 @@ async def test_manager_reports_over_memory() -> None:
         PartitionTemperature.COLD,
         PartitionTemperature.COLD,
     ]
-    assert [load.partition_num for load in await manager.get_hot_partitions()] == [0]
+    assert [load.partition_num for load in await manager.get_overfull_partitions()] == [0]
     assert [load.partition_num for load in await manager.get_cold_partitions()] == [1, 2, 3]
 
     stats = await manager.get_distribution_stats(exact=True)
     assert (stats.total_chunks, stats.max_chunks, stats.min_chunks, stats.partitions_used) == (100, 60, 10, 4)
     assert stats.effective_collections == pytest.approx(100**2 / (60**2 + 10**2 + 2 * 15**2))
-    assert stats.chance_skew == pytest.approx(health.chance_skew(4, stats.effective_collections))
+    assert stats.chance_skew == pytest.approx(chance.chance_skew(4, stats.effective_collections))
 
     report = await manager.get_efficiency_report(exact=True)
     assert report.partitions_used == 4
@@ -130,6 +131,8 @@ async def test_manager_reports_over_memory() -> None:
     assert report.hot_partitions == (0,)
     assert report.cold_partitions == (1, 2, 3)
     assert 0.0 <= report.balance_score < 1.0
+    # One coefficient of variation (population standard deviation / mean), the skew metric's.
+    assert report.balance_score == pytest.approx(1.0 - statistics.pstdev([60, 10, 15, 15]) / 25)
     assert "4 of 4 partitions hold data" in report.summary
     assert "60.0% of chunks" in report.summary
     assert "chance alone gives" in report.summary
@@ -154,10 +157,10 @@ async def test_health_check_of_an_empty_table() -> None:
     assert result.timestamp == NOW
     assert result.alerts == ()
     assert result.overall is PartitionHealthStatus.HEALTHY
-    assert result.metrics["total_partitions"] == 10
-    assert result.metrics["total_chunks"] == 0
-    assert result.metrics["healthy_count"] == 10
-    assert result.metrics["mode"] == "statistics"
+    assert result.metrics.total_partitions == 10
+    assert result.metrics.total_chunks == 0
+    assert result.metrics.healthy_count == 10
+    assert result.metrics.mode == "statistics"
     assert sink.sent == []  # nothing to say, nothing sent
 
 
@@ -168,9 +171,9 @@ async def test_few_collections_skewed_by_chance_stay_healthy() -> None:
     await store.stats.refresh_collection_stats()
     service = PartitionMonitoringService(store.stats, clock=clock)
     result = await service.check_partition_health()
-    assert result.metrics["unbalanced_count"] == 10  # 3 partitions over-full, 7 empty
-    assert result.metrics["effective_collections"] == pytest.approx(3.0)
-    assert result.metrics["chance_from_collections"] is True
+    assert result.metrics.unbalanced_count == 10  # 3 partitions over-full, 7 empty
+    assert result.metrics.effective_collections == pytest.approx(3.0)
+    assert result.metrics.chance_from_collections is True
     levels = [a.level for a in result.alerts]
     assert AlertLevel.CRITICAL not in levels
     assert AlertLevel.WARNING not in levels
@@ -182,12 +185,12 @@ async def test_stale_collection_statistics_add_an_info_alert() -> None:
     store = Store(10)
     await store.load("only", 50)
     result = await PartitionMonitoringService(store.stats, clock=clock).check_partition_health()
-    assert result.metrics["chance_from_collections"] is False
-    assert health.STALE_COLLECTION_STATS_ALERT in result.alerts
+    assert result.metrics.chance_from_collections is False
+    assert advice.STALE_COLLECTION_STATS_ALERT in result.alerts
     exact = await PartitionMonitoringService(store.stats, clock=clock).check_partition_health(exact=True)
-    assert exact.metrics["chance_from_collections"] is True
-    assert exact.metrics["mode"] == "exact"
-    assert health.STALE_COLLECTION_STATS_ALERT not in exact.alerts
+    assert exact.metrics.chance_from_collections is True
+    assert exact.metrics.mode == "exact"
+    assert advice.STALE_COLLECTION_STATS_ALERT not in exact.alerts
 
 
 async def test_a_truly_skewed_table_is_critical_and_the_alerts_reach_every_working_sink() -> None:
@@ -206,8 +209,8 @@ async def test_a_truly_skewed_table_is_critical_and_the_alerts_reach_every_worki
     critical = [a for a in result.alerts if a.level is AlertLevel.CRITICAL]
     assert [a.partitions for a in critical] == [(0,)]
     assert result.overall is PartitionHealthStatus.UNBALANCED
-    assert result.metrics["hot_partitions"] == [0]
-    assert result.metrics["skew_metrics"]["chunk_distribution"]["status"] == "CRITICAL"
+    assert result.metrics.hot_partitions == (0,)
+    assert result.metrics.skew_metric("chunk_distribution").status == "CRITICAL"
     assert broken.calls == 1
     assert collecting.sent == list(result.alerts)
     # 500 writes in the last hour, all to partition 0: hot, yet too few to warn by default
@@ -221,7 +224,7 @@ async def test_a_truly_skewed_table_is_critical_and_the_alerts_reach_every_worki
 @pytest.mark.parametrize(
     ("error", "reported"),
     [
-        (MonitoringUnavailableError("database unreachable"), "database unreachable"),
+        (DatabaseUnavailableError("database unreachable"), "database unreachable"),
         (RuntimeError("boom"), "RuntimeError: boom"),
     ],
 )
@@ -259,7 +262,7 @@ async def test_monitoring_reads() -> None:
     assert distribution.effective_collections == pytest.approx(120**2 / (80**2 + 4 * 10**2))
 
     (rec,) = await service.get_rebalancing_recommendations(exact=True)
-    assert rec.partition == 2
+    assert rec.partition_num == 2
     assert f"Collection {big} alone holds 89% of this partition" in rec.action
     assert rec.top_collections[0].collection_id == big
     assert rec.priority in (Priority.MEDIUM, Priority.HIGH)
@@ -277,7 +280,7 @@ async def test_monitoring_reads() -> None:
     detail = await service.get_partition_statistics(2)
     assert isinstance(detail, PartitionDetail)
     assert detail.chunk_count == 90
-    assert detail.created_at == NOW
+    assert detail.newest_chunk_at == NOW
     assert detail.avg_chunk_size_kb == pytest.approx(detail.total_size_mb * 1024 / 90)
     with pytest.raises(ValueError, match="between 0 and 3"):
         await service.get_partition_statistics(4)

@@ -19,7 +19,16 @@ from semantik_chunks.adapters.alerting import ALERT_LOGGER, LoggingAlertSink, We
 from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.container import Container
-from semantik_chunks.domain.model import Alert, AlertLevel, MonitoringResult, PartitionHealthStatus
+from semantik_chunks.domain.model import (
+    Alert,
+    AlertLevel,
+    CheckOutcome,
+    HealthMetrics,
+    MonitoringResult,
+    PartitionHealthStatus,
+    SkewMetric,
+    SkewStatus,
+)
 from semantik_chunks.entrypoints.tasks import (
     MONITOR_TASK,
     REFRESH_TASK,
@@ -131,11 +140,24 @@ def test_beat_schedule_runs_both_tasks_at_their_intervals() -> None:
 
 
 def test_the_monitor_payload_is_plain_json() -> None:
+    metrics = HealthMetrics(
+        total_partitions=4,
+        total_chunks=10,
+        unbalanced_count=0,
+        warning_count=1,
+        healthy_count=3,
+        effective_collections=2.5,
+        chance_skew=None,
+        chance_from_collections=True,
+        hot_partitions=(1,),
+        skew_metrics=(SkewMetric(metric="chunk_distribution", value=0.4, status=SkewStatus.WARNING, details="d"),),
+        mode="statistics",
+    )
     result = MonitoringResult(
-        status="success",
+        status=CheckOutcome.SUCCESS,
         timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         alerts=(Alert(level=AlertLevel.WARNING, message="m", action="a", partitions=(1, 2)),),
-        metrics={"hot_partitions": [1]},
+        metrics=metrics,
         overall=PartitionHealthStatus.WARNING,
     )
     payload = monitoring_payload(result)
@@ -144,10 +166,25 @@ def test_the_monitor_payload_is_plain_json() -> None:
         "status": "success",
         "timestamp": "2026-01-02T03:04:05+00:00",
         "alerts": [{"level": "WARNING", "message": "m", "action": "a", "partitions": [1, 2]}],
-        "metrics": {"hot_partitions": [1]},
+        "metrics": {
+            "total_partitions": 4,
+            "total_chunks": 10,
+            "unbalanced_count": 0,
+            "warning_count": 1,
+            "healthy_count": 3,
+            "effective_collections": 2.5,
+            "chance_skew": None,
+            "chance_from_collections": True,
+            "hot_partitions": [1],
+            "skew_metrics": {"chunk_distribution": {"value": 0.4, "status": "WARNING", "details": "d"}},
+            "mode": "statistics",
+        },
         "error": None,
         "overall": "WARNING",
     }
+    failed = MonitoringResult(status=CheckOutcome.FAILED, timestamp=result.timestamp, error="database unreachable")
+    assert monitoring_payload(failed)["metrics"] == {}
+    assert monitoring_payload(failed)["status"] == "failed"
 
 
 def test_tasks_are_registered_on_the_given_app_only() -> None:

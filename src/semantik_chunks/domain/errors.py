@@ -17,9 +17,13 @@ class ConfigurationError(ChunksError, ValueError):
     """Configuration that cannot work (partition count out of range, mismatch with the database)."""
 
 
-class MonitoringUnavailableError(ChunksError):
-    """The statistics cannot be read: database unreachable or a monitoring object missing."""
+class IdsExhaustedError(ChunksError):
+    """No chunk id is left to generate: the bigint id sequence reached its maximum."""
 
 
-class SchemaMissingError(MonitoringUnavailableError):
+class DatabaseUnavailableError(ChunksError):
+    """The database cannot be read or written: unreachable, credentials refused, or a library object missing."""
+
+
+class SchemaMissingError(DatabaseUnavailableError):
     """The database is reachable but the library's schema is not installed there."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -30,6 +30,13 @@ class AlertLevel(enum.StrEnum):
     INFO = "INFO"
     WARNING = "WARNING"
     CRITICAL = "CRITICAL"
+
+
+class CheckOutcome(enum.StrEnum):
+    """Whether a health check ran (``success``) or could not read the database (``failed``)."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
 
 
 class Priority(enum.StrEnum):
@@ -145,7 +152,7 @@ class CollectionShare:
 
 @attrs.frozen
 class Recommendation:
-    partition: int
+    partition_num: int
     reason: str
     current_skew: float
     action: str
@@ -182,13 +189,13 @@ class DistributionStats:
 
 @attrs.frozen
 class PartitionDetail:
-    """``partition_stats`` for one partition."""
+    """``partition_stats`` for one partition; ``newest_chunk_at`` is the view's ``created_at``."""
 
     partition_num: int
     chunk_count: int
     total_size_mb: float
     avg_chunk_size_kb: float
-    created_at: datetime | None
+    newest_chunk_at: datetime | None
 
 
 @attrs.frozen
@@ -235,18 +242,47 @@ class EfficiencyReport:
     summary: str
 
 
+@attrs.frozen(kw_only=True)
+class HealthMetrics:
+    """The aggregate figures of a completed health check.
+
+    ``effective_collections`` and ``chance_skew`` are the chance model's ``K_eff`` and the skew's
+    standard deviation under chance (None for an empty table); ``chance_from_collections`` says
+    whether they come from collection sizes (else from partition totals, a lower bound).
+    ``hot_partitions`` are those taking the hot share of last hour's writes, hottest first;
+    ``mode`` is how rows were counted ("statistics" or "exact")."""
+
+    total_partitions: int
+    total_chunks: int
+    unbalanced_count: int
+    warning_count: int
+    healthy_count: int
+    effective_collections: float | None
+    chance_skew: float | None
+    chance_from_collections: bool
+    hot_partitions: tuple[int, ...]
+    skew_metrics: tuple[SkewMetric, ...]
+    mode: Literal["statistics", "exact"]
+
+    def skew_metric(self, name: str) -> SkewMetric:
+        """One of ``skew_metrics`` by its ``metric`` name."""
+        for metric in self.skew_metrics:
+            if metric.metric == name:
+                return metric
+        raise KeyError(name)
+
+
 @attrs.frozen
 class MonitoringResult:
-    """Outcome of a full health check. ``status`` is "success" or "failed"; a failed
-    check carries ``error`` and no alerts."""
+    """Outcome of a full health check. A failed check carries ``error``, no alerts and no metrics."""
 
-    status: str
+    status: CheckOutcome
     timestamp: datetime
     alerts: tuple[Alert, ...] = ()
-    metrics: Mapping[str, Any] = attrs.field(factory=dict)
+    metrics: HealthMetrics | None = None
     error: str | None = None
     overall: PartitionHealthStatus | None = None
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "success"
+        return self.status is CheckOutcome.SUCCESS

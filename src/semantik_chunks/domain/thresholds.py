@@ -16,7 +16,7 @@ class Thresholds:
 
     ``hot_hour_share`` is a fraction (0.125 = 12.5 % of last hour's writes).
     ``chance_z`` is how many standard deviations of chance skew an observation
-    must exceed before an alert calls it more than noise (see ``health.chance_skew``);
+    must exceed before an alert calls it more than noise (see ``chance.chance_skew``);
     ``hot_min_writes`` is how many writes in the last hour make a hot partition worth a warning.
     """
 

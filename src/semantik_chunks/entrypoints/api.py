@@ -31,10 +31,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from semantik_chunks.container import Container
-from semantik_chunks.domain.errors import MonitoringUnavailableError
+from semantik_chunks.domain.errors import DatabaseUnavailableError
 from semantik_chunks.domain.model import (
     AlertLevel,
     MonitoringResult,
@@ -70,7 +70,7 @@ class PartitionSkewMetric(BaseModel):
     details: str
 
 
-class PartitionHealthMetrics(BaseModel):
+class PartitionHealthMetrics(_FromDomain):
     total_partitions: int
     total_chunks: int
     unbalanced_count: int
@@ -82,6 +82,14 @@ class PartitionHealthMetrics(BaseModel):
     hot_partitions: list[int]
     skew_metrics: dict[str, PartitionSkewMetric]
     mode: Literal["statistics", "exact"]
+
+    @field_validator("skew_metrics", mode="before")
+    @classmethod
+    def _by_name(cls, value: Any) -> Any:
+        """The domain's tuple of ``SkewMetric`` keyed by metric name."""
+        if isinstance(value, tuple):
+            return {m.metric: PartitionSkewMetric.model_validate(m, from_attributes=True) for m in value}
+        return value
 
 
 class PartitionHealthReport(_FromDomain):
@@ -119,7 +127,8 @@ class PartitionStatisticsDetail(_FromDomain):
     chunk_count: int
     total_size_mb: float
     avg_chunk_size_kb: float
-    created_at: datetime | None
+    # The newest chunk's time, named like the partition_stats view's column.
+    created_at: datetime | None = Field(validation_alias=AliasChoices("newest_chunk_at", "created_at"))
 
 
 class PartitionStatisticsResponse(BaseModel):
@@ -135,7 +144,7 @@ class PartitionCollectionShare(_FromDomain):
 
 
 class RebalancingRecommendation(_FromDomain):
-    partition: int
+    partition: int = Field(validation_alias=AliasChoices("partition_num", "partition"))
     reason: str
     current_skew: float
     action: str
@@ -225,7 +234,7 @@ def _access_guard(
 def _unavailable_as_503() -> Iterator[None]:
     try:
         yield
-    except MonitoringUnavailableError as exc:
+    except DatabaseUnavailableError as exc:
         logger.warning("partition statistics unavailable: %s", exc)
         raise HTTPException(503, detail=f"partition statistics unavailable: {exc}") from None
 
@@ -235,14 +244,22 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
     if result.succeeded:
         return PartitionHealthReport.model_validate(
             {
-                "status": result.status,
+                "status": result.status.value,
                 "timestamp": result.timestamp,
                 "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
-                "metrics": dict(result.metrics),
+                "metrics": PartitionHealthMetrics.model_validate(result.metrics),
                 "overall": result.overall,
             }
         )
-    return PartitionHealthCheckFailed.model_validate(result)
+    return PartitionHealthCheckFailed.model_validate(
+        {
+            "status": result.status.value,
+            "timestamp": result.timestamp,
+            "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
+            "metrics": {},
+            "error": result.error,
+        }
+    )
 
 
 # -- the router -------------------------------------------------------------------------------

@@ -154,5 +154,12 @@ def _jsonable(_instance: Any, _field: Any, value: Any) -> Any:
 
 
 def monitoring_payload(result: MonitoringResult) -> dict[str, Any]:
-    """``result`` as JSON-ready data (what the monitor task returns to the result backend)."""
-    return attrs.asdict(result, value_serializer=_jsonable)
+    """``result`` as JSON-ready data (what the monitor task returns to the result backend); ``metrics``
+    as the API gives them (``skew_metrics`` keyed by metric name, ``{}`` for a failed check)."""
+    payload = attrs.asdict(result, value_serializer=_jsonable)
+    metrics = payload["metrics"]
+    if metrics is None:
+        payload["metrics"] = {}
+    else:
+        metrics["skew_metrics"] = {m.pop("metric"): m for m in metrics["skew_metrics"]}
+    return payload

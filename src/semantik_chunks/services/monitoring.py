@@ -6,17 +6,18 @@ import asyncio
 import logging
 import statistics
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
-from semantik_chunks.domain import health
+from semantik_chunks.domain import advice, chance, skew
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.model import (
     Alert,
+    CheckOutcome,
     CollectionCount,
     DistributionStats,
+    HealthMetrics,
     HotPartition,
     MonitoringResult,
     PartitionDetail,
@@ -62,58 +63,58 @@ class PartitionMonitoringService:
 
     async def get_partition_health_summary(self, *, exact: bool = False) -> list[PartitionHealth]:
         """Every partition's health, most skewed first."""
-        healths = health.partition_health(await self._snapshots(exact), self.partition_count, self.thresholds)
+        healths = skew.partition_health(await self._snapshots(exact), self.partition_count, self.thresholds)
         return sorted(healths, key=lambda h: (-h.chunk_skew, h.partition_num))
 
     async def analyze_partition_skew(self, *, exact: bool = False) -> list[SkewMetric]:
-        return health.skew_metrics(await self._snapshots(exact), self.partition_count, self.thresholds)
+        return skew.skew_metrics(await self._snapshots(exact), self.partition_count, self.thresholds)
 
     async def get_distribution(self, *, exact: bool = False) -> DistributionStats:
         snapshots = await self._snapshots(exact)
         _, k_eff, _ = self._chance(snapshots, await self._stats.collection_counts(exact=exact))
-        return health.distribution_stats(snapshots, self.partition_count, self.thresholds, k_eff)
+        return skew.distribution_stats(snapshots, self.partition_count, self.thresholds, k_eff)
 
     def _chance(
         self, snapshots: Sequence[PartitionSnapshot], counts: Sequence[CollectionCount]
     ) -> tuple[float | None, float | None, bool]:
-        """``(sigma, K_eff, from_collections)``: how much skew chance explains (``health.chance_estimate``)."""
-        k_eff, from_collections = health.chance_estimate(
+        """``(sigma, K_eff, from_collections)``: how much skew chance explains (``chance.chance_estimate``)."""
+        k_eff, from_collections = chance.chance_estimate(
             [s.row_count for s in snapshots], [c.chunk_count for c in counts]
         )
-        return health.chance_skew(self.partition_count, k_eff), k_eff, from_collections
+        return chance.chance_skew(self.partition_count, k_eff), k_eff, from_collections
 
     async def get_hot_partitions(self) -> list[HotPartition]:
         """Partitions taking at least the hot share of last hour's writes, with who wrote there."""
         return await self._hot_with_collections(await self._stats.write_activity())
 
     async def _hot_with_collections(self, activity: Sequence[WriteActivity]) -> list[HotPartition]:
-        hot = health.hot_partitions(activity, self.thresholds)
+        hot = skew.hot_partitions(activity, self.thresholds)
         hour_total = sum(a.last_hour for a in activity)
         result = []
         for h in hot:
             counts = await self._stats.recent_collection_counts(h.partition_num, TOP_COLLECTIONS)
-            shares = health.collection_shares(counts, h.last_hour, hour_total)
+            shares = skew.collection_shares(counts, h.last_hour, hour_total)
             result.append(attrs.evolve(h, top_collections=shares))
         return result
 
     async def get_rebalancing_recommendations(self, *, exact: bool = False) -> list[Recommendation]:
         snapshots, counts = await asyncio.gather(self._snapshots(exact), self._stats.collection_counts(exact=exact))
-        healths = health.partition_health(snapshots, self.partition_count, self.thresholds)
+        healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
         total = sum(h.chunk_count for h in healths)
         by_partition: dict[int, list[CollectionCount]] = {}
         for count in counts:
             by_partition.setdefault(count.partition_num, []).append(count)
         shares = {
             h.partition_num: list(
-                health.collection_shares(by_partition.get(h.partition_num, ()), h.chunk_count, total, TOP_COLLECTIONS)
+                skew.collection_shares(by_partition.get(h.partition_num, ()), h.chunk_count, total, TOP_COLLECTIONS)
             )
             for h in healths
             if h.chunk_skew >= self.thresholds.rebalance
         }
         sigma, _, from_collections = self._chance(snapshots, counts)
-        large = health.large_collections_by_partition(counts, total, self.partition_count)
+        large = chance.large_collections_by_partition(counts, total, self.partition_count)
         large_count = sum(len(found) for found in large.values()) if from_collections else None
-        return health.recommendations(healths, self.thresholds, shares, sigma, self.partition_count, large_count)
+        return advice.recommendations(healths, self.thresholds, shares, sigma, self.partition_count, large_count)
 
     async def get_partition_statistics(self, partition_num: int | None = None) -> StatisticsSummary | PartitionDetail:
         """One partition's ``partition_stats`` row, or the aggregate over all partitions."""
@@ -135,7 +136,7 @@ class PartitionMonitoringService:
             chunk_count=snap.row_count,
             total_size_mb=snap.size_bytes / _MB,
             avg_chunk_size_kb=snap.size_bytes / snap.row_count / 1024 if snap.row_count else 0.0,
-            created_at=snap.newest_chunk_at,
+            newest_chunk_at=snap.newest_chunk_at,
         )
 
     # -- the health check ----------------------------------------------------------------
@@ -146,7 +147,7 @@ class PartitionMonitoringService:
         except Exception as exc:  # the contract: a health check reports failure, it does not raise
             logger.warning("partition health check failed: %s", exc)
             reason = str(exc) if isinstance(exc, ChunksError) else f"{type(exc).__name__}: {exc}"
-            return MonitoringResult(status="failed", timestamp=self._clock(), error=reason)
+            return MonitoringResult(status=CheckOutcome.FAILED, timestamp=self._clock(), error=reason)
         await self._notify(result.alerts)
         return result
 
@@ -155,37 +156,35 @@ class PartitionMonitoringService:
         snapshots, counts, activity = await asyncio.gather(
             self._snapshots(exact), self._stats.collection_counts(exact=exact), self._stats.write_activity()
         )
-        healths = health.partition_health(snapshots, self.partition_count, self.thresholds)
-        skew = health.skew_metrics(snapshots, self.partition_count, self.thresholds)
+        healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
+        skews = skew.skew_metrics(snapshots, self.partition_count, self.thresholds)
         sigma, k_eff, from_collections = self._chance(snapshots, counts)
         total = sum(h.chunk_count for h in healths)
-        large = health.large_collections_by_partition(counts, total, self.partition_count) if from_collections else {}
+        large = chance.large_collections_by_partition(counts, total, self.partition_count) if from_collections else {}
         hot = await self._hot_with_collections(activity)
-        found = health.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
+        found = advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
-            found.append(health.STALE_COLLECTION_STATS_ALERT)
+            found.append(advice.STALE_COLLECTION_STATS_ALERT)
         by_status = {s: sum(1 for h in healths if h.health_status is s) for s in PartitionHealthStatus}
-        metrics: dict[str, Any] = {
-            "total_partitions": len(healths),
-            "total_chunks": sum(h.chunk_count for h in healths),
-            "unbalanced_count": by_status[PartitionHealthStatus.UNBALANCED],
-            "warning_count": by_status[PartitionHealthStatus.WARNING],
-            "healthy_count": by_status[PartitionHealthStatus.HEALTHY],
-            "effective_collections": k_eff,
-            "chance_skew": sigma,
-            "chance_from_collections": from_collections,
-            "hot_partitions": [h.partition_num for h in hot],
-            "skew_metrics": {
-                m.metric: {"value": m.value, "status": m.status.value, "details": m.details} for m in skew
-            },
-            "mode": "exact" if exact else "statistics",
-        }
+        metrics = HealthMetrics(
+            total_partitions=len(healths),
+            total_chunks=sum(h.chunk_count for h in healths),
+            unbalanced_count=by_status[PartitionHealthStatus.UNBALANCED],
+            warning_count=by_status[PartitionHealthStatus.WARNING],
+            healthy_count=by_status[PartitionHealthStatus.HEALTHY],
+            effective_collections=k_eff,
+            chance_skew=sigma,
+            chance_from_collections=from_collections,
+            hot_partitions=tuple(h.partition_num for h in hot),
+            skew_metrics=tuple(skews),
+            mode="exact" if exact else "statistics",
+        )
         return MonitoringResult(
-            status="success",
+            status=CheckOutcome.SUCCESS,
             timestamp=self._clock(),
             alerts=tuple(found),
             metrics=metrics,
-            overall=health.overall_status(found),
+            overall=advice.overall_status(found),
         )
 
     async def _notify(self, alerts: Sequence[Alert]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from semantik_chunks.domain import health
+from semantik_chunks.domain import chance, skew
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import partition_for, partition_name, validate_partition_count
 from semantik_chunks.domain.model import (
@@ -37,11 +37,11 @@ class PartitionManager:
         self._stats = statistics_port
         self.thresholds = thresholds
 
-    def get_partition_id(self, collection_id: str | uuid.UUID) -> int:
+    def get_partition_num(self, collection_id: str | uuid.UUID) -> int:
         return partition_for(collection_id, self.partition_count)
 
     def get_partition_name(self, collection_id: str | uuid.UUID) -> str:
-        return partition_name(self.get_partition_id(collection_id), self.partition_count)
+        return partition_name(self.get_partition_num(collection_id), self.partition_count)
 
     def get_all_partition_names(self) -> list[str]:
         return [partition_name(i, self.partition_count) for i in range(self.partition_count)]
@@ -53,20 +53,22 @@ class PartitionManager:
 
     async def get_partition_health(self, *, exact: bool = False) -> list[PartitionHealth]:
         snapshots = await self._port().partition_snapshots(exact=exact)
-        return health.partition_health(snapshots, self.partition_count, self.thresholds)
+        return skew.partition_health(snapshots, self.partition_count, self.thresholds)
 
     async def get_partition_loads(self, *, exact: bool = False) -> list[PartitionLoad]:
         snapshots = await self._port().partition_snapshots(exact=exact)
-        return health.partition_loads(snapshots, self.partition_count, self.thresholds)
+        return skew.partition_loads(snapshots, self.partition_count, self.thresholds)
 
     async def get_distribution_stats(self, *, exact: bool = False) -> DistributionStats:
         port = self._port()
         snapshots = await port.partition_snapshots(exact=exact)
         sizes = [c.chunk_count for c in await port.collection_counts(exact=exact)]
-        k_eff, _ = health.chance_estimate([s.row_count for s in snapshots], sizes)
-        return health.distribution_stats(snapshots, self.partition_count, self.thresholds, k_eff)
+        k_eff, _ = chance.chance_estimate([s.row_count for s in snapshots], sizes)
+        return skew.distribution_stats(snapshots, self.partition_count, self.thresholds, k_eff)
 
-    async def get_hot_partitions(self, *, exact: bool = False) -> list[PartitionLoad]:
+    async def get_overfull_partitions(self, *, exact: bool = False) -> list[PartitionLoad]:
+        """Partitions holding more rows than the average by the warning threshold (HOT in ``partition_health``).
+        For partitions taking many of last hour's writes, see ``PartitionMonitoringService.get_hot_partitions``."""
         loads = await self.get_partition_loads(exact=exact)
         return [load for load in loads if load.temperature is PartitionTemperature.HOT]
 
@@ -80,8 +82,8 @@ class PartitionManager:
         hot = tuple(x.partition_num for x in loads if x.temperature is PartitionTemperature.HOT)
         cold = tuple(x.partition_num for x in loads if x.temperature is PartitionTemperature.COLD)
         largest = stats.max_chunks / stats.total_chunks if stats.total_chunks else 0.0
-        variation = stats.stddev_chunks / stats.avg_chunks_per_partition if stats.avg_chunks_per_partition else 0.0
-        balance = max(0.0, 1.0 - variation)
+        # The coefficient of variation of analyze_partition_skew()'s chunk_count_variation (population).
+        balance = max(0.0, 1.0 - skew.coefficient_of_variation([x.row_count for x in loads]))
         if not stats.total_chunks:
             summary = "The table is empty."
         else:

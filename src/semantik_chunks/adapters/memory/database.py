@@ -8,7 +8,7 @@ import attrs
 
 from semantik_chunks.domain.chunks import ID_MAX, IDS_EXHAUSTED
 from semantik_chunks.domain.clock import Clock, utc_now
-from semantik_chunks.domain.errors import InvalidChunkError
+from semantik_chunks.domain.errors import IdsExhaustedError
 from semantik_chunks.domain.hashing import validate_partition_count
 from semantik_chunks.domain.model import Chunk, CollectionStats
 
@@ -30,7 +30,7 @@ class MemoryDatabase:
     def next_id(self) -> int:
         value = next(self._ids)
         if value > ID_MAX:  # where PostgreSQL's bigint sequence stops
-            raise InvalidChunkError(IDS_EXHAUSTED)
+            raise IdsExhaustedError(IDS_EXHAUSTED)
         return value
 
     def advance_ids_past(self, used: int) -> None:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from semantik_chunks.domain.errors import MonitoringUnavailableError, SchemaMissingError
+from semantik_chunks.domain.errors import DatabaseUnavailableError, SchemaMissingError
 
 _SCHEMA_MISSING = (asyncpg.exceptions.UndefinedTableError, asyncpg.exceptions.UndefinedFunctionError)
 
@@ -19,8 +19,8 @@ def _root(exc: BaseException) -> BaseException:
     return getattr(original, "__cause__", None) or original or exc
 
 
-def translate_unavailable(exc: BaseException) -> MonitoringUnavailableError | None:
-    """A domain error for "cannot read the database", or None if ``exc`` is something else."""
+def translate_unavailable(exc: BaseException) -> DatabaseUnavailableError | None:
+    """A domain error for "cannot use the database", or None if ``exc`` is something else."""
     root = _root(exc)
     if isinstance(root, _SCHEMA_MISSING):
         return SchemaMissingError(
@@ -29,23 +29,23 @@ def translate_unavailable(exc: BaseException) -> MonitoringUnavailableError | No
     if isinstance(
         root, asyncpg.exceptions.InvalidPasswordError | asyncpg.exceptions.InvalidAuthorizationSpecificationError
     ):
-        return MonitoringUnavailableError(f"database refused the credentials: {root}")
+        return DatabaseUnavailableError(f"database refused the credentials: {root}")
     if isinstance(root, asyncpg.exceptions.InvalidCatalogNameError):
-        return MonitoringUnavailableError(f"database does not exist: {root}")
+        return DatabaseUnavailableError(f"database does not exist: {root}")
     if isinstance(
         root, OSError | asyncpg.exceptions.CannotConnectNowError | asyncpg.exceptions.ConnectionDoesNotExistError
     ):
-        return MonitoringUnavailableError(f"database unreachable: {root}")
+        return DatabaseUnavailableError(f"database unreachable: {root}")
     if isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
-        return MonitoringUnavailableError(f"database unreachable: {root}")
+        return DatabaseUnavailableError(f"database unreachable: {root}")
     return None
 
 
 @asynccontextmanager
-async def reading_database() -> AsyncIterator[None]:
-    """Run a read; connection and missing-schema failures surface as domain errors."""
+async def database_errors() -> AsyncIterator[None]:
+    """Run a read or a write; connection and missing-schema failures surface as domain errors."""
     try:
         yield
     except (DBAPIError, OSError, asyncpg.PostgresError) as exc:

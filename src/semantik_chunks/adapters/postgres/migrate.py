@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from semantik_chunks.adapters.postgres.engine import async_url
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.schema import VERSION_TABLE
 from semantik_chunks.domain.hashing import validate_partition_count
 
@@ -130,11 +130,11 @@ class PostgresSchemaMigrations:
         self._partition_count = validate_partition_count(partition_count)
 
     async def applied(self) -> tuple[str, ...]:
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             return await conn.run_sync(_applied)
 
     async def upgrade(self) -> tuple[str, ...]:
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             await conn.run_sync(self._upgrade)
         return await self.applied()
 

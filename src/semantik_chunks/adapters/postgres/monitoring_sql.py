@@ -1,9 +1,9 @@
 """DDL of the monitoring views and functions, rendered from the domain's thresholds.
 
 Every status the SQL computes uses the same thresholds and the same float arithmetic as
-``domain.health`` (skews and percentages in ``float8``, in the same order of operations), so
+``domain.skew`` (skews and percentages in ``float8``, in the same order of operations), so
 a view and the domain agree on the same data, boundaries included: the skews divide exact
-integers once, like ``health.skew_factor``.
+integers once, like ``skew.skew_factor``.
 
 Cost. The health path (``partition_health_summary``, ``partition_health``,
 ``partition_distribution``, ``partition_size_distribution``, ``partition_stats``) reads row counts
@@ -17,7 +17,7 @@ and average tokens, so they read the whole table (the latter only when refreshed
 
 from __future__ import annotations
 
-from semantik_chunks.domain import health
+from semantik_chunks.domain import advice
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 CATALOG_VIEW = "chunk_partition_catalog"
@@ -47,7 +47,7 @@ def _float(value: float) -> str:
 
 
 def _skew(part: str, total: str) -> str:
-    """``health.skew_factor``: ``|part * N - total| / total``, exact integers divided once in float8
+    """``skew.skew_factor``: ``|part * N - total| / total``, exact integers divided once in float8
     (so a skew of exactly 0.3 is 0.3), 0 for an empty table."""
     deviation = f"abs({part}::bigint * {_N} - {total}::bigint)"
     return f"CASE WHEN {total} > 0 THEN {deviation}::float8 / {total}::float8 ELSE 0::float8 END"
@@ -59,7 +59,7 @@ def _percentage(part: str, total: str) -> str:
 
 
 def _health_status(skew: str, thresholds: Thresholds) -> str:
-    """``health.health_status``: only HEALTHY, WARNING and UNBALANCED."""
+    """``skew.health_status``: only HEALTHY, WARNING and UNBALANCED."""
     return (
         f"CASE WHEN {skew} >= {_float(thresholds.critical)} THEN 'UNBALANCED' "
         f"WHEN {skew} >= {_float(thresholds.warning)} THEN 'WARNING' ELSE 'HEALTHY' END"
@@ -67,7 +67,7 @@ def _health_status(skew: str, thresholds: Thresholds) -> str:
 
 
 def _skew_status(value: str, thresholds: Thresholds) -> str:
-    """``health.skew_status``: NORMAL, WARNING or CRITICAL."""
+    """``skew.skew_status``: NORMAL, WARNING or CRITICAL."""
     return (
         f"CASE WHEN {value} >= {_float(thresholds.critical)} THEN 'CRITICAL' "
         f"WHEN {value} >= {_float(thresholds.warning)} THEN 'WARNING' ELSE 'NORMAL' END"
@@ -143,8 +143,8 @@ SELECT partition_num,
        chunk_skew::numeric AS chunk_skew,
        size_skew::numeric AS size_skew,
        CASE health_status
-           WHEN 'UNBALANCED' THEN {_literal(health.UNBALANCED_RECOMMENDATION)}
-           WHEN 'WARNING' THEN {_literal(health.WARNING_RECOMMENDATION)}
+           WHEN 'UNBALANCED' THEN {_literal(advice.UNBALANCED_RECOMMENDATION)}
+           WHEN 'WARNING' THEN {_literal(advice.WARNING_RECOMMENDATION)}
        END AS recommendation,
        pg_size_pretty(size_bytes) AS partition_size,
        size_bytes
@@ -154,7 +154,7 @@ ORDER BY partition_num
 
 
 def _partition_health_view(thresholds: Thresholds) -> str:
-    # health.partition_loads: deviation from the average row count, (rows * N - total) / total divided
+    # skew.partition_loads: deviation from the average row count, (rows * N - total) / total divided
     # once, HOT/COLD at the warning threshold.
     return f"""
 CREATE VIEW partition_health AS
@@ -188,7 +188,7 @@ ORDER BY partition_num
 
 
 def _distribution_view(thresholds: Thresholds) -> str:
-    # health.distribution_stats: sample standard deviation, average over all N partitions.
+    # skew.distribution_stats: sample standard deviation, average over all N partitions.
     max_skew = _skew("max_chunks", "total_chunks")
     return f"""
 CREATE VIEW partition_distribution AS
@@ -348,7 +348,7 @@ WITH DATA
 
 
 def _analyze_skew_function(thresholds: Thresholds) -> str:
-    # health.skew_metrics: worst chunk and size skew (first partition on ties), and the
+    # skew.skew_metrics: worst chunk and size skew (first partition on ties), and the
     # coefficient of variation (population standard deviation over the mean) of chunk counts.
     chunk_skew = _skew("cat.row_count", "totals.total_rows")
     size_skew = _skew("cat.size_bytes", "totals.total_bytes")

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from semantik_chunks.adapters.postgres import schema
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.adoption import AdoptionError, MoveProgress, MoveReport, Progress
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
@@ -57,7 +57,7 @@ async def move_misplaced_rows(
     if workers < 1:
         raise ConfigurationError(f"workers must be at least 1, got {workers}")
     # Every statement commits by itself: one batch is one transaction.
-    async with reading_database(), _autocommitting(engine).connect() as conn:
+    async with database_errors(), _autocommitting(engine).connect() as conn:
         n = await conn.run_sync(_partition_count, partition_count)
         if dry_run:
             return await conn.run_sync(_dry_run, n)

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
@@ -80,7 +80,7 @@ class PostgresPartitionStatistics:
 
     async def _fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
         # Reads only: in autocommit, each costs one round trip instead of three (BEGIN, query, ROLLBACK).
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return (await conn.execute(text(sql), dict(params or {}))).all()
 
@@ -153,5 +153,5 @@ class PostgresPartitionStatistics:
         ]
 
     async def refresh_collection_stats(self) -> None:
-        async with reading_database(), self._engine.begin() as conn:
+        async with database_errors(), self._engine.begin() as conn:
             await conn.execute(text("SELECT refresh_collection_chunking_stats()"))

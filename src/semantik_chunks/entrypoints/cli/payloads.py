@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from semantik_chunks.domain.clock import utc_now
+from semantik_chunks.domain.model import HealthMetrics, Recommendation
 from semantik_chunks.entrypoints.cli.reports import (
     CollectionRow,
     CollectionsReport,
@@ -62,15 +63,24 @@ def _envelope(command: str, generated_at: datetime, partition_count: int, **fiel
     return {"command": command, "generated_at": timestamp(generated_at), "partition_count": partition_count, **fields}
 
 
+def health_metrics(metrics: HealthMetrics | None) -> JSON:
+    """The health check's metrics, ``skew_metrics`` keyed by metric name; ``{}`` for a failed check."""
+    if metrics is None:
+        return {}
+    fields = attrs.asdict(metrics, value_serializer=_serialize)
+    fields["skew_metrics"] = {m.pop("metric"): m for m in fields["skew_metrics"]}
+    return fields
+
+
 def _health_fields(report: HealthReport) -> JSON:
     result = report.result
     return {
         "overall": result.overall.value if result.overall else None,
         "exit_code": int(report.exit_code),
-        "status": result.status,
+        "status": result.status.value,
         "timestamp": timestamp(result.timestamp),
         "alerts": plain(result.alerts),
-        "metrics": dict(result.metrics),
+        "metrics": health_metrics(result.metrics),
         "error": result.error,
         "partitions": plain(report.partitions),
     }
@@ -140,6 +150,12 @@ def collections(report: CollectionsReport) -> JSON:
     )
 
 
+def _recommendation(recommendation: Recommendation) -> JSON:
+    # ``partition`` as the API names it (the domain's ``partition_num``).
+    fields = plain(recommendation)
+    return {"partition": fields.pop("partition_num"), **fields}
+
+
 def full(report: FullReport) -> JSON:
     checked = report.health
     return _envelope(
@@ -152,7 +168,7 @@ def full(report: FullReport) -> JSON:
         skew_metrics=plain(report.skew),
         hot_hour_share=report.hot.hot_hour_share,
         hot_partitions=plain(report.hot.hot_partitions),
-        recommendations=plain(report.recommendations),
+        recommendations=[_recommendation(r) for r in report.recommendations],
         total_collections=report.collections.total_collections,
         top_collections=[_collection(row) for row in report.collections.collections],
     )

@@ -179,6 +179,8 @@ def _strip_section(console: Console, partitions: Sequence[PartitionHealth]) -> N
 
 def _verdict(console: Console, report: HealthReport) -> None:
     result, metrics = report.result, report.result.metrics
+    if metrics is None:  # a failed check is not rendered: reports.health raises CommandError for it
+        raise ValueError("a failed health check has no verdict")
     overall = result.overall or PartitionHealthStatus.HEALTHY
     console.print(
         Text.assemble(
@@ -186,13 +188,13 @@ def _verdict(console: Console, report: HealthReport) -> None:
         )
     )
     console.print(
-        f"{count(metrics.get('total_chunks', 0))} chunks in {metrics.get('total_partitions', 0)} partitions: "
-        f"{metrics.get('healthy_count', 0)} healthy, {metrics.get('warning_count', 0)} warning, "
-        f"{metrics.get('unbalanced_count', 0)} unbalanced."
+        f"{count(metrics.total_chunks)} chunks in {metrics.total_partitions} partitions: "
+        f"{metrics.healthy_count} healthy, {metrics.warning_count} warning, "
+        f"{metrics.unbalanced_count} unbalanced."
     )
-    if not metrics.get("total_chunks"):
+    if not metrics.total_chunks:
         console.print(Text("The table is empty; `semantik-chunks demo` loads a sample workload.", style="dim"))
-    k_eff, sigma = metrics.get("effective_collections"), metrics.get("chance_skew")
+    k_eff, sigma = metrics.effective_collections, metrics.chance_skew
     if k_eff and sigma is not None:
         console.print(
             Text(
@@ -431,7 +433,7 @@ def _recommendations(console: Console, recommendations: Sequence[Recommendation]
         console.print(
             Text.assemble(
                 (f"{r.priority.value:<6} ", f"bold {PRIORITY_COLOUR[r.priority]}"),
-                (f"partition {r.partition} ({partition_name(r.partition, partition_count)})", "bold"),
+                (f"partition {r.partition_num} ({partition_name(r.partition_num, partition_count)})", "bold"),
                 # Advice is only for over-full partitions, so share = (skew + 1) x the fair share.
                 f": {(r.current_skew + 1) * 100 / partition_count:.2f}% of chunks, skew {r.current_skew:.2f}",
             )

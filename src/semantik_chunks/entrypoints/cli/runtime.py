@@ -27,7 +27,7 @@ from semantik_chunks.container import Container, bootstrap, dispose
 from semantik_chunks.domain.errors import (
     ChunksError,
     ConfigurationError,
-    MonitoringUnavailableError,
+    DatabaseUnavailableError,
     SchemaMissingError,
 )
 from semantik_chunks.entrypoints.cli import database
@@ -143,7 +143,7 @@ def operator_errors(target: DatabaseTarget | None = None) -> Iterator[None]:
             f"{where} has no semantik-chunks schema; run `semantik-chunks migrate` "
             f"(with the same {source}) to install it"
         ) from None
-    except MonitoringUnavailableError as exc:
+    except DatabaseUnavailableError as exc:
         raise CommandError(
             f"cannot use {where}: {exc}; check {source} (host, port, user, password, database) "
             "and that the server is running"

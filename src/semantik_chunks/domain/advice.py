@@ -1,0 +1,266 @@
+"""Advice and alert wording: what to tell an operator about the skews and the chance model's verdict.
+
+Every sentence an operator reads (per-partition recommendation, rebalancing advice, alerts and
+the overall verdict) is written here; the measures are in ``skew``, the judgement of what is
+noise in ``chance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from semantik_chunks.domain.chance import beyond_chance, collision_by_chance, explained_by_large_collections
+from semantik_chunks.domain.model import (
+    Alert,
+    AlertLevel,
+    CollectionCount,
+    CollectionShare,
+    HotPartition,
+    PartitionHealth,
+    PartitionHealthStatus,
+    Priority,
+    Recommendation,
+)
+from semantik_chunks.domain.thresholds import Thresholds
+
+WARNING_RECOMMENDATION = "Monitor partition growth"
+UNBALANCED_RECOMMENDATION = "Unbalanced: see the rebalancing recommendations for the collections behind it"
+
+
+STALE_COLLECTION_STATS_ALERT = Alert(
+    level=AlertLevel.INFO,
+    message="collection_chunking_stats is missing or stale, so chance is judged from partition totals only",
+    action="Refresh it (semantik-chunks refresh) for collection-level advice",
+)
+
+
+def recommendation_text(status: PartitionHealthStatus) -> str | None:
+    """The one-line recommendation of a partition's health row (``partition_health_summary``)."""
+    if status is PartitionHealthStatus.UNBALANCED:
+        return UNBALANCED_RECOMMENDATION
+    if status is PartitionHealthStatus.WARNING:
+        return WARNING_RECOMMENDATION
+    return None
+
+
+def recommendations(
+    healths: Sequence[PartitionHealth],
+    thresholds: Thresholds,
+    collections_by_partition: Mapping[int, Sequence[CollectionShare]],
+    sigma: float | None,
+    partition_count: int,
+    large_collections: int | None = None,
+) -> list[Recommendation]:
+    """Advice for every over-full partition at or above the rebalance threshold, worst first.
+
+    Under-full partitions need no action: they only mean the others carry more.
+    Rows go where their collection hashes, so the advice names the collections behind
+    a partition; no change of hash spreads a single collection over partitions.
+    """
+    result = []
+    fair = 100.0 / partition_count
+    for h in sorted(healths, key=lambda h: (-h.chunk_skew, h.partition_num)):
+        if h.chunk_skew < thresholds.rebalance or h.chunk_percentage <= fair:
+            continue
+        shares = tuple(collections_by_partition.get(h.partition_num, ()))
+        real = beyond_chance(h.chunk_skew, sigma, thresholds)
+        fair_rows = h.total_chunks / partition_count
+        large = [c for c in shares if c.chunk_count > fair_rows]
+        by_chance = large_collections is None or collision_by_chance(
+            len(large), large_collections, partition_count, thresholds
+        )
+        dominant = (
+            large
+            if by_chance
+            and explained_by_large_collections(h, sum(c.chunk_count for c in large), partition_count, thresholds)
+            else None
+        )
+        if dominant:
+            held = sum(c.share_of_partition for c in dominant)
+            who = (
+                f"Collection {dominant[0].collection_id} alone holds"
+                if len(dominant) == 1
+                else f"Collections {', '.join(c.collection_id for c in dominant)} together hold"
+            )
+            action = (
+                f"{who} {held:.0%} of this partition; a collection always lives in one partition, so no hash "
+                "or partition-count change spreads it. Tune autovacuum for this partition and, if it keeps "
+                "growing, sub-partition it by document_id."
+            )
+        elif real:
+            action = (
+                "Several collections hash here and together exceed what chance explains. Check that every "
+                "writer uses partition_for; if they do, more partitions (CHUNK_PARTITION_COUNT, a migration) "
+                "spread collections thinner."
+            )
+        else:
+            action = (
+                "Within what random placement of this many collections produces; no action needed. "
+                "It evens out as collections are added."
+            )
+        if h.chunk_skew >= thresholds.critical and real:
+            priority = Priority.HIGH
+        elif h.chunk_skew >= thresholds.critical:
+            priority = Priority.MEDIUM
+        else:
+            priority = Priority.LOW
+        result.append(
+            Recommendation(
+                partition_num=h.partition_num,
+                reason=(f"High chunk skew: {h.chunk_percentage:.2f}% of chunks against a fair share of {fair:.2f}%"),
+                current_skew=h.chunk_skew,
+                action=action,
+                priority=priority,
+                top_collections=shares,
+            )
+        )
+    return result
+
+
+def _count_alert(
+    partitions: Sequence[PartitionHealth],
+    sigma: float | None,
+    thresholds: Thresholds,
+    *,
+    level: AlertLevel,
+    what: str,
+    action: str,
+) -> list[Alert]:
+    if not partitions:
+        return []
+    real = [p for p in partitions if beyond_chance(p.chunk_skew, sigma, thresholds)]
+    chance = [p for p in partitions if p not in real]
+    alerts = []
+    if real:
+        alerts.append(
+            Alert(
+                level=level,
+                message=f"{len(real)} partitions {what}",
+                action=action,
+                partitions=tuple(p.partition_num for p in real),
+            )
+        )
+    if chance:
+        alerts.append(
+            Alert(
+                level=AlertLevel.INFO,
+                message=(
+                    f"{len(chance)} partitions {what}, within what chance produces for this spread of "
+                    f"collections (skew standard deviation {sigma:.2f})"
+                ),
+                action="None needed; the spread narrows as collections are added",
+                partitions=tuple(p.partition_num for p in chance),
+            )
+        )
+    return alerts
+
+
+def _large_collections_alert(
+    partitions: Sequence[PartitionHealth], large: Mapping[int, Sequence[CollectionCount]]
+) -> Alert:
+    names = ", ".join(
+        f"{'+'.join(c.collection_id for c in large[p.partition_num])} in {p.partition_num}" for p in partitions[:3]
+    )
+    more = f" and {len(partitions) - 3} more" if len(partitions) > 3 else ""
+    return Alert(
+        level=AlertLevel.INFO,
+        message=f"{len(partitions)} partitions are large because of collections larger than a fair share "
+        f"({names}{more})",
+        action=(
+            "None for the hash: a collection always lives in one partition. If such a partition keeps "
+            "growing, see the recommendations (autovacuum, sub-partitioning)"
+        ),
+        partitions=tuple(p.partition_num for p in partitions),
+    )
+
+
+def _hot_alerts(hot: Sequence[HotPartition], activity_last_hour: int, thresholds: Thresholds) -> list[Alert]:
+    """Hot partitions. One collection being ingested makes its partition hot by design: INFO."""
+    if not hot:
+        return []
+    ingest = [h for h in hot if h.top_collections and h.top_collections[0].share_of_partition >= 0.5]
+    other = [h for h in hot if h not in ingest]
+    enough = activity_last_hour >= thresholds.hot_min_writes
+    share = f">= {thresholds.hot_hour_share:.1%} of {activity_last_hour} writes in the last hour"
+    result = []
+    if ingest:
+        names = ", ".join(f"{h.top_collections[0].collection_id} in {h.partition_num}" for h in ingest[:3])
+        result.append(
+            Alert(
+                level=AlertLevel.INFO,
+                message=f"{len(ingest)} hot partitions took {share}, each mostly one collection's ingest ({names})",
+                action="None: an ingest writes to its collection's partition only",
+                partitions=tuple(h.partition_num for h in ingest),
+            )
+        )
+    if other:
+        result.append(
+            Alert(
+                level=AlertLevel.WARNING if enough else AlertLevel.INFO,
+                message=f"{len(other)} hot partitions took {share}",
+                action=(
+                    "Check which collections write there (see hot partitions)"
+                    if enough
+                    else f"Too few writes to matter (fewer than {thresholds.hot_min_writes} in the last hour)"
+                ),
+                partitions=tuple(h.partition_num for h in other),
+            )
+        )
+    return result
+
+
+def alerts(
+    healths: Sequence[PartitionHealth],
+    hot: Sequence[HotPartition],
+    activity_last_hour: int,
+    sigma: float | None,
+    thresholds: Thresholds,
+    large: Mapping[int, Sequence[CollectionCount]] | None = None,
+) -> list[Alert]:
+    """Alerts from partition health and recent writes.
+
+    Over-full partitions beyond chance raise CRITICAL (unbalanced) or WARNING. Those that chance
+    explains, or that their large collections explain (``large``: per partition, its collections
+    larger than a fair share), raise INFO only: both are the shape of the workload, not a fault."""
+    large = large or {}
+    partition_count = len(healths)
+    fair = 100.0 / partition_count if healths else 0.0
+    over = [h for h in healths if h.chunk_percentage > fair and h.health_status is not PartitionHealthStatus.HEALTHY]
+    large_count = sum(len(found) for found in large.values())
+    by_large = [
+        h
+        for h in over
+        if explained_by_large_collections(
+            h, sum(c.chunk_count for c in large.get(h.partition_num, ())), partition_count, thresholds
+        )
+        and collision_by_chance(len(large.get(h.partition_num, ())), large_count, partition_count, thresholds)
+    ]
+    rest = [h for h in over if h not in by_large]
+    result = [_large_collections_alert(by_large, large)] if by_large else []
+    result += _count_alert(
+        [h for h in rest if h.health_status is PartitionHealthStatus.UNBALANCED],
+        sigma,
+        thresholds,
+        level=AlertLevel.CRITICAL,
+        what="are unbalanced",
+        action="Review the rebalancing recommendations for the collections behind them",
+    )
+    result += _count_alert(
+        [h for h in rest if h.health_status is PartitionHealthStatus.WARNING],
+        sigma,
+        thresholds,
+        level=AlertLevel.WARNING,
+        what="showing early signs of imbalance",
+        action="Monitor closely and plan preventive maintenance",
+    )
+    return result + _hot_alerts(hot, activity_last_hour, thresholds)
+
+
+def overall_status(found: Sequence[Alert]) -> PartitionHealthStatus:
+    """The verdict a cron job acts on: the worst alert that is more than noise."""
+    levels = {a.level for a in found}
+    if AlertLevel.CRITICAL in levels:
+        return PartitionHealthStatus.UNBALANCED
+    if AlertLevel.WARNING in levels:
+        return PartitionHealthStatus.WARNING
+    return PartitionHealthStatus.HEALTHY
