@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict
 
 from semantik_chunks.container import Container
-from semantik_chunks.domain.errors import MonitoringUnavailableError
+from semantik_chunks.domain.errors import DatabaseUnavailableError
 from semantik_chunks.domain.model import AlertLevel
 from semantik_chunks.domain.pruning import PruningReport, StatementStatisticsUnavailableError
 from semantik_chunks.services.queries import StatementPruningService
@@ -107,7 +107,7 @@ def add_query_routes(router: APIRouter, container: Container) -> None:
     ) -> StatementPruning:
         try:
             report = await service.find_unpruned_statements()
-        except (StatementStatisticsUnavailableError, MonitoringUnavailableError) as exc:
+        except (StatementStatisticsUnavailableError, DatabaseUnavailableError) as exc:
             logger.warning("statement statistics unavailable: %s", exc)
             raise HTTPException(503, detail=f"statement statistics unavailable: {exc}") from None
         return pruning_response(report)

@@ -37,7 +37,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from semantik_chunks.adapters.postgres.engine import create_engine
-from semantik_chunks.adapters.postgres.errors import reading_database
+from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.hashing import partition_name, validate_partition_count
 from semantik_chunks.domain.pruning import (
     ENABLE_HINT,
@@ -268,7 +268,7 @@ class PostgresStatementStatistics:
         return self._partition_count
 
     async def chunk_statements(self) -> list[StatementPlan]:
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             try:
                 stats = await self._read(conn)
             finally:
@@ -277,7 +277,7 @@ class PostgresStatementStatistics:
 
     async def reset(self) -> None:
         """Forget this database's statement statistics (``pg_stat_statements_reset`` for its dbid)."""
-        async with reading_database(), self._engine.connect() as conn:
+        async with database_errors(), self._engine.connect() as conn:
             await self._available(conn)
             await conn.execute(
                 text(
@@ -355,7 +355,7 @@ class PostgresStatementStatistics:
 
     async def _plan_batch(self, batch: list[str], gate: asyncio.Semaphore) -> Sequence[Any]:
         """Plan ``batch`` in one transaction that is rolled back; its locks last as long as it does."""
-        async with gate, reading_database(), self._engine.connect() as conn:
+        async with gate, database_errors(), self._engine.connect() as conn:
             try:
                 await conn.execute(text(f"SET LOCAL lock_timeout = '{int(self._lock_timeout * 1000)}ms'"))
                 await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
