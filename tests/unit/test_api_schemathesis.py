@@ -32,6 +32,7 @@ def healthy_container() -> Container:
 def unavailable_container() -> Container:
     container = memory_container(MemoryDatabase(partition_count=PARTITIONS), internal_api_key=KEY)
     container.partition_statistics.override(providers.Object(UnreachableStatistics()))
+    container.statement_statistics.override(providers.Object(UnreachableStatistics()))
     return container
 
 
