@@ -68,8 +68,17 @@ class UnreachableStatistics:
         raise DatabaseUnavailableError("database unreachable: [Errno 111] Connection refused")
 
     partition_snapshots = write_activity = collection_counts = _fail
-    recent_collection_counts = collection_stats = refresh_collection_stats = _fail
+    recent_collection_counts = collection_stats = refresh_collection_stats = analyze = _fail
     chunk_statements = reset = _fail  # the statement statistics port of the same database
+
+
+class UnreachableHistory:
+    """The history port of a database that is down."""
+
+    async def _fail(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise DatabaseUnavailableError("database unreachable: [Errno 111] Connection refused")
+
+    record = read = prune = _fail
 
 
 # -- a host's FastAPI app ----------------------------------------------------------------------------

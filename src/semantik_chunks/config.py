@@ -15,6 +15,28 @@ from semantik_chunks.domain.pruning import DEFAULT_ALERT_SHARE
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 MEMORY_URL = "memory://"
+DEFAULT_HISTORY_RETENTION_DAYS = 90
+MAX_HISTORY_RETENTION_DAYS = 36_500
+
+
+def parse_retention_days(raw: str | int | None) -> int:
+    """``CHUNK_HISTORY_RETENTION_DAYS``: how many days of partition snapshots to keep (default 90)."""
+    if raw is None or raw == "":
+        return DEFAULT_HISTORY_RETENTION_DAYS
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise TypeError(raw)
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"CHUNK_HISTORY_RETENTION_DAYS must be a whole number of days between 1 and "
+            f"{MAX_HISTORY_RETENTION_DAYS}, got {raw!r}"
+        ) from None
+    if not 1 <= value <= MAX_HISTORY_RETENTION_DAYS:
+        raise ConfigurationError(
+            f"CHUNK_HISTORY_RETENTION_DAYS must be between 1 and {MAX_HISTORY_RETENTION_DAYS}, got {value}"
+        )
+    return value
 
 
 METRICS_PARTITION_MODES = ("top", "all", "none")
@@ -68,6 +90,7 @@ class Settings:
     pruning_alert_share: float = attrs.field(default=DEFAULT_ALERT_SHARE, converter=parse_share)
     metrics_partitions: str = attrs.field(default="top", converter=parse_metrics_partitions)
     metrics_top_k: int = attrs.field(default=DEFAULT_METRICS_TOP_K, converter=parse_top_k)
+    history_retention_days: int = attrs.field(default=DEFAULT_HISTORY_RETENTION_DAYS, converter=parse_retention_days)
 
     @property
     def backend(self) -> str:
@@ -84,4 +107,5 @@ class Settings:
             pruning_alert_share=parse_share(env.get("SEMANTIK_PRUNING_ALERT_SHARE")),
             metrics_partitions=parse_metrics_partitions(env.get("SEMANTIK_METRICS_PARTITIONS")),
             metrics_top_k=parse_top_k(env.get("SEMANTIK_METRICS_TOP_K")),
+            history_retention_days=parse_retention_days(env.get("CHUNK_HISTORY_RETENTION_DAYS")),
         )

@@ -10,18 +10,21 @@ Every Postgres adapter is given the container's one engine (``engine``); a host 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.adapters.memory.history import InMemoryPartitionHistory
 from semantik_chunks.adapters.memory.statements import InMemoryStatementStatistics
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.services.demo import DemoWorkload
+from semantik_chunks.services.history import PartitionHistoryService
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
 from semantik_chunks.services.queries import StatementPruningService
@@ -58,6 +61,16 @@ def _postgres_statements(engine: Any, partition_count: int) -> Any:
     from semantik_chunks.adapters.postgres.statements import PostgresStatementStatistics
 
     return PostgresStatementStatistics(engine, partition_count)
+
+
+def _postgres_history(engine: Any) -> Any:
+    from semantik_chunks.adapters.postgres.history import PostgresPartitionHistory
+
+    return PostgresPartitionHistory(engine)
+
+
+def _retention(settings: Settings) -> timedelta:
+    return timedelta(days=settings.history_retention_days)
 
 
 def _postgres_migrations(engine: Any, partition_count: int) -> Any:
@@ -126,6 +139,11 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryStatementStatistics, partition_count),
         postgres=providers.Singleton(_postgres_statements, engine, partition_count),
     )
+    partition_history = providers.Selector(
+        backend,
+        memory=providers.Singleton(InMemoryPartitionHistory, memory_database),
+        postgres=providers.Singleton(_postgres_history, engine),
+    )
     # "live" asks the database every time; "once" (a command of the CLI) answers each question from the
     # first answer, so that the sections of one report describe one moment (adapters/read_once.py).
     statistics_reading = providers.Object("live")
@@ -158,6 +176,13 @@ class Container(containers.DeclarativeContainer):
         statistics_port=partition_statistics,
         thresholds=thresholds,
         alert_sinks=alert_sinks,
+    )
+    history_service = providers.Singleton(
+        PartitionHistoryService,
+        statistics_port=partition_statistics,
+        history_port=partition_history,
+        thresholds=thresholds,
+        retention=providers.Callable(_retention, settings),
     )
     partition_manager = providers.Singleton(
         PartitionManager,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from semantik_chunks.domain.adoption import MoveReport, Progress
+from semantik_chunks.domain.history import PartitionSample
 from semantik_chunks.domain.model import (
     Alert,
     Chunk,
@@ -99,6 +101,32 @@ class PartitionStatistics(Protocol):
 
     async def refresh_collection_stats(self) -> None:
         """Refresh ``collection_chunking_stats`` (concurrently where the database allows)."""
+        ...
+
+    async def analyze(self, partitions: Sequence[int]) -> None:
+        """Bring the database's statistics of ``partitions`` up to date after a bulk change, so that
+        ``exact=False`` answers what ``exact=True`` counts (ANALYZE; nothing to do in memory)."""
+        ...
+
+
+class PartitionHistory(Protocol):
+    """Snapshots of every partition taken at checks, kept for a retention period.
+
+    Reads and prunes go through an index on ``taken_at``: their cost follows the window asked
+    for, never the length of the history."""
+
+    async def record(self, snapshots: Sequence[PartitionSnapshot], taken_at: datetime) -> int:
+        """Store one sample per snapshot, all taken at ``taken_at``; return how many were stored.
+
+        Raises ``ClockWentBackwardsError`` (and stores nothing) when a stored sample is as new or newer."""
+        ...
+
+    async def read(self, since: datetime, partition_num: int | None = None) -> list[PartitionSample]:
+        """Samples taken at or after ``since`` (of one partition, or all), oldest first, then by partition."""
+        ...
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete the samples taken before ``older_than``; return how many were deleted."""
         ...
 
 

@@ -586,3 +586,35 @@ def test_the_cli_previews_then_takes_over_keeping_every_row(host_url: str) -> No
 
     again = CliRunner().invoke(app, ["migrate", "--format", "json", "--db-url", host_url])
     assert json.loads(again.stdout)["rows_moved"] == 0
+
+
+def test_an_adopted_table_keeps_the_hosts_index_names(adopted: tuple[str, tuple[int, str]]) -> None:
+    """The host's tests read idx_chunks_part_NN_{collection,created,chunk_index,document}; sc0005 renames none."""
+    url, _ = adopted
+    names = {r[0] for r in fetch_sync(url, "SELECT indexname FROM pg_indexes WHERE tablename LIKE 'chunks_part_%'")}
+    for p in range(100):
+        for suffix in ("collection", "created", "chunk_index", "document"):
+            assert f"idx_chunks_part_{p:02d}_{suffix}" in names
+    renamed = fetch_sync(url, "SELECT count(*) FROM pg_description WHERE description LIKE 'semantik_chunks: renamed%'")
+    assert renamed[0][0] == 0
+
+
+def test_after_the_move_statistics_count_what_exact_counts(adopted: tuple[str, tuple[int, str]]) -> None:
+    """The mover analysed every partition it touched: no dead versions or lagging counters in the quick answer."""
+    from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
+
+    url, before = adopted
+
+    async def both() -> tuple[list[int], list[int]]:
+        engine = create_engine(url)
+        try:
+            stats = PostgresPartitionStatistics(engine, 100)
+            quick = [s.row_count for s in await stats.partition_snapshots()]
+            exact = [s.row_count for s in await stats.partition_snapshots(exact=True)]
+        finally:
+            await engine.dispose()
+        return quick, exact
+
+    quick, exact = asyncio.run(both())
+    assert sum(exact) == before[0]
+    assert quick == exact

@@ -113,6 +113,25 @@ def test_statistics_and_exact_modes_agree_after_analyze(loaded_url: tuple[str, d
     exact = document(url, "distribution", "--exact")["partitions"]
     assert sum(p["chunk_count"] for p in exact) == 12000
     assert len(exact) == 100
+    # The demo analysed what it loaded: the statistics-mode report is the exact one.
+    statistics = document(url, "distribution")["partitions"]
+    assert [(p["partition_num"], p["chunk_count"]) for p in statistics] == [
+        (p["partition_num"], p["chunk_count"]) for p in exact
+    ]
+
+
+def test_the_report_after_demos_equals_the_exact_one(clean_pg_url: str) -> None:
+    """Two demos in a row (the issue's scenario, smaller): the closing report in statistics mode is --exact's."""
+    for args in (("--chunks", "30000", "--collections", "40", "--seed", "1"), ("--chunks", "2000", "--seed", "7")):
+        document(clean_pg_url, "demo", *args)
+        quick, exact = document(clean_pg_url, "full"), document(clean_pg_url, "full", "--exact")
+        assert quick["metrics"]["mode"] == "statistics" and exact["metrics"]["mode"] == "exact"
+        assert [(p["partition_num"], p["chunk_count"]) for p in quick["partitions"]] == [
+            (p["partition_num"], p["chunk_count"]) for p in exact["partitions"]
+        ]
+        assert (quick["overall"], quick["exit_code"]) == (exact["overall"], exact["exit_code"])
+        assert quick["metrics"]["total_chunks"] == exact["metrics"]["total_chunks"]
+    assert exact["metrics"]["total_chunks"] == 32000
 
 
 def test_refresh_and_collections(loaded_url: tuple[str, dict[str, Any]]) -> None:

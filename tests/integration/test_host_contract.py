@@ -47,6 +47,7 @@ INTEGER = ("integer", "bigint")
 NUMERIC = ("numeric",)
 TEXT = ("text", "character varying")
 TIMESTAMPTZ = ("timestamp with time zone",)
+BOOLEAN = ("boolean",)
 
 # Column -> accepted types, for every column host-contract.md lists.
 CONTRACT: dict[str, dict[str, tuple[str, ...]]] = {
@@ -107,9 +108,12 @@ CONTRACT: dict[str, dict[str, tuple[str, ...]]] = {
         "size_bytes": INTEGER,
         "row_count": INTEGER,
         "dead_rows": INTEGER,
+        "last_vacuum": TIMESTAMPTZ,
+        "last_autovacuum": TIMESTAMPTZ,
         "size_pretty": TEXT,
         "pct_deviation_from_avg": NUMERIC,
         "partition_status": TEXT,
+        "needs_vacuum": BOOLEAN,
     },
     "partition_distribution": {
         "partitions_used": INTEGER,
@@ -131,7 +135,15 @@ PER_PARTITION = [
     "partition_health",
 ]
 # Columns that may be NULL by contract; every other numeric one the host formats.
-NULLABLE = {"recommendation", "created_at", "avg_tokens_per_chunk", "last_chunk_created", "name"}
+NULLABLE = {
+    "recommendation",
+    "created_at",
+    "avg_tokens_per_chunk",
+    "last_chunk_created",
+    "name",
+    "last_vacuum",
+    "last_autovacuum",
+}
 LOADED_CHUNKS = 4 * 50 + 600 + 30
 
 
@@ -233,6 +245,9 @@ def formatted(row: asyncpg.Record, relation: str) -> list[str]:
             out.append(f"{value:.1f} {value:.2f}")
         elif kinds in (INTEGER, ("integer",), ("bigint",)):
             out.append(f"{value:,}")
+        elif kinds == BOOLEAN:
+            assert isinstance(value, bool)
+            out.append("yes" if value else "no")
         else:
             out.append(str(value))
     return out

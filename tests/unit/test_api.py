@@ -28,7 +28,7 @@ KEY = "internal-key-0123456789abcdef"
 WRONG_KEY = "internal-key-wrong-guess-000"
 ADMIN = {"Authorization": "Bearer admin-token"}
 USER = {"Authorization": "Bearer user-token"}
-ENDPOINTS = ["/health", "/statistics", "/recommendations", "/health-summary"]
+ENDPOINTS = ["/health", "/statistics", "/recommendations", "/health-summary", "/history", "/forecast"]
 BASE = "/api/v2/partitions"
 
 

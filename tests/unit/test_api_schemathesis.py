@@ -17,7 +17,14 @@ from schemathesis.checks import not_a_server_error
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.container import Container
 from semantik_chunks.entrypoints.api import INTERNAL_KEY_HEADER
-from tests.host_data import PARTITIONS, UnreachableStatistics, host_app, memory_container, seed_skewed
+from tests.host_data import (
+    PARTITIONS,
+    UnreachableHistory,
+    UnreachableStatistics,
+    host_app,
+    memory_container,
+    seed_skewed,
+)
 
 KEY = "schemathesis-internal-key"
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
@@ -33,6 +40,7 @@ def unavailable_container() -> Container:
     container = memory_container(MemoryDatabase(partition_count=PARTITIONS), internal_api_key=KEY)
     container.partition_statistics.override(providers.Object(UnreachableStatistics()))
     container.statement_statistics.override(providers.Object(UnreachableStatistics()))
+    container.partition_history.override(providers.Object(UnreachableHistory()))
     return container
 
 

@@ -363,3 +363,35 @@ def test_monitor_without_pg_stat_statements_still_delivers_the_health_alerts(
     assert result["status"] == "success"
     assert len(collected.sent) == len(result["alerts"]) > 0
     assert any(r.getMessage().startswith("statement pruning not checked: ") for r in caplog.records)
+
+
+def test_each_monitor_run_records_a_snapshot_of_every_partition(
+    database: MemoryDatabase, tasks_with: UseFactory
+) -> None:
+    tasks = tasks_with(lambda: memory_container(database))
+    for _ in range(2):
+        result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+        assert result["status"] == "success"
+    taken = sorted({s.taken_at for s in database.history})
+    assert len(taken) == 2 and len(database.history) == 2 * PARTITIONS
+    assert sum(s.row_count for s in database.history if s.taken_at == taken[-1]) == sum(
+        len(rows) for rows in database.partitions.values()
+    )
+
+
+def test_a_snapshot_that_fails_leaves_the_check_and_the_history_as_they_were(
+    database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import timedelta
+
+    from semantik_chunks.domain.history import PartitionSample
+
+    future = PartitionSample(0, datetime.now(UTC) + timedelta(days=1), 1, 1)
+    database.history.append(future)
+    tasks = tasks_with(lambda: memory_container(database))
+    result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+    assert result["status"] == "success" and result["alerts"]
+    assert database.history == [future]
+    assert any(
+        "recording the partition snapshot failed: the clock went backwards" in r.getMessage() for r in caplog.records
+    )

@@ -10,7 +10,7 @@ front of the chosen adapter (the CLI's containers).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
@@ -61,3 +61,7 @@ class ReadOnce:
     async def refresh_collection_stats(self) -> None:
         self._answers.clear()
         await self._inner.refresh_collection_stats()
+
+    async def analyze(self, partitions: Sequence[int]) -> None:
+        self._answers.clear()
+        await self._inner.analyze(partitions)

@@ -68,13 +68,15 @@ class Chunk:
 
 @attrs.frozen
 class PartitionSnapshot:
-    """What storage knows about one partition, cheaply: rows, bytes, dead rows, newest write."""
+    """What storage knows about one partition, cheaply: rows, bytes, dead rows, newest write, and
+    ``writes``, the rows written to it (inserted, updated, deleted) since the statistics began."""
 
     partition_num: int
     row_count: int
     size_bytes: int
     dead_rows: int = 0
     newest_chunk_at: datetime | None = None
+    writes: int = 0
 
 
 @attrs.frozen

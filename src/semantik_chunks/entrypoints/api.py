@@ -44,6 +44,7 @@ from semantik_chunks.domain.model import (
     SkewStatus,
 )
 from semantik_chunks.entrypoints.api_queries import add_query_routes
+from semantik_chunks.entrypoints.history_api import add_history_routes
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 
 logger = logging.getLogger(__name__)
@@ -352,4 +353,5 @@ def create_partition_router(
         )
 
     add_query_routes(router, container)
+    add_history_routes(router, container)
     return router

@@ -117,6 +117,7 @@ async def _monitor(factory: ContainerFactory) -> dict[str, Any]:
             logger.error("partition health check failed: %s", result.error)
             alerts = [failure_alert(result)]
         await _deliver(alerts, container.monitor_alert_sinks())
+        await _take_snapshot(container)
     return monitoring_payload(result)
 
 
@@ -130,6 +131,17 @@ async def _pruning_alerts(container: Container) -> list[Alert]:
     except Exception:
         logger.exception("statement pruning check failed")
     return []
+
+
+async def _take_snapshot(container: Container) -> None:
+    """Record the partitions' history (``semantik-chunks history`` / ``forecast`` read it). A failure is
+    logged, never raised: the health check's result and alerts stand on their own."""
+    try:
+        taken = await container.history_service().take_snapshot()
+    except Exception as exc:
+        logger.error("recording the partition snapshot failed: %s", exc)
+        return
+    logger.info("recorded a snapshot of %d partitions, pruned %d old samples", taken.partitions, taken.pruned)
 
 
 async def _deliver(alerts: Sequence[Alert], sinks: Sequence[AlertSink]) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from semantik_chunks.domain.clock import Clock, utc_now
+from semantik_chunks.domain.hashing import partition_for
 from semantik_chunks.domain.model import Chunk
 from semantik_chunks.ports import ChunkRepository, CollectionRepository, PartitionStatistics
 
@@ -309,6 +310,10 @@ class DemoWorkload:
         generator = ChunkGenerator(random.Random(f"semantik-chunks-demo:{seed}:{generation}:content"), self._clock())
         with _cyclic_collector_paused():
             written = await self._write(generator.chunks(plan), batch_size, on_progress)
+        # The statistics of what was loaded, brought up to date: a report right after the demo (statistics
+        # mode) then counts what --exact counts.
+        touched = {partition_for(p.collection_id, self._stats.partition_count) for p in plan if p.chunk_count}
+        await self._stats.analyze(sorted(touched))
         await self._stats.refresh_collection_stats()
         return DemoSummary(
             seed=seed, generation=generation, collections=tuple(plan), documents=generator.documents, chunks=written

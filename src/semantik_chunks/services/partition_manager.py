@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from semantik_chunks.domain import chance, skew
 from semantik_chunks.domain.errors import ConfigurationError
@@ -22,9 +23,13 @@ class PartitionManager:
     """``PartitionManager().get_partition_name(collection_id)`` needs no database; the health
     methods need a statistics port."""
 
+    # The host's PartitionManager (seed 000) declares its partition count here; its tests read it.
+    # An instance's own count is ``partition_count`` (CHUNK_PARTITION_COUNT may configure another).
+    PARTITION_COUNT: ClassVar[int] = 100
+
     def __init__(
         self,
-        partition_count: int = 100,
+        partition_count: int = PARTITION_COUNT,
         statistics_port: PartitionStatistics | None = None,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
     ) -> None:

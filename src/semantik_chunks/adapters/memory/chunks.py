@@ -49,6 +49,7 @@ class InMemoryChunkRepository:
         for chunk in stored:
             assert chunk.id is not None and chunk.partition_key is not None
             self._db.partitions[chunk.partition_key][(chunk.id, chunk.collection_id)] = chunk
+            self._db.writes[chunk.partition_key] = self._db.writes.get(chunk.partition_key, 0) + 1
         return stored
 
     async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
@@ -71,6 +72,7 @@ class InMemoryChunkRepository:
         doomed = [key for key, c in partition.items() if c.collection_id == collection_id]
         for key in doomed:
             del partition[key]
+        self._count_deletes(collection_id, len(doomed))
         return len(doomed)
 
     async def delete_document(self, collection_id: str, document_id: str) -> int:
@@ -80,7 +82,12 @@ class InMemoryChunkRepository:
         ]
         for key in doomed:
             del partition[key]
+        self._count_deletes(collection_id, len(doomed))
         return len(doomed)
+
+    def _count_deletes(self, collection_id: str, deleted: int) -> None:
+        num = partition_for(collection_id, self._db.partition_count)
+        self._db.writes[num] = self._db.writes.get(num, 0) + deleted
 
     async def count(self, collection_id: str | None = None) -> int:
         if collection_id is None:

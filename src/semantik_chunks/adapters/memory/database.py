@@ -10,6 +10,7 @@ from semantik_chunks.domain.chunks import ID_MAX, IDS_EXHAUSTED
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import IdsExhaustedError
 from semantik_chunks.domain.hashing import validate_partition_count
+from semantik_chunks.domain.history import PartitionSample
 from semantik_chunks.domain.model import Chunk, CollectionStats
 
 
@@ -22,6 +23,10 @@ class MemoryDatabase:
     collections: dict[str, str | None] = attrs.field(factory=dict)
     partitions: dict[int, dict[tuple[int, str], Chunk]] = attrs.field(init=False)
     collection_stats: list[CollectionStats] = attrs.field(factory=list)
+    # Rows written (inserted or deleted) per partition, like the database's cumulative counters.
+    writes: dict[int, int] = attrs.field(factory=dict)
+    # The partition history's samples, oldest first (adapters/memory/history.py).
+    history: list[PartitionSample] = attrs.field(factory=list)
     _ids: itertools.count[int] = attrs.field(init=False, factory=lambda: itertools.count(1))
 
     def __attrs_post_init__(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
@@ -32,6 +33,10 @@ class InMemoryPartitionStatistics:
     def partition_count(self) -> int:
         return self._db.partition_count
 
+    @property
+    def database(self) -> MemoryDatabase:
+        return self._db
+
     async def partition_snapshots(self, *, exact: bool = False) -> list[PartitionSnapshot]:
         # Memory has no statistics lag: both modes count exactly.
         return [
@@ -40,6 +45,7 @@ class InMemoryPartitionStatistics:
                 row_count=len(rows),
                 size_bytes=sum(row_size(c) for c in rows.values()),
                 newest_chunk_at=max((c.created_at for c in rows.values() if c.created_at), default=None),
+                writes=self._db.writes.get(num, 0),
             )
             for num, rows in sorted(self._db.partitions.items())
         ]
@@ -95,6 +101,9 @@ class InMemoryPartitionStatistics:
 
     async def collection_stats(self) -> list[CollectionStats]:
         return list(self._db.collection_stats)
+
+    async def analyze(self, partitions: Sequence[int]) -> None:
+        """Memory's statistics are exact already."""
 
     async def refresh_collection_stats(self) -> None:
         by_collection: dict[str, list[Chunk]] = {cid: [] for cid in self._db.collections}

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from semantik_chunks.adapters.postgres.errors import database_errors
+from semantik_chunks.adapters.postgres.maintenance import flush_statistics_async
 from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
 from semantik_chunks.domain.chunks import IDS_EXHAUSTED, check_unique_ids, prepare_chunks
 from semantik_chunks.domain.clock import Clock, utc_now
@@ -223,6 +224,9 @@ class PostgresChunkRepository:
                     ids = iter(await _take_ids(conn, wanted) if wanted else ())
                     driver = await _driver_connection(conn)
                     await driver.copy_records_to_table("chunks", records=records(ids), columns=list(CHUNK_COLUMNS))
+                    # The batch's row counts reach the shared statistics at commit, not up to ~10 s later:
+                    # an ANALYZE after the load then counts each row once (adapters/postgres/maintenance.py).
+                    await flush_statistics_async(conn)
             except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
                 await self._explain_rejection(prepared, exc)
             except asyncpg.CheckViolationError as exc:

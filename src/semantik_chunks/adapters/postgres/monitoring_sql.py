@@ -155,11 +155,12 @@ ORDER BY partition_num
 
 def _partition_health_view(thresholds: Thresholds) -> str:
     # skew.partition_loads: deviation from the average row count, (rows * N - total) / total divided
-    # once, HOT/COLD at the warning threshold.
+    # once, HOT/COLD at the warning threshold. last_vacuum, last_autovacuum and needs_vacuum as the host's
+    # seed 000 defines them (pg_stat_user_tables; more than 10 % dead rows against live ones).
     return f"""
 CREATE VIEW partition_health AS
 WITH cat AS (
-    SELECT * FROM {CATALOG_VIEW}
+    SELECT {CATALOG_VIEW}.*, to_regclass(quote_ident(partition_name)) AS relid FROM {CATALOG_VIEW}
 ), totals AS (
     SELECT sum(row_count)::bigint AS total_rows FROM cat
 ), deviations AS (
@@ -175,13 +176,16 @@ SELECT partition_name,
        size_bytes,
        row_count,
        dead_rows,
+       pg_stat_get_last_vacuum_time(relid) AS last_vacuum,
+       pg_stat_get_last_autovacuum_time(relid) AS last_autovacuum,
        pg_size_pretty(size_bytes) AS size_pretty,
        (100.0::float8 * deviation)::numeric AS pct_deviation_from_avg,
        CASE
            WHEN total_rows > 0 AND deviation >= {_float(thresholds.warning)} THEN 'HOT'
            WHEN total_rows > 0 AND -deviation >= {_float(thresholds.warning)} THEN 'COLD'
            ELSE 'NORMAL'
-       END AS partition_status
+       END AS partition_status,
+       dead_rows > row_count * 0.1 AS needs_vacuum
 FROM deviations
 ORDER BY partition_num
 """

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks.adapters.postgres import schema
+from semantik_chunks.adapters.postgres import maintenance, schema
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.adoption import AdoptionError, MoveProgress, MoveReport, Progress
 from semantik_chunks.domain.errors import ConfigurationError
@@ -71,6 +71,7 @@ async def move_misplaced_rows(
         mover = Mover(n, batch_size, progress)
         await _run_workers(engine, mover, workers)
         await conn.run_sync(mover.validate)
+        await conn.run_sync(mover.analyze)
         return mover.report(validated=True)
 
 
@@ -174,10 +175,12 @@ class Mover:
         self._stopping = False
         self._started = time.perf_counter()
         self._key = schema.partition_key_expression("collection_id", partition_count)
+        self.touched: set[int] = set()  # partitions that lost or gained rows
 
     def run_and_validate(self, bind: Connection) -> MoveReport:
         self.run(bind)
         self.validate(bind)
+        self.analyze(bind)
         return self.report(validated=True)
 
     def run(self, bind: Connection) -> None:
@@ -189,6 +192,13 @@ class Mover:
                 # Before any cleanup awaits the database: the other workers stop after their current batch.
                 self._stopping = True
                 raise
+        # This worker's row counts reach the shared statistics now, before the ANALYZE that follows the run.
+        maintenance.flush_statistics(bind)
+
+    def analyze(self, bind: Connection) -> None:
+        """ANALYZE the partitions the run moved rows out of or into: without it, statistics-mode reports
+        count the moved rows' dead versions until autovacuum comes by."""
+        maintenance.analyze_partitions(bind, self.touched, self._n)
 
     def _walk(self, bind: Connection, source: int) -> None:
         start = -_MAX_BIGINT - 1
@@ -198,14 +208,22 @@ class Mover:
             upper = self._batch_end(bind, source, start)
             if upper is None:
                 break
-            # Literal bounds: the planner sees the range and scans the index for just this batch.
-            moved = bind.execute(
+            # Literal bounds: the planner sees the range and scans the index for just this batch. Where the
+            # rows went comes back counted per target partition (they are analysed at the end).
+            targets = bind.execute(
                 text(
-                    f"""UPDATE chunks SET partition_key = {self._key}
-                        WHERE partition_key = {source} AND id BETWEEN {start} AND {upper}
-                          AND {self._key} <> {source}"""
+                    f"""WITH moved AS (
+                            UPDATE chunks SET partition_key = {self._key}
+                            WHERE partition_key = {source} AND id BETWEEN {start} AND {upper}
+                              AND {self._key} <> {source}
+                            RETURNING partition_key)
+                        SELECT partition_key, count(*) FROM moved GROUP BY partition_key"""
                 )
-            ).rowcount
+            ).all()
+            moved = sum(count for _, count in targets)
+            if moved:
+                self.touched.add(source)
+                self.touched.update(target for target, _ in targets)
             self._moved += moved
             self._batches += 1
             if self._progress is not None:

@@ -16,19 +16,25 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from semantik_chunks.adapters.postgres import maintenance
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
 from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
 
-_SNAPSHOTS = """
-SELECT partition_num, chunk_count AS row_count, size_bytes, dead_rows, created_at
-FROM partition_stats ORDER BY partition_num
+# Rows written to a partition since its statistics began (the counters of pg_stat_user_tables).
+_WRITES = """coalesce(
+    pg_stat_get_tuples_inserted(to_regclass(quote_ident(s.partition_name)))
+    + pg_stat_get_tuples_updated(to_regclass(quote_ident(s.partition_name)))
+    + pg_stat_get_tuples_deleted(to_regclass(quote_ident(s.partition_name))), 0) AS writes"""
+_SNAPSHOTS = f"""
+SELECT s.partition_num, s.chunk_count AS row_count, s.size_bytes, s.dead_rows, s.created_at, {_WRITES}
+FROM partition_stats AS s ORDER BY s.partition_num
 """
-_EXACT_SNAPSHOTS = """
+_EXACT_SNAPSHOTS = f"""
 WITH counted AS (SELECT partition_key, count(*) AS n FROM chunks GROUP BY partition_key)
-SELECT s.partition_num, coalesce(counted.n, 0) AS row_count, s.size_bytes, s.dead_rows, s.created_at
+SELECT s.partition_num, coalesce(counted.n, 0) AS row_count, s.size_bytes, s.dead_rows, s.created_at, {_WRITES}
 FROM partition_stats AS s LEFT JOIN counted ON counted.partition_key = s.partition_num
 ORDER BY s.partition_num
 """
@@ -101,8 +107,8 @@ class PostgresPartitionStatistics:
                 f"{self._partition_count} (CHUNK_PARTITION_COUNT)"
             )
         return [
-            PartitionSnapshot(partition_num, row_count, size_bytes, dead_rows, newest)
-            for partition_num, row_count, size_bytes, dead_rows, newest in rows
+            PartitionSnapshot(partition_num, row_count, size_bytes, dead_rows, newest, writes)
+            for partition_num, row_count, size_bytes, dead_rows, newest, writes in rows
         ]
 
     async def write_activity(self) -> list[WriteActivity]:
@@ -151,6 +157,13 @@ class PostgresPartitionStatistics:
             )
             for row in rows
         ]
+
+    async def analyze(self, partitions: Sequence[int]) -> None:
+        """ANALYZE the partitions (docs: ``maintenance``). Writers of this library flush their row counts
+        when they commit, so counts flushed later cannot land on top of what ANALYZE sets."""
+        async with database_errors(), self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.run_sync(maintenance.analyze_partitions, partitions, self._partition_count)
 
     async def refresh_collection_stats(self) -> None:
         async with database_errors(), self._engine.begin() as conn:
