@@ -29,7 +29,7 @@ from pathlib import Path
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks import partition_for, partition_name
+from semantik_chunks import partition_for, partition_table_name
 from semantik_chunks.adapters.postgres import migrate
 from semantik_chunks.adapters.postgres.chunks import (
     LIST_BY_COLLECTION,
@@ -94,7 +94,7 @@ async def run(url: str, args: argparse.Namespace) -> None:
     target = names[len(names) // 2]
     partition = partition_for(target, 100)
     parameters = {"partition_key": partition, "collection_id": target}
-    leaf_sql = text(LIST_BY_COLLECTION.text.replace("FROM chunks ", f"FROM {partition_name(partition)} ", 1))
+    leaf_sql = text(LIST_BY_COLLECTION.text.replace("FROM chunks ", f"FROM {partition_table_name(partition)} ", 1))
     assert leaf_sql.text != LIST_BY_COLLECTION.text
     repo = PostgresChunkRepository(engine, 100)
 
@@ -117,7 +117,9 @@ async def run(url: str, args: argparse.Namespace) -> None:
     def p(values: list[float], q: int) -> float:
         return statistics.quantiles(values, n=100)[q - 1] * 1000
 
-    print(f"{args.collections} collections x {args.chunks} chunks; fetching {target} ({partition_name(partition)})")
+    print(
+        f"{args.collections} collections x {args.chunks} chunks; fetching {target} ({partition_table_name(partition)})"
+    )
     print(f"{args.runs} runs each after {args.warmup} warm-up runs, interleaved")
     for name, values in samples.items():
         print(f"{name:<30} p50 {p(values, 50):7.2f} ms   p90 {p(values, 90):7.2f} ms")

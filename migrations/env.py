@@ -33,10 +33,25 @@ async def run_online() -> None:
         await engine.dispose()
 
 
-if context.is_offline_mode():
-    raise SystemExit("semantik-chunks migrations inspect the database (existing chunks tables); run them online")
+def run_offline() -> None:
+    """``--sql``: the DDL each revision emits on a fresh database (no host tables, no legacy chunks table),
+    as ``tests/unit/test_migration_golden.py`` pins it. Run against a real database, the revisions look
+    at what is there first; this is their plain path."""
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url") or "postgresql://",
+        dialect_name="postgresql",
+        literal_binds=True,
+        version_table=VERSION_TABLE,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 given = config.attributes.get("connection")
-if given is not None:
+if context.is_offline_mode():
+    run_offline()
+elif given is not None:
     run_with(given)
 else:
     asyncio.run(run_online())

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 
 from dependency_injector import providers
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
+import semantik_chunks
 from semantik_chunks.config import Settings
 from semantik_chunks.container import bootstrap, dispose
 from semantik_chunks.entrypoints.api import create_partition_router
@@ -35,7 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await dispose(container)
 
-    app = FastAPI(title="Example Semantik host", lifespan=lifespan)
+    # /docs (Swagger UI) and /redoc load their scripts and styles from this app, out of the fastapi-offline
+    # wheel (the api extra), never from a CDN: the pages work without internet. The OpenAPI document carries
+    # the library's version.
+    app = FastAPIOffline(title="Example Semantik host", version=semantik_chunks.__version__, lifespan=lifespan)
     app.include_router(create_partition_router(container, current_user, is_admin=is_admin))
     app.mount("/metrics", make_metrics_app(container))
     return app

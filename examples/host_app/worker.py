@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import worker_init
 
 from semantik_chunks.container import bootstrap
 from semantik_chunks.entrypoints.tasks import beat_schedule, register_tasks
@@ -17,11 +18,6 @@ from semantik_chunks.entrypoints.tasks import beat_schedule, register_tasks
 from .settings import host_settings
 
 settings = host_settings()
-if settings.backend == "postgres":
-    from semantik_chunks.adapters.postgres import migrate
-
-    assert settings.database_url is not None
-    migrate.upgrade(settings.database_url, settings.partition_count)
 
 state = Path(os.environ.get("EXAMPLE_CELERY_DIR", Path(tempfile.gettempdir()) / "semantik-host-celery"))
 for folder in ("queue", "processed", "results"):
@@ -44,3 +40,15 @@ celery_app.conf.update(
 # The one call a host makes, plus merging the schedule into its own.
 register_tasks(celery_app, lambda: bootstrap(settings))
 celery_app.conf.beat_schedule = {**(celery_app.conf.beat_schedule or {}), **beat_schedule()}
+
+
+@worker_init.connect
+def migrate_when_the_worker_starts(**_kwargs: object) -> None:
+    """The schema is migrated when a worker starts, once, before it takes tasks; importing this module (a
+    ``send_task`` one-liner, beat, a test) changes nothing in the database. A real host runs the library's
+    migrations from its own Alembic history (docs/migrations.md)."""
+    if settings.backend == "postgres":
+        from semantik_chunks.adapters.postgres import migrate
+
+        assert settings.database_url is not None
+        migrate.upgrade(settings.database_url, settings.partition_count)

@@ -15,6 +15,12 @@ from semantik_chunks.domain.pruning import DEFAULT_ALERT_SHARE
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 MEMORY_URL = "memory://"
+NO_DATABASE_URL = (
+    "no database URL: set DATABASE_URL (postgresql://user:password@host:5432/dbname), or give "
+    "Settings(database_url=...); memory:// selects the in-memory adapters (tests, this process only)"
+)
+
+
 DEFAULT_HISTORY_RETENTION_DAYS = 90
 MAX_HISTORY_RETENTION_DAYS = 36_500
 
@@ -78,8 +84,10 @@ def parse_top_k(raw: str | int | None) -> int:
 
 @attrs.frozen
 class Settings:
-    """Everything the composition root needs. ``database_url`` None means "not chosen yet"
-    (the CLI then starts its embedded server); ``memory://`` selects the in-memory adapters."""
+    """Everything the composition root needs. ``database_url`` None means "not chosen yet": the CLI
+    then starts its embedded server, and anything else that needs a database (a library, API or worker
+    context) gets a ``ConfigurationError`` naming ``DATABASE_URL``. Only ``memory://`` selects the
+    in-memory adapters."""
 
     partition_count: int = attrs.field(default=DEFAULT_PARTITION_COUNT, converter=parse_partition_count)
     database_url: str | None = None
@@ -94,7 +102,11 @@ class Settings:
 
     @property
     def backend(self) -> str:
-        return "memory" if self.database_url in (None, MEMORY_URL) else "postgres"
+        """``memory`` for ``memory://``, ``postgres`` for any other URL; no URL is an error, never a
+        silent in-memory store (which would always report HEALTHY and never alert)."""
+        if self.database_url is None:
+            raise ConfigurationError(NO_DATABASE_URL)
+        return "memory" if self.database_url == MEMORY_URL else "postgres"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

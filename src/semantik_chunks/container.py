@@ -10,6 +10,7 @@ Every Postgres adapter is given the container's one engine (``engine``); a host 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.history import InMemoryPartitionHistory
 from semantik_chunks.adapters.memory.statements import InMemoryStatementStatistics
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
+from semantik_chunks.adapters.memory.unit_of_work import MemoryUnitOfWork
 from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.errors import ConfigurationError
@@ -49,6 +51,14 @@ def _postgres_collections(engine: Any) -> Any:
     from semantik_chunks.adapters.postgres.chunks import PostgresCollectionRepository
 
     return PostgresCollectionRepository(engine)
+
+
+def _postgres_unit_of_work(engine: Callable[[], Any], partition_count: int, connection: Any = None) -> Any:
+    from semantik_chunks.adapters.postgres.unit_of_work import PostgresUnitOfWork
+
+    if connection is not None:  # the host's connection or session: the container's engine is not needed
+        return PostgresUnitOfWork.on(connection, partition_count)
+    return PostgresUnitOfWork(engine(), partition_count)
 
 
 def _postgres_statistics(engine: Any, partition_count: int) -> Any:
@@ -128,6 +138,13 @@ class Container(containers.DeclarativeContainer):
         backend,
         memory=providers.Singleton(InMemoryCollectionRepository, memory_database),
         postgres=providers.Singleton(_postgres_collections, engine),
+    )
+    # A new unit of work per call: ``async with container.unit_of_work() as uow`` on the container's engine,
+    # or ``container.unit_of_work(connection=host_conn)`` in the host's own transaction (docs/library.md).
+    unit_of_work = providers.Selector(
+        backend,
+        memory=providers.Factory(MemoryUnitOfWork, memory_database),
+        postgres=providers.Factory(_postgres_unit_of_work, engine.provider, partition_count),
     )
     statistics_source = providers.Selector(
         backend,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from semantik_chunks.domain.adoption import MoveReport, Progress
 from semantik_chunks.domain.history import PartitionSample
@@ -18,6 +19,7 @@ from semantik_chunks.domain.model import (
     WriteActivity,
 )
 from semantik_chunks.domain.pruning import StatementPlan
+from semantik_chunks.domain.schema import SchemaRevision
 
 
 class ChunkRepository(Protocol):
@@ -46,6 +48,15 @@ class ChunkRepository(Protocol):
         """A document's chunks ordered by (chunk_index, id)."""
         ...
 
+    def iter_collection(self, collection_id: str, *, batch_size: int = 1000) -> AsyncIterator[Chunk]:
+        """``list_by_collection``'s chunks in the same order, read ``batch_size`` at a time (keyset pages:
+        only one batch is held in memory). ``async for chunk in repo.iter_collection(cid): ...``"""
+        ...
+
+    def iter_document(self, collection_id: str, document_id: str, *, batch_size: int = 1000) -> AsyncIterator[Chunk]:
+        """``list_by_document``'s chunks in the same order, read ``batch_size`` at a time."""
+        ...
+
     async def delete_collection(self, collection_id: str) -> int:
         """Delete a collection's chunks; return how many were deleted."""
         ...
@@ -63,6 +74,31 @@ class CollectionRepository(Protocol):
         ...
 
     async def exists(self, collection_id: str) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the chunk and collection repositories (cosmicpython's unit of work)::
+
+        async with uow:
+            await uow.collections.add("c1")
+            await uow.chunks.add_many(chunks)
+            await uow.commit()
+
+    Leaving the block without ``commit()`` rolls back; ``commit()`` or ``rollback()`` may be called more
+    than once (each ends the work so far and starts anew). Sequence values (ids) are never given back."""
+
+    chunks: ChunkRepository
+    collections: CollectionRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
 
 
 class PartitionStatistics(Protocol):
@@ -166,7 +202,17 @@ class SchemaMigrations(Protocol):
         """Apply every revision not applied yet; return the revisions then applied.
 
         A host's ``chunks`` table that the migrations take over keeps its misplaced rows for
-        ``TableAdoption.move_misplaced_rows``."""
+        ``TableAdoption.move_misplaced_rows``. A database migrated for another partition count is a
+        ``ConfigurationError`` (changing the count is ``semantik-chunks reshape``), never a silent success."""
+        ...
+
+    async def migrate_to(self, revision: str) -> tuple[str, ...]:
+        """Upgrade or downgrade to ``revision`` (``heads``, a revision id, or ``base``: nothing of the
+        library's left, its version table included); return the revisions then applied."""
+        ...
+
+    async def history(self) -> list[SchemaRevision]:
+        """Every revision of the library, oldest first, each saying whether the database has it."""
         ...
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import attrs
 import pytest
 
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
-from semantik_chunks.ports import ChunkRepository, CollectionRepository
+from semantik_chunks.adapters.memory.unit_of_work import MemoryUnitOfWork
+from semantik_chunks.ports import ChunkRepository, CollectionRepository, UnitOfWork
 
 PARTITION_COUNT = 100
 
@@ -18,6 +19,7 @@ PARTITION_COUNT = 100
 class Repositories:
     chunks: ChunkRepository
     collections: CollectionRepository
+    unit_of_work: Callable[[], UnitOfWork]  # a new unit of work over the same storage
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -35,13 +37,22 @@ def backend(request: pytest.FixtureRequest) -> str | None:
 async def repos(backend: str | None) -> AsyncIterator[Repositories]:
     if backend is None:
         database = MemoryDatabase(partition_count=PARTITION_COUNT)
-        yield Repositories(InMemoryChunkRepository(database), InMemoryCollectionRepository(database))
+        yield Repositories(
+            InMemoryChunkRepository(database),
+            InMemoryCollectionRepository(database),
+            lambda: MemoryUnitOfWork(database),
+        )
         return
     from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository, PostgresCollectionRepository
     from semantik_chunks.adapters.postgres.engine import create_engine
+    from semantik_chunks.adapters.postgres.unit_of_work import PostgresUnitOfWork
 
     engine = create_engine(backend)
     try:
-        yield Repositories(PostgresChunkRepository(engine, PARTITION_COUNT), PostgresCollectionRepository(engine))
+        yield Repositories(
+            PostgresChunkRepository(engine, PARTITION_COUNT),
+            PostgresCollectionRepository(engine),
+            lambda: PostgresUnitOfWork(engine, PARTITION_COUNT),
+        )
     finally:
         await engine.dispose()

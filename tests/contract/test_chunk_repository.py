@@ -363,3 +363,28 @@ async def test_counts_per_collection_and_in_total(repo: Repositories) -> None:
 
 async def test_partition_count_is_the_configured_one(repos: Repositories) -> None:
     assert repos.chunks.partition_count == PARTITION_COUNT
+
+
+async def test_a_bad_chunk_late_in_a_large_batch_writes_nothing(repo: Repositories) -> None:
+    """The Postgres adapter checks a batch while COPY streams it: a bad chunk after rows already sent
+    aborts the whole batch, and the error names it as the in-memory adapter does."""
+    batch = [chunk(chunk_index=i, document_id=f"d{i // 20}") for i in range(1200)]
+    batch[1100] = chunk(chunk_index=1100, content="nul\x00")
+    with pytest.raises(InvalidChunkError, match=r"chunk #1100\b.*content"):
+        await repo.chunks.add_many(batch)
+    assert await repo.chunks.count() == 0
+
+
+async def test_a_later_bad_chunk_wins_over_an_earlier_duplicate_or_missing_collection(repo: Repositories) -> None:
+    """The batch is checked whole before any storage error is explained, on every adapter."""
+    duplicate = [chunk(chunk_index=0, id=7), chunk(chunk_index=1, id=7)]
+    bad = [chunk(chunk_index=i) for i in range(900)] + [chunk(chunk_index=900, content="nul\x00")]
+    with pytest.raises(InvalidChunkError, match=r"chunk #902\b"):
+        await repo.chunks.add_many([*duplicate, *bad])
+    missing = [chunk("no-such-collection", chunk_index=0)]
+    with pytest.raises(InvalidChunkError, match=r"chunk #901\b.*content"):
+        await repo.chunks.add_many([*missing, *bad])
+    await repo.chunks.add_many([chunk(chunk_index=0, id=70)])
+    with pytest.raises(InvalidChunkError, match=r"chunk #901\b.*content"):
+        await repo.chunks.add_many([chunk(chunk_index=1, id=70), *bad])
+    assert await repo.chunks.count() == 1

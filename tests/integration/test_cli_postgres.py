@@ -3,6 +3,7 @@ and the newcomer's path on the embedded server (in its own processes, as a user 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -11,13 +12,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import jsonschema_rs
 import pytest
 from rich.cells import cell_len
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
+from semantik_chunks.adapters.postgres import migrate
 from semantik_chunks.entrypoints.cli import app
+from tests.postgres_servers import asyncpg_dsn
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "cli.schema.json").read_text())
 VALIDATOR = jsonschema_rs.validator_for(SCHEMA)
@@ -239,7 +243,10 @@ def test_demo_then_full_on_the_embedded_default(embedded_data_dir: Path) -> None
     table = run_installed(embedded_data_dir, "full")
     assert table.returncode == full.returncode
     assert "Verdict:" in table.stdout
-    assert table.stderr == ""
+    # The embedded default is announced, in one line on stderr, and nothing else is said there.
+    assert table.stderr == (
+        f"semantik-chunks: no --db-url or DATABASE_URL: using the embedded PostgreSQL in {embedded_data_dir}\n"
+    )
 
     stopped = run_installed(embedded_data_dir, "server", "stop")
     assert stopped.returncode == 0, stopped.stderr
@@ -251,3 +258,62 @@ def test_demo_then_full_on_the_embedded_default(embedded_data_dir: Path) -> None
     # The data outlives the server: the next command starts it again and finds the chunks.
     health = run_installed(embedded_data_dir, "health", "--exact", "--format", "json")
     assert json.loads(health.stdout)["metrics"]["total_chunks"] == 3000
+
+
+LIBRARY_OBJECTS = """
+    SELECT to_regclass('chunks')::text, to_regclass('collections')::text,
+           to_regclass('semantik_chunks_alembic_version')::text, to_regclass('partition_health')::text,
+           to_regprocedure('chunk_partition_count()')::text
+"""
+
+
+def library_objects(url: str) -> tuple[str | None, ...]:
+    async def read() -> tuple[str | None, ...]:
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            return tuple(await conn.fetchrow(LIBRARY_OBJECTS))
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+def test_migrate_to_a_revision_down_to_base_and_back_with_current_and_history(
+    make_database: Callable[[], str],
+) -> None:
+    url = make_database()
+    order = migrate.revision_order()
+    head = order[-1]
+    assert document(url, "migrate")["revisions"] == [head]
+    assert cli(url, "migrate", "current").stdout.strip().endswith(f"is at revision {head}.")
+
+    down = document(url, "migrate", "--to", "sc0001")
+    assert down["revisions"] == ["sc0001"]
+    assert library_objects(url) == (None, "collections", "semantik_chunks_alembic_version", None, None)
+    history = cli(url, "migrate", "history")
+    assert history.exit_code == 0, history.output
+    assert [line.split()[:2] for line in history.stdout.splitlines()[1:]] == [
+        [revision, "applied" if revision == "sc0001" else "pending"] for revision in order
+    ]
+
+    # Base: nothing of the library's is left, its version table included.
+    assert document(url, "migrate", "--to", "base")["revisions"] == []
+    assert library_objects(url) == (None, None, None, None, None)
+    assert cli(url, "migrate", "current").stdout.strip().endswith("is at revision (none).")
+
+    assert document(url, "migrate", "--to", "sc0002")["revisions"] == ["sc0002"]
+    assert document(url, "migrate", "--to", "heads")["revisions"] == [head]
+    assert library_objects(url)[0] == "chunks"
+    line = one_error_line(cli(url, "migrate", "--to", "sc9999"))
+    assert "unknown revision 'sc9999'" in line
+
+
+def test_migrate_with_another_partition_count_points_to_reshape_and_changes_nothing(
+    make_database: Callable[[], str],
+) -> None:
+    url = make_database()
+    assert document(url, "migrate", "--partitions", "16")["revisions"]
+    line = one_error_line(cli(url, "migrate", "--partitions", "50"))
+    assert "has 16 partitions, not 50" in line
+    assert "semantik-chunks reshape --partitions 50" in line
+    assert document(url, "migrate", "--partitions", "16")["revisions"] == [migrate.revision_order()[-1]]  # same: fine

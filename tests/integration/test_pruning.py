@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from semantik_chunks import partition_for, partition_name
+from semantik_chunks import partition_for, partition_table_name
 from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository, PostgresCollectionRepository
 from semantik_chunks.adapters.postgres.engine import async_url
 from semantik_chunks.domain.model import Chunk
@@ -58,10 +58,11 @@ async def partitions_read(engine: AsyncEngine, statement: str, parameters: Any, 
             await conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
             await conn.exec_driver_sql(f"PREPARE pruning_probe AS {statement}")
             arguments = ", ".join(literal(value) for value in parameters)
-            result = await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE pruning_probe({arguments})")
+            explain = f"EXPLAIN (FORMAT JSON) EXECUTE pruning_probe({arguments})"
+            plan = (await conn.exec_driver_sql(explain)).scalar_one()
+            await conn.exec_driver_sql("DEALLOCATE pruning_probe")  # not transactional: the connection keeps it
         else:
-            result = await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters)
-        plan = result.scalar_one()
+            plan = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", parameters)).scalar_one()
         await conn.rollback()
     plan = json.loads(plan) if isinstance(plan, str) else plan
     if generic:
@@ -101,6 +102,18 @@ COLLECTION_QUERIES: dict[str, Callable[[PostgresChunkRepository], Awaitable[obje
 }
 
 
+async def drain(chunks: AsyncIterator[Chunk]) -> None:
+    async for _chunk in chunks:
+        pass
+
+
+# Paged reads run several statements (first page, pages after a cursor, the chunks without a document).
+PAGED_QUERIES: dict[str, Callable[[PostgresChunkRepository], Awaitable[object]]] = {
+    "iter_collection": lambda r: drain(r.iter_collection(COLLECTION, batch_size=2)),
+    "iter_document": lambda r: drain(r.iter_document(COLLECTION, "d", batch_size=2)),
+}
+
+
 @pytest.mark.parametrize("generic", [False, True], ids=["custom-plan", "generic-plan"])
 @pytest.mark.parametrize("method", COLLECTION_QUERIES)
 async def test_each_collection_query_reads_exactly_one_partition(
@@ -113,7 +126,23 @@ async def test_each_collection_query_reads_exactly_one_partition(
 
     read = await partitions_read(pg_engine, statement, parameters, generic=generic)
 
-    assert read == [partition_name(partition_for(COLLECTION, 100), 100)]
+    assert read == [partition_table_name(partition_for(COLLECTION, 100), 100)]
+
+
+@pytest.mark.parametrize("generic", [False, True], ids=["custom-plan", "generic-plan"])
+@pytest.mark.parametrize("method", PAGED_QUERIES)
+async def test_every_page_of_a_paged_read_reads_exactly_one_partition(
+    pg_engine: AsyncEngine, repo: PostgresChunkRepository, captured: Captured, method: str, generic: bool
+) -> None:
+    await PAGED_QUERIES[method](repo)
+    # Three chunks of document "d", two a page: a first page and a page after its cursor (and, for the
+    # collection, the first page of the chunks without a document).
+    assert len(captured) == {"iter_collection": 3, "iter_document": 2}[method], captured
+    assert any("(chunk_index, id) >" in s or '(document_id COLLATE "C", chunk_index, id) >' in s for s, _ in captured)
+    for statement, parameters in list(captured):  # (the EXPLAINs below are captured too)
+        assert "partition_key" in statement
+        read = await partitions_read(pg_engine, statement, parameters, generic=generic)
+        assert read == [partition_table_name(partition_for(COLLECTION, 100), 100)]
 
 
 async def test_postgresql_plans_the_adapters_statements_per_call_so_pruning_happens_at_plan_time(
@@ -146,9 +175,9 @@ async def test_get_without_the_collection_reads_every_partition(
 ) -> None:
     await repo.get(1)
     [(statement, parameters)] = captured
-    assert await partitions_read(pg_engine, statement, parameters) == [partition_name(i) for i in range(100)]
+    assert await partitions_read(pg_engine, statement, parameters) == [partition_table_name(i) for i in range(100)]
 
 
 async def test_a_query_on_collection_id_alone_reads_every_partition(pg_engine: AsyncEngine) -> None:
     read = await partitions_read(pg_engine, "SELECT * FROM chunks WHERE collection_id = $1", (COLLECTION,))
-    assert read == [partition_name(i) for i in range(100)]
+    assert read == [partition_table_name(i) for i in range(100)]

@@ -288,3 +288,18 @@ async def test_openapi_documents_the_response_models_and_the_key(client: httpx.A
 async def test_openapi_without_a_key_does_not_offer_one(keyless_client: httpx.AsyncClient) -> None:
     schema = (await keyless_client.get("/openapi.json")).json()
     assert "InternalApiKey" not in schema.get("components", {}).get("securitySchemes", {})
+
+
+def test_an_api_without_a_database_url_is_a_configuration_error_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    from semantik_chunks.config import Settings
+    from semantik_chunks.container import bootstrap
+    from semantik_chunks.domain.errors import ConfigurationError
+    from semantik_chunks.entrypoints.api import create_partition_router
+    from semantik_chunks.entrypoints.metrics import make_metrics_app
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for container in (bootstrap(Settings()), bootstrap()):
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            create_partition_router(container, lambda: None, is_admin=lambda _user: True)
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            make_metrics_app(container)

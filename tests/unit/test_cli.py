@@ -323,7 +323,7 @@ def test_an_unexpected_failure_is_one_line(container: Container, monkeypatch: py
 
 
 def test_db_url_wins_over_the_environment_which_wins_over_the_embedded_server(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started: list[str] = []
 
@@ -343,10 +343,15 @@ def test_db_url_wins_over_the_environment_which_wins_over_the_embedded_server(
     assert runtime.resolve_target("memory://", from_env, make) == runtime.DatabaseTarget("memory://", "--db-url")
     assert runtime.resolve_target(None, from_env, make) == runtime.DatabaseTarget("postgresql://env/db", "DATABASE_URL")
     assert started == []
+    assert capsys.readouterr().err == ""
     assert runtime.resolve_target(None, Settings(), make) == runtime.DatabaseTarget(
         "postgresql://embedded/db", "embedded"
     )
     assert started == ["x"]
+    # The embedded default is said, in one line on stderr.
+    assert capsys.readouterr().err == (
+        "semantik-chunks: no --db-url or DATABASE_URL: using the embedded PostgreSQL in /nonexistent\n"
+    )
 
 
 def test_the_embedded_database_is_migrated_when_a_command_finds_no_schema(
@@ -457,3 +462,11 @@ def test_names_from_the_database_are_printed_as_they_are(container: Container) -
         result = run_cli(command)
         assert result.exit_code in (0, 1, 2), result.output
         assert odd in result.stdout, command
+
+
+def test_version_prints_the_library_version() -> None:
+    import semantik_chunks
+
+    result = run_cli("--version", db_url=None)
+    assert result.exit_code == 0
+    assert result.stdout == f"semantik-chunks {semantik_chunks.__version__}\n"

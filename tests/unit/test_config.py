@@ -46,19 +46,19 @@ def test_defaults() -> None:
     assert settings.partition_count == DEFAULT_PARTITION_COUNT == 100
     assert settings.database_url is None
     assert settings.thresholds is DEFAULT_THRESHOLDS
-    assert settings.backend == "memory"
+    with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+        settings.backend  # noqa: B018 -- no URL: an error, never a silent in-memory store
 
 
 @pytest.mark.parametrize(
     ("url", "backend"),
     [
-        (None, "memory"),
         (MEMORY_URL, "memory"),
         ("postgresql://u@localhost/db", "postgres"),
         ("postgresql+asyncpg://u@h/db", "postgres"),
     ],
 )
-def test_backend_follows_the_database_url(url: str | None, backend: str) -> None:
+def test_backend_follows_the_database_url(url: str, backend: str) -> None:
     assert Settings(database_url=url).backend == backend
 
 

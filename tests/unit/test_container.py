@@ -27,8 +27,17 @@ def test_memory_backend_wires_memory_adapters() -> None:
     assert list(container.alert_sinks()) == []  # interactive checks notify nobody
 
 
-def test_no_database_url_also_means_memory_here() -> None:
-    assert bootstrap(Settings()).backend() == "memory"
+def test_no_database_url_is_a_configuration_error_never_a_silent_memory_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for container in (bootstrap(Settings()), bootstrap()):
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            container.backend()
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            container.chunk_repository()
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            container.monitoring_service()
 
 
 def test_a_postgres_url_selects_the_postgres_backend() -> None:

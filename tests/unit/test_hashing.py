@@ -1,4 +1,4 @@
-"""hashtext, partition_for and partition_name: the routing rules every adapter relies on."""
+"""hashtext, partition_for, partition_name_for and partition_table_name: the routing rules every adapter relies on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 import semantik_chunks
-from semantik_chunks import hashtext, partition_for, partition_name
+from semantik_chunks import hashtext, partition_for, partition_name_for, partition_table_name
 from semantik_chunks.domain import hashing
 from semantik_chunks.services.partition_manager import PartitionManager
 
@@ -21,7 +21,19 @@ def test_readme_example() -> None:
 
 
 def test_the_package_exports_the_routing_functions() -> None:
-    assert set(semantik_chunks.__all__) >= {"hashtext", "partition_for", "partition_name"}
+    assert set(semantik_chunks.__all__) >= {"hashtext", "partition_for", "partition_name_for", "partition_table_name"}
+
+
+def test_one_name_one_meaning_a_collections_table_and_a_partition_numbers_table() -> None:
+    assert semantik_chunks.partition_name_for(README_ID) == "chunks_part_05"
+    assert PartitionManager().get_partition_name(README_ID) == partition_name_for(README_ID)
+    assert partition_name_for(README_ID, 1000) == partition_table_name(partition_for(README_ID, 1000), 1000)
+    assert semantik_chunks.partition_table_name(5) == "chunks_part_05"
+    with pytest.raises(TypeError, match="partition number must be an int"):
+        partition_table_name(README_ID)  # type: ignore[arg-type]
+    # The old name meant either: it is gone, and says which to use.
+    with pytest.raises(AttributeError, match=r"partition_name_for\(collection_id\).*partition_table_name"):
+        semantik_chunks.partition_name  # noqa: B018
 
 
 def test_hashtext_is_a_signed_int32() -> None:
@@ -94,7 +106,7 @@ def test_partition_count_out_of_range_is_rejected(count: int) -> None:
     with pytest.raises(ValueError, match=r"between 1 and 1024"):
         partition_for("x", count)
     with pytest.raises(ValueError, match=r"between 1 and 1024"):
-        partition_name(0, count)
+        partition_table_name(0, count)
 
 
 @pytest.mark.parametrize("count", [True, 100.0, "100", None])
@@ -127,29 +139,29 @@ def test_partition_for_is_the_truncating_modulo_of_postgres() -> None:
     ],
 )
 def test_partition_name_is_padded_to_the_width_of_n_minus_1(count: int, first: str, last: str) -> None:
-    assert partition_name(0, count) == first
-    assert partition_name(count - 1, count) == last
-    names = [partition_name(i, count) for i in range(count)]
+    assert partition_table_name(0, count) == first
+    assert partition_table_name(count - 1, count) == last
+    names = [partition_table_name(i, count) for i in range(count)]
     assert len(set(names)) == count
     assert len({len(n) for n in names}) == 1
     assert names == sorted(names)  # zero padding makes text order equal number order
 
 
 def test_partition_name_default_count_is_100() -> None:
-    assert partition_name(7) == "chunks_part_07"
-    assert partition_name(42) == "chunks_part_42"
+    assert partition_table_name(7) == "chunks_part_07"
+    assert partition_table_name(42) == "chunks_part_42"
 
 
 @pytest.mark.parametrize(("num", "count"), [(-1, 100), (100, 100), (1, 1), (1024, 1024)])
 def test_partition_number_out_of_range_is_rejected(num: int, count: int) -> None:
     with pytest.raises(ValueError, match="partition number must be between 0 and"):
-        partition_name(num, count)
+        partition_table_name(num, count)
 
 
 @pytest.mark.parametrize("num", [True, 1.0, "1", None])
 def test_partition_number_must_be_an_int(num: object) -> None:
     with pytest.raises(TypeError, match="partition number must be an int"):
-        partition_name(num)  # type: ignore[arg-type]
+        partition_table_name(num)  # type: ignore[arg-type]
 
 
 def test_partition_manager_names_and_ids() -> None:
@@ -157,7 +169,7 @@ def test_partition_manager_names_and_ids() -> None:
     names = manager.get_all_partition_names()
     assert names[0] == "chunks_part_000"
     assert names[-1] == "chunks_part_999"
-    assert manager.get_partition_name(README_ID) == partition_name(partition_for(README_ID, 1000), 1000)
+    assert manager.get_partition_name(README_ID) == partition_table_name(partition_for(README_ID, 1000), 1000)
     assert manager.get_partition_num(uuid.UUID(README_ID)) == partition_for(README_ID, 1000)
     assert PartitionManager(partition_count=1).get_all_partition_names() == ["chunks_part_00"]
 

@@ -18,7 +18,9 @@ from dependency_injector import providers
 from semantik_chunks.adapters.alerting import ALERT_LOGGER, LoggingAlertSink, WebhookAlertSink
 from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
 from semantik_chunks.adapters.memory.database import MemoryDatabase
-from semantik_chunks.container import Container
+from semantik_chunks.config import Settings
+from semantik_chunks.container import Container, bootstrap
+from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.model import (
     Alert,
     AlertLevel,
@@ -363,6 +365,17 @@ def test_monitor_without_pg_stat_statements_still_delivers_the_health_alerts(
     assert result["status"] == "success"
     assert len(collected.sent) == len(result["alerts"]) > 0
     assert any(r.getMessage().startswith("statement pruning not checked: ") for r in caplog.records)
+
+
+def test_a_worker_without_a_database_url_fails_its_runs_with_a_configuration_error(
+    tasks_with: UseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    tasks = tasks_with(lambda: bootstrap(Settings.from_env()))  # the documented one-liner, no DATABASE_URL
+    for task in (tasks.monitor_partition_health, tasks.refresh_collection_chunking_stats):
+        outcome = task.delay()
+        with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+            outcome.get(timeout=TIMEOUT)
 
 
 def test_each_monitor_run_records_a_snapshot_of_every_partition(

@@ -242,3 +242,22 @@ def check_unique_ids(chunks: Sequence[Chunk]) -> None:
                 f"chunk id {chunk.id} of collection {chunk.collection_id!r} appears twice in the batch"
             )
         seen.add(key)
+
+
+# -- paged reads ------------------------------------------------------------------------------------
+
+DEFAULT_BATCH_SIZE = 1000
+
+
+def check_batch_size(batch_size: int) -> int:
+    """The rows of one page of ``iter_collection`` / ``iter_document``: a positive int."""
+    if type(batch_size) is not int or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return batch_size
+
+
+def reading_order(chunk: Chunk) -> tuple[bool, str, int, int]:
+    """A collection's reading order, (document_id, chunk_index, id) with chunks without a document last:
+    what ``ORDER BY document_id COLLATE "C" NULLS LAST, chunk_index, id`` gives (Python compares strings
+    by code point, as the "C" collation compares UTF-8 bytes)."""
+    return (chunk.document_id is None, chunk.document_id or "", chunk.chunk_index, chunk.id or 0)

@@ -132,8 +132,9 @@ def partition_for(collection_id: str | uuid.UUID, partition_count: int = 100) ->
     return abs(hashtext(collection_id)) % partition_count
 
 
-def partition_name(partition_num: int, partition_count: int = 100) -> str:
-    """``chunks_part_07``: zero-padded to the width of ``N - 1``, at least two digits."""
+def partition_table_name(partition_num: int, partition_count: int = 100) -> str:
+    """The table of partition number ``partition_num``: ``chunks_part_07``, zero-padded to the width of
+    ``N - 1``, at least two digits. (A collection's table: ``partition_name_for``.)"""
     validate_partition_count(partition_count)
     if isinstance(partition_num, bool) or not isinstance(partition_num, int):
         raise TypeError(f"partition number must be an int, got {type(partition_num).__name__}")
@@ -141,6 +142,11 @@ def partition_name(partition_num: int, partition_count: int = 100) -> str:
         raise ValueError(f"partition number must be between 0 and {partition_count - 1}, got {partition_num}")
     width = max(2, len(str(partition_count - 1)))
     return f"chunks_part_{partition_num:0{width}d}"
+
+
+def partition_name_for(collection_id: str | uuid.UUID, partition_count: int = 100) -> str:
+    """The table that holds ``collection_id``'s chunks: ``partition_table_name(partition_for(collection_id))``."""
+    return partition_table_name(partition_for(collection_id, partition_count), partition_count)
 
 
 def parse_partition_count(raw: str | int | None) -> int:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from semantik_chunks.domain.advice import recommendation_text
 from semantik_chunks.domain.chance import chance_skew
-from semantik_chunks.domain.hashing import partition_name
+from semantik_chunks.domain.hashing import partition_table_name
 from semantik_chunks.domain.model import (
     CollectionCount,
     CollectionShare,
@@ -184,7 +184,7 @@ def partition_loads(
         loads.append(
             PartitionLoad(
                 partition_num=snap.partition_num,
-                partition_name=partition_name(snap.partition_num, partition_count),
+                partition_name=partition_table_name(snap.partition_num, partition_count),
                 row_count=snap.row_count,
                 size_bytes=snap.size_bytes,
                 dead_rows=snap.dead_rows,

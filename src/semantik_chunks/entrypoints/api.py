@@ -271,7 +271,9 @@ def create_partition_router(
     is_admin: Callable[[Any], bool],
 ) -> APIRouter:
     """The ``/api/v2/partitions`` router over ``container``'s monitoring service (see the module
-    docstring for the ``current_user`` / ``is_admin`` contract)."""
+    docstring for the ``current_user`` / ``is_admin`` contract). A container without a database URL is
+    a ``ConfigurationError`` here, when the app is built, not at its first request."""
+    container.backend()
     partition_count: int = container.partition_count()
     guard = _access_guard(container.settings().internal_api_key, current_user, is_admin)
     router = APIRouter(prefix=PREFIX, tags=["partitions"], dependencies=[Depends(guard)], responses=_AUTH_RESPONSES)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from semantik_chunks.container import Container
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.errors import DatabaseUnavailableError
-from semantik_chunks.domain.hashing import partition_name
+from semantik_chunks.domain.hashing import partition_table_name
 from semantik_chunks.domain.history import (
     DEFAULT_FORECAST_WINDOW,
     ESTIMATOR,
@@ -150,7 +150,7 @@ def add_history_routes(router: APIRouter, container: Container) -> None:
             partitions=[
                 PartitionHistoryEntry(
                     partition_num=s.partition_num,
-                    partition_name=partition_name(s.partition_num, partition_count),
+                    partition_name=partition_table_name(s.partition_num, partition_count),
                     row_count=s.last.row_count,
                     row_change=s.row_change,
                     rows_per_day=s.rows_per_day,
@@ -195,7 +195,7 @@ def add_history_routes(router: APIRouter, container: Container) -> None:
             partitions=[
                 PartitionForecastEntry(
                     partition_num=f.partition_num,
-                    partition_name=partition_name(f.partition_num, partition_count),
+                    partition_name=partition_table_name(f.partition_num, partition_count),
                     samples=f.samples,
                     row_count=f.row_count,
                     size_bytes=f.size_bytes,
@@ -206,7 +206,7 @@ def add_history_routes(router: APIRouter, container: Container) -> None:
                     budget_kind=f.budget_kind.value if f.budget_kind else None,
                     crosses_at=f.crosses_at,
                     days_to_budget=f.days_to_budget,
-                    summary=describe(f, partition_name(f.partition_num, partition_count), budget),
+                    summary=describe(f, partition_table_name(f.partition_num, partition_count), budget),
                 )
                 for f in report.partitions
             ],

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from semantik_chunks.domain import chance, skew
 from semantik_chunks.domain.errors import ConfigurationError
-from semantik_chunks.domain.hashing import partition_for, partition_name, validate_partition_count
+from semantik_chunks.domain.hashing import partition_for, partition_table_name, validate_partition_count
 from semantik_chunks.domain.model import (
     DistributionStats,
     EfficiencyReport,
@@ -46,10 +46,10 @@ class PartitionManager:
         return partition_for(collection_id, self.partition_count)
 
     def get_partition_name(self, collection_id: str | uuid.UUID) -> str:
-        return partition_name(self.get_partition_num(collection_id), self.partition_count)
+        return partition_table_name(self.get_partition_num(collection_id), self.partition_count)
 
     def get_all_partition_names(self) -> list[str]:
-        return [partition_name(i, self.partition_count) for i in range(self.partition_count)]
+        return [partition_table_name(i, self.partition_count) for i in range(self.partition_count)]
 
     def _port(self) -> PartitionStatistics:
         if self._stats is None:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from semantik_chunks.domain.adoption import MoveReport, Progress
+from semantik_chunks.domain.schema import SchemaRevision
 from semantik_chunks.ports import SchemaMigrations, TableAdoption
 
 
@@ -23,6 +24,14 @@ class SchemaService:
         """Apply the library's migrations; return the revisions now applied. A host's table that the
         migrations take over keeps its misplaced rows for ``move_rows``."""
         return await self._migrations.upgrade()
+
+    async def migrate_to(self, revision: str) -> tuple[str, ...]:
+        """Upgrade or downgrade the library's schema to ``revision`` (``base`` removes all of it)."""
+        return await self._migrations.migrate_to(revision)
+
+    async def history(self) -> list[SchemaRevision]:
+        """The library's revisions, oldest first, with which are applied."""
+        return await self._migrations.history()
 
     async def move_rows(self, progress: Progress | None = None) -> MoveReport:
         """Move every misplaced row of an adopted host table to its partition (nothing to do otherwise)."""

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import attrs
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
-from semantik_chunks.domain.chunks import prepare_batch
+from semantik_chunks.domain.chunks import DEFAULT_BATCH_SIZE, check_batch_size, prepare_batch, reading_order
 from semantik_chunks.domain.errors import DuplicateChunkError, InvalidChunkError
 from semantik_chunks.domain.hashing import partition_for, postgres_text
 from semantik_chunks.domain.model import Chunk
 
-
-def _sort_key(chunk: Chunk) -> tuple[bool, str, int, int]:
-    # PostgreSQL sorts NULLs last in ascending order.
-    return (chunk.document_id is None, chunk.document_id or "", chunk.chunk_index, chunk.id or 0)
+_sort_key = reading_order  # PostgreSQL sorts NULLs last in ascending order
 
 
 class InMemoryChunkRepository:
@@ -66,6 +63,39 @@ class InMemoryChunkRepository:
         rows = self._partition(collection_id).values()
         found = (c for c in rows if c.collection_id == collection_id and c.document_id == document_id)
         return sorted(found, key=_sort_key)
+
+    async def _pages(
+        self, collection_id: str, document_id: str | None, everything: bool, batch_size: int
+    ) -> AsyncIterator[Chunk]:
+        """The Postgres adapter's keyset pages: each page is the ``batch_size`` rows after the last one
+        returned, looked up afresh (so writes and deletes between pages behave as they do there)."""
+        size = check_batch_size(batch_size)
+        after: tuple[bool, str, int, int] | None = None
+        while True:
+            rows = self._partition(collection_id).values()
+            page = sorted(
+                (
+                    c
+                    for c in rows
+                    if c.collection_id == collection_id
+                    and (everything or c.document_id == document_id)
+                    and (after is None or _sort_key(c) > after)
+                ),
+                key=_sort_key,
+            )[:size]
+            for chunk in page:
+                yield chunk
+            if len(page) < size:
+                return
+            after = _sort_key(page[-1])
+
+    def iter_collection(self, collection_id: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> AsyncIterator[Chunk]:
+        return self._pages(collection_id, None, True, batch_size)
+
+    def iter_document(
+        self, collection_id: str, document_id: str, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> AsyncIterator[Chunk]:
+        return self._pages(collection_id, document_id, False, batch_size)
 
     async def delete_collection(self, collection_id: str) -> int:
         partition = self._partition(collection_id)

@@ -14,6 +14,13 @@ from semantik_chunks.domain.history import PartitionSample
 from semantik_chunks.domain.model import Chunk, CollectionStats
 
 
+@attrs.frozen
+class MemorySnapshot:
+    collections: dict[str, str | None]
+    partitions: dict[int, dict[tuple[int, str], Chunk]]
+    collection_stats: list[CollectionStats]
+
+
 @attrs.define
 class MemoryDatabase:
     """Partitions keyed like the real table: partition number -> (id, collection_id) -> chunk."""
@@ -42,6 +49,19 @@ class MemoryDatabase:
         """Like setval after explicit ids: later generated ids never collide with ``used``."""
         current = next(self._ids)
         self._ids = itertools.count(max(current, used + 1))
+
+    def snapshot(self) -> MemorySnapshot:
+        """The rows as they are now (chunks are immutable: the dicts are copied, not the chunks)."""
+        return MemorySnapshot(
+            dict(self.collections), {p: dict(rows) for p, rows in self.partitions.items()}, list(self.collection_stats)
+        )
+
+    def restore(self, snapshot: MemorySnapshot) -> None:
+        """Back to ``snapshot``'s rows. The id counter is not rewound: like a PostgreSQL sequence, an id
+        once handed out is never handed out again."""
+        self.collections = dict(snapshot.collections)
+        self.partitions = {p: dict(rows) for p, rows in snapshot.partitions.items()}
+        self.collection_stats = list(snapshot.collection_stats)
 
     def all_chunks(self) -> list[Chunk]:
         return [chunk for rows in self.partitions.values() for chunk in rows.values()]

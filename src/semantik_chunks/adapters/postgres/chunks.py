@@ -7,6 +7,12 @@ module constants so that tests can EXPLAIN exactly what runs here.
 
 ``get`` without a collection cannot name a partition: it probes the primary-key index of
 every partition. Give the collection whenever it is known.
+
+A repository works over an ``AsyncEngine`` (each call its own connection and transaction) or over one
+``AsyncConnection`` (a unit of work's, or a host's: every call runs in that connection's transaction,
+and a write that fails rolls back to a savepoint of its own, so the caller's transaction stays usable).
+The paged reads (``iter_collection``, ``iter_document``) hold one batch at a time: keyset pagination on
+``(document_id, chunk_index, id)``, each page pruned to the collection's partition.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import json.encoder
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -25,7 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.maintenance import flush_statistics_async
 from semantik_chunks.adapters.postgres.schema import CHUNK_COLUMNS
-from semantik_chunks.domain.chunks import IDS_EXHAUSTED, check_unique_ids, prepare_chunks
+from semantik_chunks.domain.chunks import (
+    DEFAULT_BATCH_SIZE,
+    ID_MAX,
+    IDS_EXHAUSTED,
+    check_batch_size,
+    check_unique_ids,
+    prepare_chunks,
+)
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import (
     ConfigurationError,
@@ -75,6 +89,36 @@ STORED_KEYS = text(
     "CAST(:partition_keys AS integer[])) AS k(id, collection_id, partition_key) "
     "WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.partition_key = k.partition_key "
     "AND c.collection_id = k.collection_id AND c.id = k.id)"
+)
+
+# Keyset pages: first the chunks with a document, in (document_id, chunk_index, id) order, then those
+# without one (NULLS LAST), in (chunk_index, id) order. Each page starts after the last row of the one
+# before, so a page costs the same wherever it is, and rows written or deleted meanwhile never shift one.
+_WITH_DOCUMENT_ORDER = f"ORDER BY {_BY_DOCUMENT} LIMIT :limit"
+_IN_DOCUMENT_ORDER = "ORDER BY chunk_index, id LIMIT :limit"
+_AFTER_IN_DOCUMENT = "(chunk_index, id) > (:after_chunk_index, :after_id)"
+PAGE_WITH_DOCUMENT_FIRST = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id IS NOT NULL {_WITH_DOCUMENT_ORDER}"
+)
+PAGE_WITH_DOCUMENT_AFTER = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id IS NOT NULL "
+    'AND (document_id COLLATE "C", chunk_index, id) > '
+    '(CAST(:after_document_id AS varchar) COLLATE "C", :after_chunk_index, :after_id) '
+    f"{_WITH_DOCUMENT_ORDER}"
+)
+PAGE_WITHOUT_DOCUMENT_FIRST = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id IS NULL {_IN_DOCUMENT_ORDER}"
+)
+PAGE_WITHOUT_DOCUMENT_AFTER = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id IS NULL AND {_AFTER_IN_DOCUMENT} "
+    f"{_IN_DOCUMENT_ORDER}"
+)
+PAGE_DOCUMENT_FIRST = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id = :document_id {_IN_DOCUMENT_ORDER}"
+)
+PAGE_DOCUMENT_AFTER = text(
+    f"SELECT {_COLUMNS} FROM chunks WHERE {_ONE_COLLECTION} AND document_id = :document_id "
+    f"AND {_AFTER_IN_DOCUMENT} {_IN_DOCUMENT_ORDER}"
 )
 
 DATABASE_PARTITION_COUNT = text("SELECT chunk_partition_count()")
@@ -167,16 +211,50 @@ async def _take_ids(conn: AsyncConnection, wanted: int) -> Sequence[int]:
         raise
 
 
-class PostgresChunkRepository:
-    """The ``chunks`` table over ``engine``, an asyncpg ``AsyncEngine`` (the container's, or a host's)."""
+Bind = AsyncEngine | AsyncConnection
 
-    def __init__(self, engine: AsyncEngine, partition_count: int = 100, *, clock: Clock = utc_now) -> None:
-        self._engine = engine
-        if self._engine.dialect.driver != "asyncpg":  # COPY goes through asyncpg's copy_records_to_table
-            raise ConfigurationError(
-                f"PostgresChunkRepository needs an asyncpg engine (postgresql+asyncpg://), "
-                f"got driver {self._engine.dialect.driver!r}"
-            )
+
+class _Connections:
+    """Where a repository's statements run: a connection of ``bind`` per call (an engine), or ``bind``
+    itself (a connection whose transaction belongs to a unit of work or to the host)."""
+
+    def __init__(self, bind: Bind) -> None:
+        self.bind = bind
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        if isinstance(self.bind, AsyncConnection):
+            yield self.bind
+            return
+        async with self.bind.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction of its own on an engine; on a given connection, a savepoint in its transaction
+        (opening one if there is none), so that a write that fails undoes only itself."""
+        if isinstance(self.bind, AsyncConnection):
+            async with self.bind.begin_nested():
+                yield self.bind
+            return
+        async with self.bind.begin() as conn:
+            yield conn
+
+
+def _check_asyncpg(bind: Bind, who: str) -> None:
+    if bind.dialect.driver != "asyncpg":  # COPY goes through asyncpg's copy_records_to_table
+        raise ConfigurationError(
+            f"{who} needs an asyncpg engine (postgresql+asyncpg://), got driver {bind.dialect.driver!r}"
+        )
+
+
+class PostgresChunkRepository:
+    """The ``chunks`` table over ``bind``: an asyncpg ``AsyncEngine`` (the container's, or a host's; each
+    call its own transaction), or an ``AsyncConnection`` whose transaction the calls join (a unit of work)."""
+
+    def __init__(self, bind: Bind, partition_count: int = 100, *, clock: Clock = utc_now) -> None:
+        _check_asyncpg(bind, "PostgresChunkRepository")
+        self._db = _Connections(bind)
         self._partition_count = validate_partition_count(partition_count)
         self._clock = clock
 
@@ -202,25 +280,56 @@ class PostgresChunkRepository:
         return prepared
 
     async def add_many(self, chunks: Sequence[Chunk]) -> list[Chunk]:
-        prepared = await self._prepare(chunks)
-        if not prepared:
+        """Validation streams with the COPY: each slice of ``_PREPARE_SLICE`` chunks is checked and built
+        while the server stores the slices before it, so that Python's work overlaps with the server's
+        instead of preceding it. A chunk found invalid part-way aborts the COPY (nothing is stored, as
+        before), and an error of the database's is explained only once the whole batch has passed the
+        checks, so that the error raised is the one the in-memory adapter raises."""
+        if not chunks:
             return []
+        explicit = [c.id for c in chunks if c.id is not None]
+        if not all(type(i) is int and 1 <= i <= ID_MAX for i in explicit):
+            await self._prepare(chunks)  # raises, naming the chunk whose id is wrong
+        now = self._clock()
+        prepared: list[Chunk] = []
+        seen: set[tuple[int, str]] = set()
+
+        def prepare_slice(start: int) -> list[Chunk]:
+            end = start + _PREPARE_SLICE
+            part = prepare_chunks(chunks[start:end], self._partition_count, now, first_position=start)
+            for chunk in part:
+                if chunk.id is None:
+                    continue
+                key = (chunk.id, chunk.collection_id)
+                if key in seen:
+                    # An invalid chunk further on is the error to raise, as prepare_batch would.
+                    prepare_chunks(chunks[end:], self._partition_count, now, first_position=end)
+                    check_unique_ids([*prepared, *part])
+                seen.add(key)
+            return part
 
         def records(ids: Iterator[int]) -> Iterator[tuple[Any, ...]]:
-            # Built while COPY streams, so that this work overlaps with the server's.
-            for chunk in prepared:
-                if chunk.id is None:
-                    _give_id(chunk, next(ids))
-                yield _record(chunk)
+            # Checked and built while COPY streams, so that this work overlaps with the server's.
+            for start in range(0, len(chunks), _PREPARE_SLICE):
+                part = prepare_slice(start)
+                for chunk in part:
+                    if chunk.id is None:
+                        _give_id(chunk, next(ids))
+                    yield _record(chunk)
+                prepared.extend(part)
+
+        def check_the_rest() -> None:
+            """After the database refused a row: the chunks COPY had not reached yet are checked too."""
+            for start in range(len(prepared), len(chunks), _PREPARE_SLICE):
+                prepared.extend(prepare_slice(start))
 
         async with database_errors():
             try:
-                async with self._engine.begin() as conn:
-                    explicit = [c.id for c in prepared if c.id is not None]
+                async with self._db.writing() as conn:
                     # First, so that the ids taken below step over the batch's explicit ones.
                     if explicit:
                         await conn.execute(ADVANCE_IDS_PAST, {"used": max(explicit)})
-                    wanted = len(prepared) - len(explicit)
+                    wanted = len(chunks) - len(explicit)
                     ids = iter(await _take_ids(conn, wanted) if wanted else ())
                     driver = await _driver_connection(conn)
                     await driver.copy_records_to_table("chunks", records=records(ids), columns=list(CHUNK_COLUMNS))
@@ -228,15 +337,17 @@ class PostgresChunkRepository:
                     # an ANALYZE after the load then counts each row once (adapters/postgres/maintenance.py).
                     await flush_statistics_async(conn)
             except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError) as exc:
+                check_the_rest()
                 await self._explain_rejection(prepared, exc)
             except asyncpg.CheckViolationError as exc:
+                check_the_rest()
                 await self._explain_wrong_partition(exc)
         return prepared
 
     async def _explain_wrong_partition(self, exc: asyncpg.CheckViolationError) -> None:
         """prepare_batch computed every key, so a key the database refuses means its partition count differs."""
         try:
-            async with self._engine.connect() as conn:
+            async with self._db.writing() as conn:  # a savepoint on a given connection: it may fail
                 database_count = (await conn.execute(DATABASE_PARTITION_COUNT)).scalar_one()
         except DBAPIError:  # a host's schema without the helper: say what we know
             database_count = None
@@ -252,8 +363,9 @@ class PostgresChunkRepository:
 
     async def _explain_rejection(self, stored: Sequence[Chunk], exc: asyncpg.PostgresError) -> None:
         """Name the chunk at fault, in the same words as the in-memory adapter; always raises. Chunks COPY
-        had not reached yet have no id."""
-        async with self._engine.connect() as conn:
+        had not reached yet have no id. On a given connection the batch's savepoint is rolled back
+        already, and the collections its transaction registered count as there."""
+        async with self._db.reading() as conn:
             missing = set(
                 (
                     await conn.execute(
@@ -286,15 +398,15 @@ class PostgresChunkRepository:
         raise error(f"the database rejected the batch: {exc.message} ({exc.detail})") from None
 
     async def _rows(self, statement: TextClause, parameters: dict[str, Any]) -> list[Chunk]:
-        async with database_errors(), self._engine.connect() as conn:
+        async with database_errors(), self._db.reading() as conn:
             return [row_to_chunk(row) for row in await conn.execute(statement, parameters)]
 
     async def _scalar(self, statement: TextClause, parameters: dict[str, Any]) -> Any:
-        async with database_errors(), self._engine.connect() as conn:
+        async with database_errors(), self._db.reading() as conn:
             return (await conn.execute(statement, parameters)).scalar_one()
 
     async def _delete(self, statement: TextClause, parameters: dict[str, Any]) -> int:
-        async with database_errors(), self._engine.begin() as conn:
+        async with database_errors(), self._db.writing() as conn:
             return (await conn.execute(statement, parameters)).rowcount
 
     async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
@@ -309,6 +421,37 @@ class PostgresChunkRepository:
 
     async def list_by_document(self, collection_id: str, document_id: str) -> list[Chunk]:
         return await self._rows(LIST_BY_DOCUMENT, {**self._where(collection_id), "document_id": document_id})
+
+    async def _pages(
+        self, first: TextClause, after: TextClause, parameters: dict[str, Any], batch_size: int
+    ) -> AsyncIterator[Chunk]:
+        """Keyset pages of ``batch_size`` rows: ``first``, then ``after`` the last row of each page."""
+        page = await self._rows(first, {**parameters, "limit": batch_size})
+        while page:
+            for chunk in page:
+                yield chunk
+            if len(page) < batch_size:
+                return
+            last = page[-1]
+            cursor = {"after_document_id": last.document_id, "after_chunk_index": last.chunk_index, "after_id": last.id}
+            page = await self._rows(after, {**parameters, **cursor, "limit": batch_size})
+
+    async def iter_collection(
+        self, collection_id: str, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> AsyncIterator[Chunk]:
+        where = self._where(collection_id)
+        size = check_batch_size(batch_size)
+        async for chunk in self._pages(PAGE_WITH_DOCUMENT_FIRST, PAGE_WITH_DOCUMENT_AFTER, where, size):
+            yield chunk
+        async for chunk in self._pages(PAGE_WITHOUT_DOCUMENT_FIRST, PAGE_WITHOUT_DOCUMENT_AFTER, where, size):
+            yield chunk
+
+    async def iter_document(
+        self, collection_id: str, document_id: str, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> AsyncIterator[Chunk]:
+        where = {**self._where(collection_id), "document_id": document_id}
+        async for chunk in self._pages(PAGE_DOCUMENT_FIRST, PAGE_DOCUMENT_AFTER, where, check_batch_size(batch_size)):
+            yield chunk
 
     async def delete_collection(self, collection_id: str) -> int:
         return await self._delete(DELETE_COLLECTION, self._where(collection_id))
@@ -333,14 +476,14 @@ class PostgresCollectionRepository:
     """Rows of ``collections``: the library's minimal table standalone. A host's own table may require
     columns this does not fill; a host registers its collections itself."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, bind: Bind) -> None:
+        self._db = _Connections(bind)
 
     async def add(self, collection_id: str, name: str | None = None) -> None:
         _check_storable("collection id", collection_id)
         if name is not None:
             _check_storable("collection name", name)
-        async with database_errors(), self._engine.begin() as conn:
+        async with database_errors(), self._db.writing() as conn:
             await conn.execute(ADD_COLLECTION, {"id": collection_id, "name": name})
 
     async def exists(self, collection_id: str) -> bool:
@@ -348,5 +491,5 @@ class PostgresCollectionRepository:
             postgres_text(collection_id)
         except (TypeError, ValueError):
             return False  # PostgreSQL could never have stored it
-        async with database_errors(), self._engine.connect() as conn:
+        async with database_errors(), self._db.reading() as conn:
             return bool((await conn.execute(COLLECTION_EXISTS, {"id": collection_id})).scalar_one())

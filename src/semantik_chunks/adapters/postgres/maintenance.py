@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from semantik_chunks.domain.hashing import partition_name
+from semantik_chunks.domain.hashing import partition_table_name
 
 # pg_stat_force_next_flush() exists from PostgreSQL 15 (where statistics moved to shared memory).
 FLUSH_STATISTICS = "SELECT pg_stat_force_next_flush()"
@@ -32,7 +32,7 @@ _FLUSH_FROM = (15,)
 
 def analyze_statement(partitions: Iterable[int], partition_count: int) -> str | None:
     """``ANALYZE chunks_part_03, chunks_part_17`` for the given partitions, None for none."""
-    names = [partition_name(p, partition_count) for p in sorted(set(partitions))]
+    names = [partition_table_name(p, partition_count) for p in sorted(set(partitions))]
     return f"ANALYZE {', '.join(names)}" if names else None
 
 

@@ -9,7 +9,7 @@ the host wants it in its chain (docs/migrations.md).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -19,13 +19,17 @@ import alembic.op
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from semantik_chunks.adapters.postgres.engine import async_url
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.schema import VERSION_TABLE
+from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
+from semantik_chunks.domain.schema import BASE, HEAD, SchemaRevision
 
 BRANCH = "semantik_chunks"
 
@@ -55,7 +59,81 @@ def upgrade(url: str, partition_count: int = 100, revision: str = "heads", *, mo
 
 
 def downgrade(url: str, revision: str) -> None:
-    command.downgrade(alembic_config(url), revision)
+    """Back to ``revision``; ``base`` removes everything of the library's, its version table too."""
+    asyncio.run(_on_new_connection(url, lambda connection: downgrade_on_connection(connection, revision)))
+
+
+async def _on_new_connection(url: str, work: Callable[[Connection], None]) -> None:
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(work)
+    finally:
+        await engine.dispose()
+
+
+def drop_version_table(connection: Connection) -> None:
+    """Alembic leaves an empty version table behind at ``base``; the library leaves nothing."""
+    connection.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
+
+
+def revision_order() -> list[str]:
+    """The library's revisions, oldest first (one line of history)."""
+    script = ScriptDirectory(str(migrations_dir()), version_locations=[str(migrations_dir() / "versions")])
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def history(applied: tuple[str, ...] = ()) -> list[SchemaRevision]:
+    script = ScriptDirectory(str(migrations_dir()), version_locations=[str(migrations_dir() / "versions")])
+    order = revision_order()
+    reached = max((order.index(r) for r in applied if r in order), default=-1)
+    revisions = []
+    for position, name in enumerate(order):
+        found = script.get_revision(name)
+        assert found is not None
+        down = found.down_revision
+        revisions.append(
+            SchemaRevision(
+                revision=name,
+                down_revision=down if isinstance(down, str) or down is None else ",".join(down),
+                description=(found.doc or "").strip().splitlines()[0] if found.doc else "",
+                applied=position <= reached,
+            )
+        )
+    return revisions
+
+
+def resolve_target(revision: str, applied: tuple[str, ...]) -> tuple[str, str]:
+    """``("upgrade" | "downgrade", revision)`` that brings a database at ``applied`` to ``revision``."""
+    order = revision_order()
+    if revision in ("head", HEAD):
+        return "upgrade", HEAD
+    if revision == BASE:
+        return "downgrade", BASE
+    if revision not in order:
+        raise ConfigurationError(
+            f"unknown revision {revision!r}: the library's revisions are {', '.join(order)} (and base)"
+        )
+    current = max((order.index(r) for r in applied if r in order), default=-1)
+    return ("downgrade" if order.index(revision) < current else "upgrade"), revision
+
+
+SCHEMA_INSTALLED = text(
+    "SELECT to_regprocedure('chunk_partition_count()') IS NOT NULL AND to_regclass('chunks') IS NOT NULL"
+)
+DATABASE_PARTITION_COUNT = text("SELECT chunk_partition_count()")
+
+
+def check_partition_count(connection: Connection, wanted: int) -> None:
+    """A database migrated for N partitions is not silently left at N when M is asked for."""
+    installed = connection.execute(SCHEMA_INSTALLED).scalar_one()
+    database = connection.execute(DATABASE_PARTITION_COUNT).scalar_one() if installed else None
+    if database is not None and database != wanted:
+        raise ConfigurationError(
+            f"the database's chunks table has {database} partitions, not {wanted}: migrate never changes the "
+            f"partition count. To change it run `semantik-chunks reshape --partitions {wanted}`; to keep "
+            f"{database}, migrate with --partitions {database} (or CHUNK_PARTITION_COUNT={database})"
+        )
 
 
 def _connection_config(connection: Connection, partition_count: int) -> Config:
@@ -92,8 +170,11 @@ def upgrade_on_connection(connection: Connection, partition_count: int = 100, re
 
 
 def downgrade_on_connection(connection: Connection, revision: str = "base") -> None:
+    """Back to ``revision`` on a host's connection; at ``base`` the library's version table goes too."""
     with _inside_host_migration():
         command.downgrade(_connection_config(connection, 100), revision)
+    if revision == BASE:
+        drop_version_table(connection)
 
 
 async def upgrade_async(url: str, partition_count: int = 100, revision: str = "heads") -> None:
@@ -134,11 +215,27 @@ class PostgresSchemaMigrations:
             return await conn.run_sync(_applied)
 
     async def upgrade(self) -> tuple[str, ...]:
+        return await self.migrate_to(HEAD)
+
+    async def migrate_to(self, revision: str) -> tuple[str, ...]:
         async with database_errors(), self._engine.connect() as conn:
-            await conn.run_sync(self._upgrade)
+            await conn.run_sync(self._migrate_to, revision)
         return await self.applied()
 
-    def _upgrade(self, connection: Connection) -> None:
+    async def history(self) -> list[SchemaRevision]:
+        return history(await self.applied())
+
+    def _migrate_to(self, connection: Connection, revision: str) -> None:
+        direction, target = resolve_target(revision, _applied(connection))
+        if direction == "downgrade":
+            connection.rollback()  # the read's transaction: the revisions begin their own
+            command.downgrade(_connection_config(connection, self._partition_count), target)
+            if target == BASE:
+                drop_version_table(connection)
+            connection.commit()
+            return
+        check_partition_count(connection, self._partition_count)
+        connection.rollback()  # the check's transaction: the revisions begin their own
         config = _connection_config(connection, self._partition_count)
         config.attributes["move_rows"] = False  # TableAdoption moves them, with its progress report
-        command.upgrade(config, "heads")
+        command.upgrade(config, target)

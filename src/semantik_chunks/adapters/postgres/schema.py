@@ -6,7 +6,7 @@ constants here, never from user input.
 
 from __future__ import annotations
 
-from semantik_chunks.domain.hashing import partition_name, validate_partition_count
+from semantik_chunks.domain.hashing import partition_table_name, validate_partition_count
 
 VERSION_TABLE = "semantik_chunks_alembic_version"
 OWNED_MARK = "semantik_chunks: created"
@@ -47,7 +47,7 @@ def partition_key_expression(column: str, partition_count: int) -> str:
 def create_routing_functions(partition_count: int) -> list[str]:
     """SQL helpers computed from their argument alone (no table read), safe to inline and parallelise."""
     n = validate_partition_count(partition_count)
-    width = len(partition_name(0, n)) - len("chunks_part_")
+    width = len(partition_table_name(0, n)) - len("chunks_part_")
     key = partition_key_expression("collection_id", n)
     return [
         f"""CREATE OR REPLACE FUNCTION chunk_partition_count() RETURNS integer
@@ -114,6 +114,8 @@ def create_chunks_table(partition_count: int, *, with_chunking_config_fk: bool) 
         ) PARTITION BY LIST (partition_key)""",
         f"COMMENT ON TABLE chunks IS '{OWNED_MARK}'",
     ]
-    statements += [f"CREATE TABLE {partition_name(i, n)} PARTITION OF chunks FOR VALUES IN ({i})" for i in range(n)]
+    statements += [
+        f"CREATE TABLE {partition_table_name(i, n)} PARTITION OF chunks FOR VALUES IN ({i})" for i in range(n)
+    ]
     statements += list(CHUNK_INDEXES)
     return statements

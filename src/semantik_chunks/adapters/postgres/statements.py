@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import database_errors
-from semantik_chunks.domain.hashing import partition_name, validate_partition_count
+from semantik_chunks.domain.hashing import partition_table_name, validate_partition_count
 from semantik_chunks.domain.pruning import (
     ENABLE_HINT,
     StatementPlan,
@@ -256,7 +256,7 @@ class PostgresStatementStatistics:
             raise ValueError(f"not a relation name: {source!r}")
         self._engine = create_engine(engine_or_url)
         self._partition_count = validate_partition_count(partition_count)
-        self._names = [partition_name(n, partition_count) for n in range(partition_count)]
+        self._names = [partition_table_name(n, partition_count) for n in range(partition_count)]
         self._batch = batch_size
         self._concurrency = concurrency
         self._replica = replica

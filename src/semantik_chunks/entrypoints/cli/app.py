@@ -20,11 +20,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
+from semantik_chunks import __version__
 from semantik_chunks.config import Settings
 from semantik_chunks.container import Container
 from semantik_chunks.domain.adoption import MoveProgress, MoveReport
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.hashing import MAX_PARTITIONS
+from semantik_chunks.domain.schema import SchemaRevision
 from semantik_chunks.entrypoints.cli import database, payloads, render, reports, runtime
 from semantik_chunks.entrypoints.cli import queries as statement_queries
 from semantik_chunks.entrypoints.cli.errors import CommandError, ExitCode
@@ -118,8 +120,19 @@ Exact = Annotated[
 ]
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"semantik-chunks {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _configure() -> None:
+def _configure(
+    version: Annotated[  # noqa: ARG001 -- handled by its eager callback
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     if runtime.debugging():
         logging.basicConfig(level=logging.INFO)
     elif not logging.getLogger().handlers:
@@ -281,7 +294,14 @@ def refresh(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFor
         )
 
 
-@app.command()
+migrate_app = typer.Typer(
+    help="Install, upgrade or downgrade the library's schema; `migrate current` and `migrate history` show it.",
+    invoke_without_command=True,
+)
+app.add_typer(migrate_app, name="migrate")
+
+
+@migrate_app.callback()
 def migrate(
     ctx: typer.Context,
     db_url: DbUrl = None,
@@ -304,12 +324,25 @@ def migrate(
             "(host) chunks table is taken over.",
         ),
     ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="REV",
+            show_default=False,
+            help="Upgrade or downgrade to this revision (see `migrate history`); base removes the library's "
+            "schema entirely, its version table included. Default: the newest.",
+        ),
+    ] = None,
 ) -> None:
     """Install or upgrade the library's schema in the database.
 
     On a database that already has the host's chunks table, the migration takes it over and then moves
     every row whose partition_key is wrong to its partition, in batches that each commit (an interrupted
-    run loses nothing; run it again to finish). See docs/adoption.md."""
+    run loses nothing; run it again to finish). See docs/adoption.md. A database migrated for another
+    partition count is an error: `semantik-chunks reshape --partitions N` changes the count."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _one_line_failures():
         make = runtime.containers(ctx.obj)
         settings = runtime.load_settings()
@@ -324,7 +357,15 @@ def migrate(
             preview = runtime.run_once(settings, target, _preview_moves, make)
             _done(output, payloads.move_preview(preview, target.label), *render.move_preview_lines(preview))
             return
-        applied, moved = runtime.run_once(settings, target, _migrate, make)
+        if to is not None:
+            revision = to
+
+            async def migrate_to(container: Container) -> tuple[tuple[str, ...], MoveReport]:
+                return await _migrate(container, revision)
+
+            applied, moved = runtime.run_once(settings, target, migrate_to, make)
+        else:
+            applied, moved = runtime.run_once(settings, target, _migrate, make)
         note = f"{target.shown} is at revision {', '.join(applied) or '(none)'}."
         if moved.moved:
             note += (
@@ -345,12 +386,47 @@ async def _preview_moves(container: Container) -> MoveReport:
     return await container.schema_service().preview_moves()
 
 
-async def _migrate(container: Container) -> tuple[tuple[str, ...], MoveReport]:
+async def _migrate(container: Container, revision: str | None = None) -> tuple[tuple[str, ...], MoveReport]:
     service = container.schema_service()
-    applied = await service.install()
+    applied = await service.install() if revision is None else await service.migrate_to(revision)
+    if revision is not None:  # --to moves no rows: a plain `migrate` finishes a takeover (docs/migrations.md)
+        nothing = MoveReport(
+            partition_count=container.partition_count(), moved=0, batches=0, seconds=0.0, validated=False
+        )
+        return applied, nothing
     with _move_progress() as progress:
         moved = await service.move_rows(progress)
     return applied, moved
+
+
+@migrate_app.command("current")
+def migrate_current(ctx: typer.Context, db_url: DbUrl = None) -> None:
+    """The library's revision the database is at ((none) before the first migration)."""
+    with _one_line_failures():
+        make = runtime.containers(ctx.obj)
+        settings, target = runtime.select_database(db_url, make)
+        applied = runtime.run_once(settings, target, _applied_revisions, make)
+        typer.echo(f"{target.shown} is at revision {', '.join(applied) or '(none)'}.")
+
+
+@migrate_app.command("history")
+def migrate_history(ctx: typer.Context, db_url: DbUrl = None) -> None:
+    """Every revision of the library, oldest first, and which the database has."""
+    with _one_line_failures():
+        make = runtime.containers(ctx.obj)
+        settings, target = runtime.select_database(db_url, make)
+        revisions = runtime.run_once(settings, target, _history, make)
+        typer.echo("base  (nothing of the library's schema)")
+        for r in revisions:
+            typer.echo(f"{r.revision}  {'applied' if r.applied else 'pending'}  {r.description}")
+
+
+async def _applied_revisions(container: Container) -> tuple[str, ...]:
+    return await container.schema_service().revisions()
+
+
+async def _history(container: Container) -> list[SchemaRevision]:
+    return await container.schema_service().history()
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.clock import utc_now
-from semantik_chunks.domain.hashing import partition_name
+from semantik_chunks.domain.hashing import partition_table_name
 from semantik_chunks.domain.history import (
     DEFAULT_FORECAST_WINDOW,
     ESTIMATOR,
@@ -133,7 +133,7 @@ def history_document(report: HistoryReport) -> payloads.JSON:
         "partitions": [
             {
                 "partition_num": s.partition_num,
-                "partition_name": partition_name(s.partition_num, n),
+                "partition_name": partition_table_name(s.partition_num, n),
                 "first_taken_at": payloads.timestamp(s.first.taken_at),
                 "last_taken_at": payloads.timestamp(s.last.taken_at),
                 "row_count": s.last.row_count,
@@ -172,7 +172,7 @@ def forecast_document(report: ForecastReport, partition_count: int) -> payloads.
 
 
 def _forecast_entry(f: PartitionForecast, partition_count: int, report: ForecastReport) -> dict[str, Any]:
-    name = partition_name(f.partition_num, partition_count)
+    name = partition_table_name(f.partition_num, partition_count)
     return {
         "partition_num": f.partition_num,
         "partition_name": name,
@@ -212,7 +212,7 @@ def draw_history(console: Console, report: HistoryReport) -> None:
     table.add_column("rows over time", no_wrap=True)
     for s in report.series:
         table.add_row(
-            partition_name(s.partition_num, report.partition_count),
+            partition_table_name(s.partition_num, report.partition_count),
             render.count(s.last.row_count),
             f"{s.row_change:+,}",
             _per_day(s.rows_per_day),
@@ -249,7 +249,7 @@ def draw_forecast(console: Console, report: ForecastReport, partition_count: int
             ("partition", "left"), ("rows", "right"), ("per day", "right"), ("x fair", "right"), ("budget", "left")
         )
         for f in soon:
-            name = partition_name(f.partition_num, partition_count)
+            name = partition_table_name(f.partition_num, partition_count)
             when = "over now" if f.status is ForecastStatus.OVER_BUDGET else f"in {f.days_to_budget:,.1f} days"
             table.add_row(
                 name,
@@ -262,7 +262,7 @@ def draw_forecast(console: Console, report: ForecastReport, partition_count: int
         console.print(table)
         console.print()
         for f in soon[:5]:
-            console.print(describe(f, partition_name(f.partition_num, partition_count), report.budget) + ".")
+            console.print(describe(f, partition_table_name(f.partition_num, partition_count), report.budget) + ".")
     else:
         console.print(f"No partition reaches {report.budget.share_factor:g}x its fair share at its current growth.")
     quiet = len(by_status[ForecastStatus.NOT_CROSSING])

@@ -19,7 +19,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from semantik_chunks.domain.hashing import partition_name
+from semantik_chunks.domain.hashing import partition_table_name
 from semantik_chunks.domain.model import (
     Alert,
     AlertLevel,
@@ -433,7 +433,7 @@ def _recommendations(console: Console, recommendations: Sequence[Recommendation]
         console.print(
             Text.assemble(
                 (f"{r.priority.value:<6} ", f"bold {PRIORITY_COLOUR[r.priority]}"),
-                (f"partition {r.partition_num} ({partition_name(r.partition_num, partition_count)})", "bold"),
+                (f"partition {r.partition_num} ({partition_table_name(r.partition_num, partition_count)})", "bold"),
                 # Advice is only for over-full partitions, so share = (skew + 1) x the fair share.
                 f": {(r.current_skew + 1) * 100 / partition_count:.2f}% of chunks, skew {r.current_skew:.2f}",
             )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -124,7 +125,13 @@ def resolve_target(db_url: str | None, settings: Settings, make: ContainerFactor
     elif settings.database_url:
         target = DatabaseTarget(settings.database_url, "DATABASE_URL")
     else:
-        return DatabaseTarget(database.start_embedded(make(settings).embedded_server()), "embedded")
+        server = make(settings).embedded_server()
+        # The one place where no URL is not an error: said on stderr, so that it is never a surprise.
+        print(
+            f"semantik-chunks: no --db-url or DATABASE_URL: using the embedded PostgreSQL in {server.data_dir}",
+            file=sys.stderr,
+        )
+        return DatabaseTarget(database.start_embedded(server), "embedded")
     _check_url(target.url, target.source)
     return target
 
