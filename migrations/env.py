@@ -10,9 +10,9 @@ import asyncio
 
 from alembic import context
 from sqlalchemy import pool
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import Connection, make_url
 
+from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.schema import VERSION_TABLE
 
 config = context.config
@@ -25,7 +25,8 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
+    # A libpq URL (``postgresql://...?sslmode=require``), translated like every other connection's.
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_with)
@@ -37,8 +38,9 @@ def run_offline() -> None:
     """``--sql``: the DDL each revision emits on a fresh database (no host tables, no legacy chunks table),
     as ``tests/unit/test_migration_golden.py`` pins it. Run against a real database, the revisions look
     at what is there first; this is their plain path."""
+    # The asyncpg dialect renders as an online run executes: ``%`` stays ``%`` (psycopg2's would double it).
     context.configure(
-        url=config.get_main_option("sqlalchemy.url") or "postgresql://",
+        url=make_url(config.get_main_option("sqlalchemy.url") or "postgresql://").set(drivername="postgresql+asyncpg"),
         dialect_name="postgresql",
         literal_binds=True,
         version_table=VERSION_TABLE,

@@ -2,14 +2,15 @@
 
 Rows are written through the adapters' chunk repositories with a controlled ``created_at``.
 PostgreSQL's row counts come from its statistics, which a writing session flushes about once
-a second; ``Backend.settle`` forces the flush so that a test sees every row it wrote.
+a second; ``Backend.settle`` forces the flush, then waits until the statistics count every row
+(``wait_for_statistics``: a condition polled with a deadline, so a busy machine only makes it slower).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,47 +101,115 @@ class Backend:
         """Make every write visible to the statistics, and refresh ``collection_chunking_stats``."""
         if self.engine is not None:
             await flush_statistics(self.engine)
+            await wait_for_statistics(self.engine)
         await self.statistics.refresh_collection_stats()
 
 
-async def flush_statistics(engine: object) -> None:
-    """Push the session's pending statistics to shared memory (PostgreSQL 15+).
+# How long a test waits for a condition on the server before it fails saying which. Generous: on a
+# quiet machine each condition holds at the first look; the bound only turns a bug into a failure.
+DEADLINE_SECONDS = 120.0
 
-    The adapters here run one statement at a time, so the engine's pool holds one connection:
-    the one that wrote. The flush happens when that session goes idle after this transaction."""
-    from sqlalchemy.ext.asyncio import AsyncEngine
+# Partitions whose row count in the statistics (what statistics mode reads) differs from the rows there.
+UNSETTLED_PARTITIONS = """
+WITH exact AS (SELECT tableoid AS relid, count(*) AS n FROM chunks GROUP BY tableoid)
+SELECT c.relname::text AS partition, coalesce(s.n_live_tup, 0) AS counted, coalesce(e.n, 0) AS exact
+FROM pg_inherits AS i
+JOIN pg_class AS c ON c.oid = i.inhrelid
+LEFT JOIN pg_stat_user_tables AS s ON s.relid = i.inhrelid
+LEFT JOIN exact AS e ON e.relid = i.inhrelid
+WHERE i.inhparent = 'chunks'::regclass AND coalesce(s.n_live_tup, 0) <> coalesce(e.n, 0)
+ORDER BY c.relname
+"""
+# Idle sessions an earlier test left open (an engine never disposed): ended, which flushes their
+# statistics on the way out. The database is the suite's own.
+END_IDLE_SESSIONS = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND state = 'idle'"
+)
+OTHER_SESSIONS = (
+    "SELECT pid, coalesce(application_name, ''), state, left(query, 60) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+)
+# Autovacuum's VACUUM or ANALYZE sets a partition's live-row count from what it sees; a writer's counts
+# not yet flushed then land on top, counted twice. The tests' databases turn it off for the partitions.
+NO_AUTOVACUUM = """
+DO $$
+DECLARE partition regclass;
+BEGIN
+    FOR partition IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'chunks'::regclass LOOP
+        EXECUTE format('ALTER TABLE %s SET (autovacuum_enabled = false)', partition);
+    END LOOP;
+END $$
+"""
+
+
+async def _until(check: Callable[[], Awaitable[list[Any]]], what: str) -> None:
+    """Poll ``check`` (each call a transaction of its own) until it returns nothing; fail naming what
+    is left after ``DEADLINE_SECONDS``. A condition on the server, never a guess at how long it takes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE_SECONDS
+    pause = 0.005
+    while left := await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"after {DEADLINE_SECONDS:.0f} s, {what}: {left[:10]}")
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
+async def flush_statistics(engine: object) -> None:
+    """Push the pending statistics of every session in ``engine``'s pool to shared memory (PostgreSQL 15+).
+
+    ``pg_stat_force_next_flush()`` flushes a session's counts when it next goes idle, before the
+    server answers ReadyForQuery: once ``commit`` returns, they are there. Every idle pooled
+    connection is checked out at once, so that each session that wrote is among them."""
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
     assert isinstance(engine, AsyncEngine)
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT pg_stat_force_next_flush()"))
-        await conn.commit()
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+    idle = max(engine.pool.checkedin(), 1)  # type: ignore[attr-defined]
+    held: list[AsyncConnection] = []
+    try:
+        for _ in range(idle):
+            held.append(await engine.connect())
+        for conn in held:
+            await conn.execute(text("SELECT pg_stat_force_next_flush()"))
+            await conn.commit()
+    finally:
+        for conn in held:
+            await conn.close()
+
+
+async def wait_for_statistics(engine_or_conn: object) -> None:
+    """Wait until every partition's live-row count in the statistics equals its rows (see ``_until``)."""
+    await _until(lambda: _fetch(engine_or_conn, UNSETTLED_PARTITIONS), "statistics still differ from the rows")
+
+
+async def _fetch(engine_or_conn: object, sql: str) -> list[Any]:
+    """Rows of ``sql`` in a transaction of its own, on an asyncpg connection or a SQLAlchemy engine."""
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    if isinstance(engine_or_conn, AsyncEngine):
+        async with engine_or_conn.connect() as conn:
+            return [tuple(row) for row in await conn.execute(text(sql))]
+    return [tuple(row) for row in await engine_or_conn.fetch(sql)]  # type: ignore[attr-defined]
 
 
 async def reset_database(engine: object) -> None:
     """Empty chunks and collections, with statistics that show it.
 
-    Sessions of earlier tests may still be exiting, and a session flushes its pending row
-    counts when it exits: wait for them to be gone first, or their counts would land on top
-    of this test's rows."""
+    Sessions of earlier tests may still be exiting or left idle, and a session flushes its pending
+    row counts when it exits (before it leaves pg_stat_activity): end the idle ones and wait until
+    all are gone, or their counts would land on top of this test's rows."""
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     assert isinstance(engine, AsyncEngine)
-    others = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-    )
-    async with engine.connect() as conn:
-        for _ in range(200):
-            if not (await conn.execute(others)).scalar_one():
-                break
-            await asyncio.sleep(0.025)
-        await conn.rollback()
+    await _fetch(engine, END_IDLE_SESSIONS)
+    await _until(lambda: _fetch(engine, OTHER_SESSIONS), "other sessions still use the database")
     async with engine.begin() as conn:
+        await conn.execute(text(NO_AUTOVACUUM))
         await conn.execute(text("TRUNCATE chunks, collections RESTART IDENTITY CASCADE"))
         await conn.execute(text("SELECT refresh_collection_chunking_stats()"))
     await flush_statistics(engine)
+    await wait_for_statistics(engine)
 
 
 async def insert_chunks(conn: Any, collection_id: str, count: int, created_at: datetime, *, documents: int = 4) -> None:

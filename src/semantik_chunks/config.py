@@ -13,6 +13,7 @@ from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import DEFAULT_PARTITION_COUNT, MAX_PARTITIONS, parse_partition_count
 from semantik_chunks.domain.pruning import DEFAULT_ALERT_SHARE
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from semantik_chunks.domain.timeouts import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, MAX_TIMEOUT_MS
 
 MEMORY_URL = "memory://"
 NO_DATABASE_URL = (
@@ -21,6 +22,9 @@ NO_DATABASE_URL = (
 )
 
 
+# The monitoring reads' bounds (domain/timeouts.py), in milliseconds; 0 turns one off.
+LOCK_TIMEOUT_ENV = "SEMANTIK_LOCK_TIMEOUT_MS"
+STATEMENT_TIMEOUT_ENV = "SEMANTIK_STATEMENT_TIMEOUT_MS"
 DEFAULT_HISTORY_RETENTION_DAYS = 90
 MAX_HISTORY_RETENTION_DAYS = 36_500
 
@@ -82,6 +86,29 @@ def parse_top_k(raw: str | int | None) -> int:
     return value
 
 
+def parse_timeout_ms(raw: str | int | None, name: str, default: int) -> int:
+    """A timeout in milliseconds, 0 (none) to 2,147,483,647; ``default`` when unset."""
+    if raw is None or raw == "":
+        return default
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, str | int):
+            raise TypeError(raw)
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a whole number of milliseconds (0 for none), got {raw!r}") from None
+    if not 0 <= value <= MAX_TIMEOUT_MS:
+        raise ConfigurationError(f"{name} must be between 0 (none) and {MAX_TIMEOUT_MS} milliseconds, got {value}")
+    return value
+
+
+def _lock_timeout(raw: str | int | None) -> int:
+    return parse_timeout_ms(raw, LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_MS)
+
+
+def _statement_timeout(raw: str | int | None) -> int:
+    return parse_timeout_ms(raw, STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS)
+
+
 @attrs.frozen
 class Settings:
     """Everything the composition root needs. ``database_url`` None means "not chosen yet": the CLI
@@ -99,6 +126,9 @@ class Settings:
     metrics_partitions: str = attrs.field(default="top", converter=parse_metrics_partitions)
     metrics_top_k: int = attrs.field(default=DEFAULT_METRICS_TOP_K, converter=parse_top_k)
     history_retention_days: int = attrs.field(default=DEFAULT_HISTORY_RETENTION_DAYS, converter=parse_retention_days)
+    # The monitoring reads' bounds in milliseconds (0: none); see domain/timeouts.py.
+    lock_timeout_ms: int = attrs.field(default=DEFAULT_LOCK_TIMEOUT_MS, converter=_lock_timeout)
+    statement_timeout_ms: int = attrs.field(default=DEFAULT_STATEMENT_TIMEOUT_MS, converter=_statement_timeout)
 
     @property
     def backend(self) -> str:
@@ -120,4 +150,6 @@ class Settings:
             metrics_partitions=parse_metrics_partitions(env.get("SEMANTIK_METRICS_PARTITIONS")),
             metrics_top_k=parse_top_k(env.get("SEMANTIK_METRICS_TOP_K")),
             history_retention_days=parse_retention_days(env.get("CHUNK_HISTORY_RETENTION_DAYS")),
+            lock_timeout_ms=_lock_timeout(env.get(LOCK_TIMEOUT_ENV)),
+            statement_timeout_ms=_statement_timeout(env.get(STATEMENT_TIMEOUT_ENV)),
         )

@@ -25,6 +25,7 @@ from semantik_chunks.adapters.memory.unit_of_work import MemoryUnitOfWork
 from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.timeouts import SessionTimeouts
 from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.history import PartitionHistoryService
 from semantik_chunks.services.monitoring import PartitionMonitoringService
@@ -61,16 +62,18 @@ def _postgres_unit_of_work(engine: Callable[[], Any], partition_count: int, conn
     return PostgresUnitOfWork(engine(), partition_count)
 
 
-def _postgres_statistics(engine: Any, partition_count: int) -> Any:
+def _postgres_statistics(engine: Any, partition_count: int, settings: Settings) -> Any:
     from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 
-    return PostgresPartitionStatistics(engine, partition_count)
+    timeouts = SessionTimeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
+    return PostgresPartitionStatistics(engine, partition_count, timeouts=timeouts)
 
 
-def _postgres_statements(engine: Any, partition_count: int) -> Any:
+def _postgres_statements(engine: Any, partition_count: int, settings: Settings) -> Any:
     from semantik_chunks.adapters.postgres.statements import PostgresStatementStatistics
 
-    return PostgresStatementStatistics(engine, partition_count)
+    # Planning waits for a lock at most the library's lock timeout (SEMANTIK_LOCK_TIMEOUT_MS; 0: none).
+    return PostgresStatementStatistics(engine, partition_count, lock_timeout_seconds=settings.lock_timeout_ms / 1000)
 
 
 def _postgres_history(engine: Any) -> Any:
@@ -104,6 +107,15 @@ def _embedded_server() -> Any:
     from semantik_chunks.adapters.postgres.embedded import EmbeddedPostgres
 
     return EmbeddedPostgres()
+
+
+def check_database_url(url: str) -> None:
+    """Raise ``ConfigurationError`` naming what a PostgreSQL URL's parameters cannot do (before connecting).
+
+    For the entry points, which may not import an adapter; the translator is pure Python."""
+    from semantik_chunks.adapters.postgres.urls import check_url
+
+    check_url(url)
 
 
 def _monitor_alert_sinks(settings: Settings) -> list[Any]:
@@ -149,12 +161,12 @@ class Container(containers.DeclarativeContainer):
     statistics_source = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
-        postgres=providers.Singleton(_postgres_statistics, engine, partition_count),
+        postgres=providers.Singleton(_postgres_statistics, engine, partition_count, settings),
     )
     statement_statistics = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryStatementStatistics, partition_count),
-        postgres=providers.Singleton(_postgres_statements, engine, partition_count),
+        postgres=providers.Singleton(_postgres_statements, engine, partition_count, settings),
     )
     partition_history = providers.Selector(
         backend,

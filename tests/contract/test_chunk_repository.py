@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from semantik_chunks import partition_for
+from semantik_chunks.domain.chunks import ID_MAX_BYTES, METADATA_MAX_DEPTH
 from semantik_chunks.domain.errors import DuplicateChunkError, IdsExhaustedError, InvalidChunkError
 from semantik_chunks.domain.model import Chunk
 from tests.contract.conftest import PARTITION_COUNT, Repositories
@@ -388,3 +389,97 @@ async def test_a_later_bad_chunk_wins_over_an_earlier_duplicate_or_missing_colle
     with pytest.raises(InvalidChunkError, match=r"chunk #901\b.*content"):
         await repo.chunks.add_many([chunk(chunk_index=1, id=70), *bad])
     assert await repo.chunks.count() == 1
+
+
+# --- input no adapter may store, refused identically before anything is written ----------------------------------
+
+
+def nested(depth: int, container: str = "dict") -> dict[str, Any]:
+    """Metadata whose containers nest ``depth`` deep, the metadata dict itself being level 1."""
+    value: Any = "leaf"
+    for _ in range(depth - 1):
+        value = {"k": value} if container == "dict" else [value]
+    return {"k": value}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "size"),
+    [
+        ("document_id", "d" * (ID_MAX_BYTES + 1), ID_MAX_BYTES + 1),
+        ("document_id", "é" * 1_100, 2_200),  # 1,100 characters, 2,200 bytes
+        ("document_id", "x" * 3_000, 3_000),  # over PostgreSQL's own btree limit (about 2,704 bytes)
+        ("collection_id", "c" * 3_000, 3_000),
+    ],
+)
+async def test_ids_over_the_byte_limit_are_refused_naming_chunk_and_field(
+    repo: Repositories, field: str, value: str, size: int
+) -> None:
+    bad = attrs.evolve(chunk(chunk_index=1), **{field: value})
+    with pytest.raises(InvalidChunkError, match=rf"chunk #1 .*{field} is {size} bytes in UTF-8, over the 2048-byte"):
+        await repo.chunks.add_many([chunk(chunk_index=0), bad])
+    await _assert_nothing_written_and_still_usable(repo, 0)
+
+
+@pytest.mark.parametrize("document_id", ["d" * ID_MAX_BYTES, "é" * (ID_MAX_BYTES // 2), "😀" * (ID_MAX_BYTES // 4)])
+async def test_ids_at_the_byte_limit_are_stored(repo: Repositories, document_id: str) -> None:
+    [stored] = await repo.chunks.add_many([chunk(document_id=document_id)])
+    assert (await repo.chunks.list_by_document(COLLECTION, document_id)) == [stored]
+
+
+@pytest.mark.parametrize("container", ["dict", "list"])
+async def test_metadata_nested_deeper_than_the_limit_is_refused(repo: Repositories, container: str) -> None:
+    for depth in (METADATA_MAX_DEPTH + 1, 3_000):
+        bad = chunk(chunk_index=1, metadata=nested(depth, container))
+        with pytest.raises(InvalidChunkError, match=rf"chunk #1 .*metadata nests deeper than {METADATA_MAX_DEPTH}"):
+            await repo.chunks.add_many([chunk(chunk_index=0), bad])
+    await _assert_nothing_written_and_still_usable(repo, 0)
+    [stored] = await repo.chunks.add_many([chunk(metadata=nested(METADATA_MAX_DEPTH, container))])
+    assert (await repo.chunks.get(stored.id or 0)) == stored
+
+
+async def test_metadata_that_refers_to_itself_is_refused(repo: Repositories) -> None:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with pytest.raises(InvalidChunkError, match=r"chunk #0 .*metadata nests deeper"):
+        await repo.chunks.add_many([chunk(metadata=loop)])
+
+
+@pytest.mark.parametrize(
+    ("collection_id", "message"),
+    [
+        ("", "collection id must not be empty"),
+        ("c" * 3_000, "3000 bytes in UTF-8, over the 2048-byte limit"),
+        (None, "collection id must be a str, got NoneType"),
+    ],
+)
+async def test_a_collection_id_no_adapter_can_store_is_refused_by_add(
+    repos: Repositories, collection_id: Any, message: str
+) -> None:
+    with pytest.raises(InvalidChunkError, match=message):
+        await repos.collections.add(collection_id)
+    with pytest.raises(InvalidChunkError):
+        await repos.collections.add(collection_id, "a name")
+    assert not await repos.collections.exists("")
+
+
+async def test_an_empty_collection_id_is_refused_by_add_many_and_finds_nothing_on_reads(repo: Repositories) -> None:
+    with pytest.raises(InvalidChunkError, match=r"chunk #0 .*collection_id must not be empty"):
+        await repo.chunks.add_many([chunk("")])
+    await repo.chunks.add_many([chunk()])
+    assert await repo.chunks.list_by_collection("") == []
+    assert await repo.chunks.list_by_document("", "doc") == []
+    assert await repo.chunks.count("") == 0
+    assert await repo.chunks.get(1, collection_id="") is None
+    assert await repo.chunks.delete_collection("") == 0
+    assert await repo.chunks.delete_document("", "doc") == 0
+    assert not await repo.collections.exists("")
+    assert await repo.chunks.count() == 1
+
+
+@pytest.mark.parametrize("chunk_id", [2**70, -(2**70), 2**63, "abc", "1", 1.0, True, None])
+async def test_get_of_an_id_no_row_can_have_is_none(repo: Repositories, chunk_id: Any) -> None:
+    [stored] = await repo.chunks.add_many([chunk(id=1)])
+    assert stored.id == 1
+    assert await repo.chunks.get(chunk_id) is None
+    assert await repo.chunks.get(chunk_id, collection_id=COLLECTION) is None
+    assert await repo.chunks.get(2**63 - 1) is None  # the largest bigint: a valid id, not stored

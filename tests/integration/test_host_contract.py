@@ -19,7 +19,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from semantik_chunks.adapters.postgres.engine import create_engine
-from tests.monitoring_data import PARTITION_COUNT, collection_in, days_ago, insert_chunks, now, reset_database
+from tests.monitoring_data import (
+    PARTITION_COUNT,
+    collection_in,
+    days_ago,
+    insert_chunks,
+    now,
+    reset_database,
+    wait_for_statistics,
+)
 from tests.postgres_servers import asyncpg_dsn
 
 
@@ -156,6 +164,7 @@ async def load(conn: asyncpg.Connection) -> None:
     await insert_chunks(conn, "empty-collection", 0, now())
     await conn.execute("SELECT refresh_collection_chunking_stats()")
     await conn.execute("SELECT pg_stat_force_next_flush()")
+    await wait_for_statistics(conn)
 
 
 @pytest.fixture(params=["empty", "loaded"])

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from semantik_chunks.adapters.postgres import migrate
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.services.partition_manager import PartitionManager
-from tests.monitoring_data import collection_in, days_ago, insert_chunks, reset_database
+from tests.monitoring_data import collection_in, days_ago, insert_chunks, reset_database, wait_for_statistics
 from tests.postgres_servers import asyncpg_dsn
 
 HOST_INDEXES = {
@@ -95,6 +95,7 @@ async def test_partition_health_serves_the_vacuum_columns(pg_url: str) -> None:
         await conn.execute("SELECT pg_stat_force_next_flush()")
         await conn.execute("VACUUM chunks_part_05")
         await conn.execute("SELECT pg_stat_force_next_flush()")
+        await wait_for_statistics(conn)  # a condition, not a guess; autovacuum is off (reset_database)
         # The operator script: SELECT *, by key.
         rows = {r["partition_id"]: r for r in await conn.fetch("SELECT * FROM partition_health")}
     finally:

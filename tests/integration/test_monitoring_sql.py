@@ -22,7 +22,15 @@ from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 from semantik_chunks.domain import skew
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS
-from tests.monitoring_data import PARTITION_COUNT, collection_in, days_ago, insert_chunks, now, reset_database
+from tests.monitoring_data import (
+    PARTITION_COUNT,
+    collection_in,
+    days_ago,
+    insert_chunks,
+    now,
+    reset_database,
+    wait_for_statistics,
+)
 from tests.postgres_servers import asyncpg_dsn
 
 N = PARTITION_COUNT
@@ -65,6 +73,7 @@ async def load_counts(conn: asyncpg.Connection, counts: Sequence[int]) -> None:
         if count:
             await insert_chunks(conn, collection_in(partition, "sql"), count, days_ago(2))
     await conn.execute("SELECT pg_stat_force_next_flush()")
+    await wait_for_statistics(conn)
 
 
 async def rows(conn: asyncpg.Connection, sql: str) -> list[dict[str, Any]]:
@@ -171,6 +180,7 @@ async def test_size_and_chunk_distribution_count_what_is_there(conn: asyncpg.Con
     await insert_chunks(conn, collection_in(3, "b"), 8, days_ago(1), documents=8)
     await insert_chunks(conn, collection_in(5, "a"), 20, days_ago(1), documents=1)
     await conn.execute("SELECT pg_stat_force_next_flush()")
+    await wait_for_statistics(conn)
     chunks = {r["partition_num"]: r for r in await rows(conn, "SELECT * FROM partition_chunk_distribution")}
     assert len(chunks) == N
     assert (chunks[3]["chunk_count"], chunks[3]["document_count"], chunks[3]["collection_count"]) == (20, 8, 2)
@@ -194,6 +204,7 @@ async def test_statistics_mode_follows_writes_and_exact_mode_counts(
 ) -> None:
     await insert_chunks(conn, collection_in(4, "lag"), 30, days_ago(1))
     await conn.execute("SELECT pg_stat_force_next_flush()")
+    await wait_for_statistics(conn)
     assert (await statistics.partition_snapshots())[4].row_count == 30
     # Statistics forgotten (a crash or a reset) on a partition never analyzed: only exact mode knows.
     await conn.execute("SELECT pg_stat_reset_single_table_counters('chunks_part_04'::regclass)")
@@ -212,6 +223,7 @@ async def test_deleted_rows_leave_the_count_and_show_as_dead(
     await insert_chunks(conn, collection, 40, days_ago(1))
     await conn.execute("DELETE FROM chunks WHERE partition_key = 6 AND chunk_index < 15")
     await conn.execute("SELECT pg_stat_force_next_flush()")
+    await wait_for_statistics(conn)
     snapshot = (await statistics.partition_snapshots())[6]
     assert (snapshot.row_count, snapshot.dead_rows) == (25, 15)
     (row,) = await rows(conn, "SELECT row_count, dead_rows FROM partition_health WHERE partition_id = 6")

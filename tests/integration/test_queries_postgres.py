@@ -197,7 +197,7 @@ def fake_source(statements_pg_url: str) -> Iterator[str]:
 
 
 async def test_damaged_texts_are_not_analysed_with_the_reason_never_a_crash(
-    engine: AsyncEngine, fake_source: str
+    engine: AsyncEngine, fake_source: str, statements_pg_url: str
 ) -> None:
     report = await report_of(engine, source=fake_source)
     reasons = {s.query: s.reason for s in report.not_analysed}
@@ -214,7 +214,7 @@ async def test_damaged_texts_are_not_analysed_with_the_reason_never_a_crash(
     # The one sound text among them is still analysed.
     [sound] = report.unpruned
     assert (sound.query, sound.partitions_read) == ("SELECT id FROM chunks WHERE collection_id = $1 AND id = $2", N)
-    conn = await asyncpg.connect(asyncpg_dsn(str(engine.url.render_as_string(hide_password=False))))
+    conn = await asyncpg.connect(asyncpg_dsn(statements_pg_url))
     try:
         assert await conn.fetchval("SELECT to_regclass('collections') IS NOT NULL")
     finally:

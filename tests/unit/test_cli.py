@@ -265,7 +265,9 @@ def test_usage_errors_are_one_line_with_exit_code_2(args: list[str], expected: s
     ("db_url", "expected"),
     [
         ("mysql://user:pw@host/db", "--db-url 'mysql://user:***@host/db' is not a PostgreSQL URL"),
-        ("postgresql://user:pw@host:port/db", "is not a valid URL"),
+        ("postgresql://user:pw@host:port/db", "port 'port' is not a number"),
+        ("postgresql://user:pw@host/db?sslmode=sometimes", "sslmode='sometimes' must be one of disable, allow"),
+        ("postgresql://user:pw@host/db?keepalives=1", "parameter 'keepalives' is not supported"),
         ("not a url", "is not a PostgreSQL URL"),
     ],
 )

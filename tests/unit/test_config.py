@@ -97,3 +97,28 @@ def test_from_env_defaults_to_the_process_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("CHUNK_PARTITION_COUNT", "abc")
     with pytest.raises(ConfigurationError, match="got 'abc'"):
         Settings.from_env()
+
+
+def test_timeouts_default_to_the_documented_bounds() -> None:
+    settings = Settings.from_env({})
+    assert (settings.lock_timeout_ms, settings.statement_timeout_ms) == (5_000, 30_000)
+
+
+def test_timeouts_come_from_the_environment() -> None:
+    env = {"SEMANTIK_LOCK_TIMEOUT_MS": "250", "SEMANTIK_STATEMENT_TIMEOUT_MS": "0"}
+    settings = Settings.from_env(env)
+    assert (settings.lock_timeout_ms, settings.statement_timeout_ms) == (250, 0)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SEMANTIK_LOCK_TIMEOUT_MS": "5s"}, "SEMANTIK_LOCK_TIMEOUT_MS must be a whole number of milliseconds"),
+        ({"SEMANTIK_LOCK_TIMEOUT_MS": "-1"}, "SEMANTIK_LOCK_TIMEOUT_MS must be between 0 (none) and 2147483647"),
+        ({"SEMANTIK_STATEMENT_TIMEOUT_MS": "2147483648"}, "SEMANTIK_STATEMENT_TIMEOUT_MS must be between 0"),
+    ],
+)
+def test_bad_timeouts_are_refused_naming_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env(env)
+    assert message in str(caught.value)

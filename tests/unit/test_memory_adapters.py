@@ -242,7 +242,7 @@ async def test_collection_repository() -> None:
     assert db.collections == {"x": "first name"}
     with pytest.raises(InvalidChunkError, match="NUL"):
         await collections.add("bad\x00")
-    with pytest.raises(InvalidChunkError, match="expected str"):
+    with pytest.raises(InvalidChunkError, match="must be a str, got int"):
         await collections.add(42)  # type: ignore[arg-type]
     await InMemoryChunkRepository(db).add_many([chunk("x")])
 

@@ -151,3 +151,13 @@ async def test_the_endpoint_is_in_the_openapi_schema(api: tuple[httpx.AsyncClien
     client, _ = api
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "503" in paths[URL]["get"]["responses"]
+
+
+def test_the_postgres_statement_adapter_waits_at_most_the_librarys_lock_timeout() -> None:
+    from semantik_chunks.config import Settings
+    from semantik_chunks.container import bootstrap
+
+    container = bootstrap(Settings(database_url="postgresql://app@db.invalid/semantik", lock_timeout_ms=250))
+    assert container.statement_statistics().lock_timeout_seconds == 0.25
+    default = bootstrap(Settings(database_url="postgresql://app@db.invalid/semantik"))
+    assert default.statement_statistics().lock_timeout_seconds == 5.0

@@ -21,6 +21,12 @@ IDS_EXHAUSTED = (
     f"no chunk id left: ids reached the bigint maximum {ID_MAX} (an explicit id took it); "
     "give the remaining chunks explicit ids"
 )
+# collection_id and document_id are btree-indexed; PostgreSQL refuses an index entry over about 2,704
+# bytes (a third of a page). Ids are refused above this many UTF-8 bytes, with room to spare.
+ID_MAX_BYTES = 2048
+_ID_FAST_CHARS = ID_MAX_BYTES // 4  # at most 4 UTF-8 bytes a character: shorter ids are always within
+# Metadata nested deeper than this is refused (json and jsonb recurse per level; 3,000 levels overflow).
+METADATA_MAX_DEPTH = 64
 # In JSON text, u0000 after an odd run of backslashes is an escaped NUL; after an even run, plain text.
 _JSON_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -29,7 +35,19 @@ def _where(position: int, chunk: Chunk) -> str:
     return f"chunk #{position} (collection_id={chunk.collection_id!r}, chunk_index={chunk.chunk_index!r})"
 
 
-def _check_text(position: int, chunk: Chunk, field: str, value: object, *, required: bool) -> None:
+def _id_too_long(value: str) -> str | None:
+    """Why ``value`` is too long for an indexed id, or None."""
+    if len(value) <= _ID_FAST_CHARS:
+        return None
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size <= ID_MAX_BYTES:
+        return None
+    return f"is {size} bytes in UTF-8, over the {ID_MAX_BYTES}-byte limit for ids (PostgreSQL indexes it)"
+
+
+def _check_text(
+    position: int, chunk: Chunk, field: str, value: object, *, required: bool, indexed: bool = False
+) -> None:
     if value is None:
         if required:
             raise InvalidChunkError(f"{_where(position, chunk)}: {field} is required")
@@ -40,6 +58,47 @@ def _check_text(position: int, chunk: Chunk, field: str, value: object, *, requi
         postgres_text(value)
     except (TypeError, ValueError) as exc:
         raise InvalidChunkError(f"{_where(position, chunk)}: {field}: {exc}") from None
+    if indexed and (too_long := _id_too_long(value)):
+        raise InvalidChunkError(f"{_where(position, chunk)}: {field} {too_long}")
+
+
+def _nested_too_deep(value: object, limit: int = METADATA_MAX_DEPTH) -> bool:
+    """Whether JSON containers nest more than ``limit`` deep in ``value`` (iterative: no recursion limit)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[object]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        for child in children:
+            if isinstance(child, dict | list | tuple):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def check_collection_id(collection_id: object, what: str = "collection id") -> None:
+    """Refuse a collection id no adapter could store: not text, empty, NUL, lone surrogate, over ``ID_MAX_BYTES``."""
+    if not isinstance(collection_id, str):
+        raise InvalidChunkError(f"{what} must be a str, got {type(collection_id).__name__}")
+    if collection_id == "":
+        raise InvalidChunkError(f"{what} must not be empty")
+    try:
+        postgres_text(collection_id)
+    except (TypeError, ValueError) as exc:
+        raise InvalidChunkError(f"{what} {collection_id!r}: {exc}") from None
+    if too_long := _id_too_long(collection_id):
+        raise InvalidChunkError(f"{what} {collection_id[:40]!r}... {too_long}")
+
+
+def storable_chunk_id(chunk_id: object) -> bool:
+    """Whether ``chunk_id`` could be a stored id (an int in bigint's range); ``get`` of anything else is None."""
+    return type(chunk_id) is int and -(2**63) <= chunk_id <= _INT8_MAX
 
 
 def _check_int(position: int, chunk: Chunk, field: str, value: object, *, low: int, high: int) -> None:
@@ -56,11 +115,11 @@ def prepare_chunk(chunk: Chunk, position: int, partition_count: int, now: dateti
 
     Raises ``InvalidChunkError`` naming the chunk's position and the field at fault.
     """
-    _check_text(position, chunk, "collection_id", chunk.collection_id, required=True)
+    _check_text(position, chunk, "collection_id", chunk.collection_id, required=True, indexed=True)
     if chunk.collection_id == "":
         raise InvalidChunkError(f"{_where(position, chunk)}: collection_id must not be empty")
     _check_text(position, chunk, "content", chunk.content, required=True)
-    _check_text(position, chunk, "document_id", chunk.document_id, required=False)
+    _check_text(position, chunk, "document_id", chunk.document_id, required=False, indexed=True)
     _check_text(position, chunk, "embedding_vector_id", chunk.embedding_vector_id, required=False)
     if chunk.chunk_index is None:
         raise InvalidChunkError(f"{_where(position, chunk)}: chunk_index is required")
@@ -72,7 +131,15 @@ def prepare_chunk(chunk: Chunk, position: int, partition_count: int, now: dateti
         if stamp is not None and (not isinstance(stamp, datetime) or stamp.tzinfo is None):
             raise InvalidChunkError(f"{_where(position, chunk)}: {field} must be a timezone-aware datetime")
     try:
-        encoded = json.dumps(dict(chunk.metadata), allow_nan=False, ensure_ascii=False)
+        metadata = dict(chunk.metadata)
+    except (TypeError, ValueError) as exc:
+        raise InvalidChunkError(f"{_where(position, chunk)}: metadata is not a mapping: {exc}") from None
+    if _nested_too_deep(metadata):
+        raise InvalidChunkError(
+            f"{_where(position, chunk)}: metadata nests deeper than {METADATA_MAX_DEPTH} levels (or refers to itself)"
+        )
+    try:
+        encoded = json.dumps(metadata, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise InvalidChunkError(f"{_where(position, chunk)}: metadata is not JSON: {exc}") from None
     if _JSON_NUL_ESCAPE.search(encoded):
@@ -159,7 +226,7 @@ def _prepare_usual(chunk: Chunk, partition_keys: dict[str, int], partition_count
         return None
     partition_key = partition_keys.get(collection_id)
     if partition_key is None:
-        if not collection_id or not _storable(collection_id):
+        if not collection_id or len(collection_id) > _ID_FAST_CHARS or not _storable(collection_id):
             return None
         partition_key = partition_keys[collection_id] = partition_for(collection_id, partition_count)
     if chunk.partition_key is not None and chunk.partition_key != partition_key:
@@ -167,7 +234,9 @@ def _prepare_usual(chunk: Chunk, partition_keys: dict[str, int], partition_count
     content, document_id, vector_id = chunk.content, chunk.document_id, chunk.embedding_vector_id
     if type(content) is not str or not _storable(content):
         return None
-    if document_id is not None and (type(document_id) is not str or not _storable(document_id)):
+    if document_id is not None and (
+        type(document_id) is not str or len(document_id) > _ID_FAST_CHARS or not _storable(document_id)
+    ):
         return None
     if vector_id is not None and (type(vector_id) is not str or not _storable(vector_id)):
         return None

@@ -27,3 +27,7 @@ class DatabaseUnavailableError(ChunksError):
 
 class SchemaMissingError(DatabaseUnavailableError):
     """The database is reachable but the library's schema is not installed there."""
+
+
+class DatabaseTimeoutError(DatabaseUnavailableError):
+    """A statement gave up: lock_timeout or statement_timeout fired (a lock held elsewhere, a slow read)."""

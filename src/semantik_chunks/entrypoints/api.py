@@ -34,7 +34,13 @@ from fastapi.security import APIKeyHeader
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from semantik_chunks.container import Container
-from semantik_chunks.domain.errors import DatabaseUnavailableError
+from semantik_chunks.domain.errors import (
+    ChunksError,
+    ConfigurationError,
+    DatabaseTimeoutError,
+    DatabaseUnavailableError,
+    SchemaMissingError,
+)
 from semantik_chunks.domain.model import (
     AlertLevel,
     MonitoringResult,
@@ -231,13 +237,33 @@ def _access_guard(
     return admin_or_internal_key
 
 
+# What a client reads when the database cannot answer: fixed sentences, never the driver's text
+# (which may name hosts, roles or SQL); the full cause goes to the log. Most specific first.
+UNAVAILABLE_DETAILS: tuple[tuple[type[ChunksError], str], ...] = (
+    (SchemaMissingError, "partition statistics unavailable: the semantik-chunks schema is not installed"),
+    (DatabaseTimeoutError, "partition statistics unavailable: the database did not answer in time"),
+    (DatabaseUnavailableError, "partition statistics unavailable: the database cannot be read"),
+    (ConfigurationError, "partition statistics unavailable: the service's database configuration is wrong"),
+    (ChunksError, "partition statistics unavailable"),
+)
+HEALTH_CHECK_FAILED = (
+    "the partition health check could not read the database: it is unreachable, did not answer in time, "
+    "or lacks the semantik-chunks schema (run `semantik-chunks migrate`); the cause is in the server log"
+)
+
+
+def unavailable_detail(exc: ChunksError) -> str:
+    return next(detail for kind, detail in UNAVAILABLE_DETAILS if isinstance(exc, kind))
+
+
 @contextmanager
 def _unavailable_as_503() -> Iterator[None]:
+    """Every domain error (unreachable, timed out, misconfigured, schema missing) as a 503 with a stable body."""
     try:
         yield
-    except DatabaseUnavailableError as exc:
+    except ChunksError as exc:
         logger.warning("partition statistics unavailable: %s", exc)
-        raise HTTPException(503, detail=f"partition statistics unavailable: {exc}") from None
+        raise HTTPException(503, detail=unavailable_detail(exc)) from None
 
 
 # -- mapping ------------------------------------------------------------------------------------
@@ -252,13 +278,14 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
                 "overall": result.overall,
             }
         )
+    # The failure's text (the driver's words) was logged by the service; the client gets a fixed sentence.
     return PartitionHealthCheckFailed.model_validate(
         {
             "status": result.status.value,
             "timestamp": result.timestamp,
             "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
             "metrics": {},
-            "error": result.error,
+            "error": HEALTH_CHECK_FAILED,
         }
     )
 

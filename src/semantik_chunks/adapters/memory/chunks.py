@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator, Sequence
 import attrs
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
-from semantik_chunks.domain.chunks import DEFAULT_BATCH_SIZE, check_batch_size, prepare_batch, reading_order
+from semantik_chunks.domain.chunks import (
+    DEFAULT_BATCH_SIZE,
+    check_batch_size,
+    check_collection_id,
+    prepare_batch,
+    reading_order,
+    storable_chunk_id,
+)
 from semantik_chunks.domain.errors import DuplicateChunkError, InvalidChunkError
 from semantik_chunks.domain.hashing import partition_for, postgres_text
 from semantik_chunks.domain.model import Chunk
@@ -50,6 +57,8 @@ class InMemoryChunkRepository:
         return stored
 
     async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
+        if not storable_chunk_id(chunk_id):
+            return None  # True == 1 in Python, but no stored id is a bool
         if collection_id is not None:
             return self._partition(collection_id).get((chunk_id, collection_id))
         matches = [c for c in self._db.all_chunks() if c.id == chunk_id]
@@ -130,12 +139,12 @@ class InMemoryCollectionRepository:
         self._db = database
 
     async def add(self, collection_id: str, name: str | None = None) -> None:
-        checked = [("collection id", collection_id)] + ([("collection name", name)] if name is not None else [])
-        for what, value in checked:
+        check_collection_id(collection_id)
+        if name is not None:
             try:
-                postgres_text(value)
+                postgres_text(name)
             except (TypeError, ValueError) as exc:
-                raise InvalidChunkError(f"{what} {value!r}: {exc}") from None
+                raise InvalidChunkError(f"collection name {name!r}: {exc}") from None
         self._db.collections.setdefault(collection_id, name)
 
     async def exists(self, collection_id: str) -> bool:

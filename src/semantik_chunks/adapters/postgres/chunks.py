@@ -37,8 +37,10 @@ from semantik_chunks.domain.chunks import (
     ID_MAX,
     IDS_EXHAUSTED,
     check_batch_size,
+    check_collection_id,
     check_unique_ids,
     prepare_chunks,
+    storable_chunk_id,
 )
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import (
@@ -410,6 +412,8 @@ class PostgresChunkRepository:
             return (await conn.execute(statement, parameters)).rowcount
 
     async def get(self, chunk_id: int, *, collection_id: str | None = None) -> Chunk | None:
+        if not storable_chunk_id(chunk_id):
+            return None  # not an int in bigint's range: no row can have it (as in memory)
         if collection_id is None:
             found = await self._rows(GET_ANYWHERE, {"id": chunk_id})
         else:
@@ -480,7 +484,7 @@ class PostgresCollectionRepository:
         self._db = _Connections(bind)
 
     async def add(self, collection_id: str, name: str | None = None) -> None:
-        _check_storable("collection id", collection_id)
+        check_collection_id(collection_id)
         if name is not None:
             _check_storable("collection name", name)
         async with database_errors(), self._db.writing() as conn:

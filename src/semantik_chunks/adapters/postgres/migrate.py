@@ -20,13 +20,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks.adapters.postgres.engine import async_url
+from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.schema import VERSION_TABLE
+from semantik_chunks.adapters.postgres.urls import check_url
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
 from semantik_chunks.domain.schema import BASE, HEAD, SchemaRevision
@@ -43,7 +44,9 @@ def alembic_config(url: str, partition_count: int = 100) -> Config:
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("version_locations", str(migrations_dir() / "versions"))
     config.set_main_option("path_separator", "os")
-    config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    check_url(url)  # a bad parameter is refused here, in one line, not inside Alembic's run
+    # The libpq URL as given: env.py makes its engine with ``engine.create_engine``, which translates it.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["partition_count"] = validate_partition_count(partition_count)
     return config
 
@@ -64,7 +67,7 @@ def downgrade(url: str, revision: str) -> None:
 
 
 async def _on_new_connection(url: str, work: Callable[[Connection], None]) -> None:
-    engine = create_async_engine(async_url(url))
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(work)
@@ -188,7 +191,7 @@ def _applied(connection: Connection) -> tuple[str, ...]:
 
 async def current_async(url: str) -> tuple[str, ...]:
     """The library's revisions applied to the database at ``url`` (empty when none)."""
-    engine = create_async_engine(async_url(url))
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(_applied)

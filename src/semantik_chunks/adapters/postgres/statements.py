@@ -47,8 +47,10 @@ from semantik_chunks.domain.pruning import (
     repair_normalised,
     unplannable_reason,
 )
+from semantik_chunks.domain.timeouts import DEFAULT_LOCK_TIMEOUT_MS
 
-LOCK_TIMEOUT_SECONDS = 1.0
+# The library's default lock timeout (domain/timeouts.py); the container passes SEMANTIK_LOCK_TIMEOUT_MS.
+LOCK_TIMEOUT_SECONDS = DEFAULT_LOCK_TIMEOUT_MS / 1000
 # Statements planned per transaction (the locks planning takes are held until it ends), and how many
 # such transactions run at once (each on a connection of its own).
 BATCH_SIZE = 500
@@ -266,6 +268,11 @@ class PostgresStatementStatistics:
     @property
     def partition_count(self) -> int:
         return self._partition_count
+
+    @property
+    def lock_timeout_seconds(self) -> float:
+        """The longest planning waits for any one lock (0: no bound)."""
+        return self._lock_timeout
 
     async def chunk_statements(self) -> list[StatementPlan]:
         async with database_errors(), self._engine.connect() as conn:

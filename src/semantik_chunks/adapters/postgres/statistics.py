@@ -5,6 +5,10 @@
 by a crash until the next ANALYZE), sizes from ``pg_total_relation_size``; its cost does
 not grow with the table. ``exact=True`` counts rows with ``count(*) ... GROUP BY``, which
 reads every row (or every row of one partition when asked about one).
+
+Every read runs with ``lock_timeout`` and ``statement_timeout`` (``SessionTimeouts``, from the
+settings ``SEMANTIK_LOCK_TIMEOUT_MS`` / ``SEMANTIK_STATEMENT_TIMEOUT_MS``), so that behind a held lock
+a health check fails with ``DatabaseTimeoutError`` instead of waiting for the lock.
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from semantik_chunks.adapters.postgres import maintenance
+from semantik_chunks.adapters.postgres.engine import apply_timeouts
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
 from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
+from semantik_chunks.domain.timeouts import SessionTimeouts
 
 # Rows written to a partition since its statistics began (the counters of pg_stat_user_tables).
 _WRITES = """coalesce(
@@ -76,28 +83,44 @@ FROM {STATS_MATVIEW} ORDER BY id COLLATE "C"
 class PostgresPartitionStatistics:
     """The ``PartitionStatistics`` port over the monitoring views (migration sc0003)."""
 
-    def __init__(self, engine: AsyncEngine, partition_count: int) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        partition_count: int,
+        *,
+        timeouts: SessionTimeouts = SessionTimeouts(),  # noqa: B008 -- frozen, shared safely
+    ) -> None:
         self._engine = engine
         self._partition_count = validate_partition_count(partition_count)
+        self._timeouts = timeouts
 
     @property
     def partition_count(self) -> int:
         return self._partition_count
 
-    async def _fetch(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
-        # Reads only: in autocommit, each costs one round trip instead of three (BEGIN, query, ROLLBACK).
+    async def _fetch(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, unpopulated_is_empty: bool = False
+    ) -> Sequence[Any]:
+        """Rows of one read, bounded by the adapter's ``SessionTimeouts`` (set for this read only).
+
+        ``unpopulated_is_empty``: a never-filled ``collection_chunking_stats`` gives no rows."""
         async with database_errors(), self._engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return (await conn.execute(text(sql), dict(params or {}))).all()
+            try:
+                if not self._timeouts.any:
+                    # In autocommit, a read costs one round trip instead of three (BEGIN, query, ROLLBACK).
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return (await conn.execute(text(sql), dict(params or {}))).all()
+                async with conn.begin():
+                    await apply_timeouts(conn, self._timeouts)
+                    return (await conn.execute(text(sql), dict(params or {}))).all()
+            except DBAPIError as exc:
+                if unpopulated_is_empty and getattr(exc.orig, "sqlstate", None) == _NOT_POPULATED:
+                    return []
+                raise
 
     async def _fetch_collection_stats(self, sql: str, params: Mapping[str, Any] | None = None) -> Sequence[Any]:
         """Rows of ``collection_chunking_stats``; none while it has never been filled."""
-        try:
-            return await self._fetch(sql, params)
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) == _NOT_POPULATED:
-                return []
-            raise
+        return await self._fetch(sql, params, unpopulated_is_empty=True)
 
     async def partition_snapshots(self, *, exact: bool = False) -> list[PartitionSnapshot]:
         rows = await self._fetch(_EXACT_SNAPSHOTS if exact else _SNAPSHOTS)
@@ -166,5 +189,7 @@ class PostgresPartitionStatistics:
             await conn.run_sync(maintenance.analyze_partitions, partitions, self._partition_count)
 
     async def refresh_collection_stats(self) -> None:
+        # Behind a lock it gives up like the reads; once running it may take as long as the table needs.
         async with database_errors(), self._engine.begin() as conn:
+            await apply_timeouts(conn, attrs.evolve(self._timeouts, statement_timeout_ms=0))
             await conn.execute(text("SELECT refresh_collection_chunking_stats()"))

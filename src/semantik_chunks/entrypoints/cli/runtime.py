@@ -23,11 +23,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from semantik_chunks.config import MEMORY_URL, Settings
-from semantik_chunks.container import Container, bootstrap, dispose
+from semantik_chunks.config import LOCK_TIMEOUT_ENV, MEMORY_URL, STATEMENT_TIMEOUT_ENV, Settings
+from semantik_chunks.container import Container, bootstrap, check_database_url, dispose
 from semantik_chunks.domain.errors import (
     ChunksError,
     ConfigurationError,
+    DatabaseTimeoutError,
     DatabaseUnavailableError,
     SchemaMissingError,
 )
@@ -104,11 +105,14 @@ def _check_url(url: str, source: str) -> None:
     expected = "expected postgresql://user:password@host:5432/dbname or memory://"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 -- parsing the port is the check
     except ValueError as exc:
         raise CommandError(f"{source} {redact(url)!r} is not a valid URL ({exc}); {expected}") from None
     if parts.scheme not in POSTGRES_SCHEMES:
         raise CommandError(f"{source} {redact(url)!r} is not a PostgreSQL URL; {expected}")
+    try:
+        check_database_url(url)  # every libpq parameter translated, or refused by name
+    except ConfigurationError as exc:
+        raise CommandError(f"{source} {redact(url)!r}: {exc}; {expected}") from None
 
 
 def load_settings() -> Settings:
@@ -149,6 +153,11 @@ def operator_errors(target: DatabaseTarget | None = None) -> Iterator[None]:
         raise CommandError(
             f"{where} has no semantik-chunks schema; run `semantik-chunks migrate` "
             f"(with the same {source}) to install it"
+        ) from None
+    except DatabaseTimeoutError as exc:
+        raise CommandError(
+            f"{where}: {exc}; another session may hold a lock on chunks (see pg_locks), "
+            f"or raise {LOCK_TIMEOUT_ENV} / {STATEMENT_TIMEOUT_ENV}"
         ) from None
     except DatabaseUnavailableError as exc:
         raise CommandError(
