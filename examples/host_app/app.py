@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
@@ -22,10 +21,9 @@ from .settings import host_settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The host's app over ``settings`` (default: the environment, else the embedded PostgreSQL)."""
     settings = settings or host_settings()
+    # GET /health runs the interactive health check, which delivers no alerts: alerting is the
+    # worker's job (the monitor task, worker.py), so the web process needs no sinks.
     container = bootstrap(settings)
-    # GET /health runs the health check, which hands its alerts to the container's alert sinks
-    # (an in-memory collector by default): a web process wants none; alerting is the worker's job.
-    container.alert_sinks.override(providers.List())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

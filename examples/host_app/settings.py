@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 
+import attrs
+
 from semantik_chunks.config import Settings
 
 
 def host_settings() -> Settings:
     """The library's settings from the environment (``SEMANTIK_INTERNAL_API_KEY``,
-    ``SEMANTIK_ALERT_WEBHOOK_URL``, ``CHUNK_PARTITION_COUNT``), pointed at a real PostgreSQL.
+    ``SEMANTIK_ALERT_WEBHOOK_URL``, ``SEMANTIK_ALERT_MIN_LEVEL``, ``CHUNK_PARTITION_COUNT``),
+    pointed at a real PostgreSQL.
 
     Without ``DATABASE_URL`` this starts (or reuses) the embedded server in
     ``~/.local/share/semantik-chunks``, the same one ``semantik-chunks demo`` fills."""
@@ -18,12 +21,7 @@ def host_settings() -> Settings:
         return settings
     from semantik_chunks.adapters.postgres.embedded import embedded_url
 
-    return Settings(
-        partition_count=settings.partition_count,
-        database_url=embedded_url(),
-        internal_api_key=settings.internal_api_key,
-        alert_webhook_url=settings.alert_webhook_url,
-    )
+    return attrs.evolve(settings, database_url=embedded_url())
 
 
 def demo_tokens() -> dict[str, dict[str, object]]:

@@ -11,6 +11,7 @@ from semantik_chunks.domain.errors import ConfigurationError
 
 # parse_partition_count is the domain's (the migrations read CHUNK_PARTITION_COUNT too); re-exported here.
 from semantik_chunks.domain.hashing import DEFAULT_PARTITION_COUNT, MAX_PARTITIONS, parse_partition_count
+from semantik_chunks.domain.model import AlertLevel
 from semantik_chunks.domain.pruning import DEFAULT_ALERT_SHARE
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from semantik_chunks.domain.timeouts import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, MAX_TIMEOUT_MS
@@ -86,6 +87,17 @@ def parse_top_k(raw: str | int | None) -> int:
     return value
 
 
+def parse_alert_level(raw: str | AlertLevel | None) -> AlertLevel:
+    """``SEMANTIK_ALERT_MIN_LEVEL``: INFO, WARNING (the default) or CRITICAL, in any case."""
+    if raw is None or raw == "":
+        return AlertLevel.WARNING
+    try:
+        return AlertLevel(raw.strip().upper())
+    except ValueError:
+        allowed = ", ".join(level.value for level in AlertLevel)
+        raise ConfigurationError(f"SEMANTIK_ALERT_MIN_LEVEL must be one of {allowed}, got {raw!r}") from None
+
+
 def parse_timeout_ms(raw: str | int | None, name: str, default: int) -> int:
     """A timeout in milliseconds, 0 (none) to 2,147,483,647; ``default`` when unset."""
     if raw is None or raw == "":
@@ -125,6 +137,8 @@ class Settings:
     pruning_alert_share: float = attrs.field(default=DEFAULT_ALERT_SHARE, converter=parse_share)
     metrics_partitions: str = attrs.field(default="top", converter=parse_metrics_partitions)
     metrics_top_k: int = attrs.field(default=DEFAULT_METRICS_TOP_K, converter=parse_top_k)
+    # The least severe alert the webhook posts (the log gets every alert).
+    alert_min_level: AlertLevel = attrs.field(default=AlertLevel.WARNING, converter=parse_alert_level)
     history_retention_days: int = attrs.field(default=DEFAULT_HISTORY_RETENTION_DAYS, converter=parse_retention_days)
     # The monitoring reads' bounds in milliseconds (0: none); see domain/timeouts.py.
     lock_timeout_ms: int = attrs.field(default=DEFAULT_LOCK_TIMEOUT_MS, converter=_lock_timeout)
@@ -149,6 +163,7 @@ class Settings:
             pruning_alert_share=parse_share(env.get("SEMANTIK_PRUNING_ALERT_SHARE")),
             metrics_partitions=parse_metrics_partitions(env.get("SEMANTIK_METRICS_PARTITIONS")),
             metrics_top_k=parse_top_k(env.get("SEMANTIK_METRICS_TOP_K")),
+            alert_min_level=parse_alert_level(env.get("SEMANTIK_ALERT_MIN_LEVEL")),
             history_retention_days=parse_retention_days(env.get("CHUNK_HISTORY_RETENTION_DAYS")),
             lock_timeout_ms=_lock_timeout(env.get(LOCK_TIMEOUT_ENV)),
             statement_timeout_ms=_statement_timeout(env.get(STATEMENT_TIMEOUT_ENV)),

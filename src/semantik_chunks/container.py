@@ -118,13 +118,13 @@ def check_database_url(url: str) -> None:
     check_url(url)
 
 
-def _monitor_alert_sinks(settings: Settings) -> list[Any]:
+def _alert_sinks(settings: Settings) -> list[Any]:
     # Imported when used: the webhook sink needs httpx (the ``tasks`` extra).
     from semantik_chunks.adapters.alerting import LoggingAlertSink, WebhookAlertSink
 
     sinks: list[Any] = [LoggingAlertSink()]
     if settings.alert_webhook_url:
-        sinks.append(WebhookAlertSink(settings.alert_webhook_url))
+        sinks.append(WebhookAlertSink(settings.alert_webhook_url, min_level=settings.alert_min_level))
     return sinks
 
 
@@ -194,17 +194,15 @@ class Container(containers.DeclarativeContainer):
     # The server used when no database is named (the CLI's default); independent of the backend.
     embedded_server = providers.Singleton(_embedded_server)
 
-    # Interactive checks (API, CLI) notify nobody; the scheduled monitor uses monitor_alert_sinks.
-    alert_sinks = providers.List()
-    # Where the scheduled health check (entrypoints/tasks.py) sends its alerts: the log, and the
-    # webhook when SEMANTIK_ALERT_WEBHOOK_URL is set.
-    monitor_alert_sinks = providers.Callable(_monitor_alert_sinks, settings)
+    # Where the scheduled health check (the monitor task: monitoring_service.check_and_alert) delivers
+    # its alerts: the log, and the webhook when SEMANTIK_ALERT_WEBHOOK_URL is set. Built only when
+    # asked for; interactive checks (API, CLI) deliver nothing.
+    alert_sinks = providers.Callable(_alert_sinks, settings)
 
     monitoring_service = providers.Singleton(
         PartitionMonitoringService,
         statistics_port=partition_statistics,
         thresholds=thresholds,
-        alert_sinks=alert_sinks,
     )
     history_service = providers.Singleton(
         PartitionHistoryService,

@@ -15,6 +15,7 @@ from semantik_chunks.domain.model import (
     Chunk,
     CollectionCount,
     CollectionStats,
+    PartitionHealthStatus,
     PartitionSnapshot,
     WriteActivity,
 )
@@ -186,9 +187,13 @@ class StatementStatistics(Protocol):
 
 
 class AlertSink(Protocol):
-    """Where alerts go: a log, a webhook. A sink must not raise for a delivery failure it handled."""
+    """Where the scheduled health check's alerts go: a log, a webhook."""
 
-    async def send(self, alerts: Sequence[Alert]) -> None: ...
+    async def send(self, alerts: Sequence[Alert], *, overall: PartitionHealthStatus | None) -> None:
+        """Deliver ``alerts`` (never empty) with the check's verdict (``None``: the check could not
+        run). Raises ``AlertDeliveryError`` when they could not be delivered, after any retries of
+        the sink's own; a sink may leave out alerts below a level it was configured with."""
+        ...
 
 
 class SchemaMigrations(Protocol):

@@ -148,7 +148,7 @@ def test_tasks_run_against_postgres(huge_url: str, celery_app: Celery) -> None:
 
     def factory() -> Container:
         container = bootstrap(settings(huge_url))
-        container.monitor_alert_sinks.override(providers.Object([collected]))
+        container.alert_sinks.override(providers.Object([collected]))
         return container
 
     tasks = register_tasks(celery_app, factory)

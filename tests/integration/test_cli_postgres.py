@@ -317,3 +317,42 @@ def test_migrate_with_another_partition_count_points_to_reshape_and_changes_noth
     assert "has 16 partitions, not 50" in line
     assert "semantik-chunks reshape --partitions 50" in line
     assert document(url, "migrate", "--partitions", "16")["revisions"] == [migrate.revision_order()[-1]]  # same: fine
+
+
+# -- hostile ids from the database -----------------------------------------------------------------------------
+
+HOSTILE = "evil\x1b[2J\x1b]0;title\x07<!channel>\u202ereversed\nforged line"
+ESCAPED = "evil\\x1b[2J\\x1b]0;title\\x07<!channel>\\u202ereversed\\nforged line"
+
+
+def test_hostile_ids_stored_in_postgres_are_escaped_on_the_terminal(
+    make_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from semantik_chunks.adapters.postgres import migrate
+    from semantik_chunks.config import Settings
+    from semantik_chunks.container import bootstrap, dispose
+    from semantik_chunks.domain.model import Chunk
+
+    url = make_database()
+    migrate.upgrade(url, 100)
+
+    async def store() -> None:
+        container = bootstrap(Settings(database_url=url))
+        try:
+            await container.collection_repository().add(HOSTILE, f"name of {HOSTILE}")
+            chunks = [Chunk(collection_id=HOSTILE, chunk_index=i, content="x") for i in range(50)]
+            await container.chunk_repository().add_many(chunks)
+            await container.partition_statistics().refresh_collection_stats()
+        finally:
+            await dispose(container)
+
+    asyncio.run(store())
+    monkeypatch.setenv("COLUMNS", "300")
+    for command in ("collections", "hot", "full"):
+        result = cli(url, command)
+        assert result.exit_code in (0, 1, 2), result.output
+        for raw in ("\x1b", "\x07", "\u202e", "\nforged line"):
+            assert raw not in result.output, (command, raw)
+        assert ESCAPED in result.output, command

@@ -10,9 +10,11 @@ import jsonschema_rs
 import pytest
 
 from semantik_chunks.container import Container
+from semantik_chunks.entrypoints import report_models
 from tests.unit.test_cli_support import run_cli, share_memory_container, unbalanced_workload, warning_workload
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "cli.schema.json").read_text())
+SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "cli.schema.json"
+SCHEMA = json.loads(SCHEMA_FILE.read_text())
 VALIDATOR = jsonschema_rs.validator_for(SCHEMA)
 
 COMMANDS = ("health", "distribution", "sizes", "hot", "skew", "collections", "full", "refresh", "migrate")
@@ -36,6 +38,11 @@ def document_of(*args: str) -> dict[str, Any]:
 def test_the_schema_is_a_valid_json_schema() -> None:
     assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema_rs.meta.validate(SCHEMA)
+
+
+def test_the_committed_schema_is_the_one_the_models_generate() -> None:
+    """Regenerate with ``python -m semantik_chunks.entrypoints.report_models docs/cli.schema.json``."""
+    assert SCHEMA_FILE.read_text() == report_models.cli_json_schema_text()
 
 
 @pytest.mark.parametrize("command", COMMANDS)

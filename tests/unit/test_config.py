@@ -122,3 +122,18 @@ def test_bad_timeouts_are_refused_naming_the_variable(env: dict[str, str], messa
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_env(env)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "level"),
+    [(None, "WARNING"), ("", "WARNING"), ("INFO", "INFO"), ("critical", "CRITICAL"), (" Warning ", "WARNING")],
+)
+def test_alert_min_level_from_the_environment(raw: str | None, level: str) -> None:
+    environ = {} if raw is None else {"SEMANTIK_ALERT_MIN_LEVEL": raw}
+    assert Settings.from_env(environ).alert_min_level.value == level
+
+
+def test_an_unknown_alert_min_level_names_the_choices() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({"SEMANTIK_ALERT_MIN_LEVEL": "loud"})
+    assert str(caught.value) == "SEMANTIK_ALERT_MIN_LEVEL must be one of INFO, WARNING, CRITICAL, got 'loud'"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from semantik_chunks.adapters.alerting import WebhookAlertSink
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.config import MEMORY_URL, Settings
 from semantik_chunks.container import bootstrap, dispose
 from semantik_chunks.domain.errors import ConfigurationError
-from semantik_chunks.domain.model import Chunk
+from semantik_chunks.domain.model import AlertLevel, Chunk
 from semantik_chunks.domain.thresholds import Thresholds
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
@@ -24,7 +25,23 @@ def test_memory_backend_wires_memory_adapters() -> None:
     assert isinstance(container.partition_statistics(), InMemoryPartitionStatistics)
     assert isinstance(container.monitoring_service(), PartitionMonitoringService)
     assert isinstance(container.partition_manager(), PartitionManager)
-    assert list(container.alert_sinks()) == []  # interactive checks notify nobody
+    # The scheduled check's sinks: the log only, without a webhook URL.
+    assert [type(s).__name__ for s in container.alert_sinks()] == ["LoggingAlertSink"]
+
+
+def test_a_webhook_url_adds_the_webhook_sink_with_the_minimum_level() -> None:
+    container = bootstrap(
+        Settings(
+            database_url=MEMORY_URL,
+            alert_webhook_url="https://hooks.example.com/services/T0/B0/secret",
+            alert_min_level=AlertLevel.CRITICAL,
+        )
+    )
+    logging_sink, webhook = container.alert_sinks()
+    assert type(logging_sink).__name__ == "LoggingAlertSink"
+    assert isinstance(webhook, WebhookAlertSink)
+    assert webhook.min_level is AlertLevel.CRITICAL
+    assert webhook.target == "https://hooks.example.com"
 
 
 def test_no_database_url_is_a_configuration_error_never_a_silent_memory_store(

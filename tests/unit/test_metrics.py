@@ -6,14 +6,18 @@ import httpx
 import pytest
 from dependency_injector import providers
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import DuplicateTimeseries
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.container import Container
 from semantik_chunks.domain.model import Chunk
-from semantik_chunks.entrypoints.metrics import PartitionMetricsCollector, make_metrics_app
+from semantik_chunks.entrypoints.metrics import (
+    PartitionMetricsCollector,
+    count_alert_delivery_failures,
+    make_metrics_app,
+)
 from tests.host_data import (
     HEAVY_PARTITION,
     PARTITIONS,
@@ -311,10 +315,23 @@ async def test_statements_are_read_at_most_once_per_their_own_max_age(seeded: Co
 async def test_names_follow_prometheus_conventions(seeded: Container) -> None:
     text, _ = await scrape(seeded)
     families = list(text_string_to_metric_families(text))
-    assert all(f.type == "gauge" for f in families)
     for family in families:
         assert family.name.startswith("semantik_chunks_")
+        if family.type == "counter":  # the parser strips a counter's _total
+            assert family.name == "semantik_chunks_alert_delivery_failures"
+            continue
+        assert family.type == "gauge"
         assert not family.name.endswith("_total")  # gauges, not counters
         assert "_percent" not in family.name  # ratios are 0..1 and say so
         if "skew" in family.name or "share" in family.name:
             assert family.name.endswith("_ratio")
+
+
+async def test_alert_delivery_failures_are_counted_per_sink_and_served(seeded: Container) -> None:
+    _, before = await scrape(seeded)
+    key = ("semantik_chunks_alert_delivery_failures_total", (("sink", "ExampleSink"),))
+    count_alert_delivery_failures(["ExampleSink", "ExampleSink"])
+    _, after = await scrape(seeded)
+    assert after[key] == before.get(key, 0.0) + 2
+    # The worker exposes it from prometheus_client's default registry.
+    assert REGISTRY.get_sample_value(key[0], dict(key[1])) == after[key]

@@ -161,3 +161,12 @@ def test_the_postgres_statement_adapter_waits_at_most_the_librarys_lock_timeout(
     assert container.statement_statistics().lock_timeout_seconds == 0.25
     default = bootstrap(Settings(database_url="postgresql://app@db.invalid/semantik"))
     assert default.statement_statistics().lock_timeout_seconds == 5.0
+
+
+def test_control_characters_in_a_statement_are_written_out_not_sent_to_the_terminal(container: Container) -> None:
+    container.statement_statistics().record(
+        "SELECT * FROM chunks WHERE collection_id = '\x1b[2J\x1b]0;owned\x07'", partitions_read=100, total_time_ms=10
+    )
+    result = run_cli("queries")
+    assert "\x1b" not in result.stdout
+    assert "\\x1b[2J" in result.stdout

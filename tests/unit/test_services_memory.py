@@ -15,7 +15,7 @@ from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.domain import advice, chance
-from semantik_chunks.domain.errors import ConfigurationError, DatabaseUnavailableError
+from semantik_chunks.domain.errors import AlertDeliveryError, ConfigurationError, DatabaseUnavailableError
 from semantik_chunks.domain.model import (
     Alert,
     AlertLevel,
@@ -64,7 +64,7 @@ class BrokenSink:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def send(self, alerts: Sequence[Alert]) -> None:
+    async def send(self, alerts: Sequence[Alert], *, overall: PartitionHealthStatus | None) -> None:
         self.calls += 1
         raise RuntimeError("the webhook is down")
 
@@ -151,7 +151,8 @@ async def test_efficiency_report_of_an_empty_table() -> None:
 
 async def test_health_check_of_an_empty_table() -> None:
     sink = CollectingAlertSink()
-    service = PartitionMonitoringService(Store(10).stats, alert_sinks=[sink], clock=clock)
+    service = PartitionMonitoringService(Store(10).stats, clock=clock)
+    assert await service.check_and_alert([sink]) == await service.check_partition_health()
     result = await service.check_partition_health()
     assert result.succeeded
     assert result.timestamp == NOW
@@ -202,9 +203,15 @@ async def test_a_truly_skewed_table_is_critical_and_the_alerts_reach_every_worki
         await store.load(cid, 5)
     await store.stats.refresh_collection_stats()
     broken, collecting = BrokenSink(), CollectingAlertSink()
-    service = PartitionMonitoringService(store.stats, alert_sinks=[broken, collecting], clock=clock)
+    service = PartitionMonitoringService(store.stats, clock=clock)
 
     result = await service.check_partition_health()
+    assert collecting.sent == []  # an interactive check delivers nothing
+    with pytest.raises(
+        AlertDeliveryError, match=r"could not deliver \d+ alerts to BrokenSink \(1 of 2 sinks"
+    ) as failed:
+        await service.check_and_alert([broken, collecting])
+    assert failed.value.sinks == ("BrokenSink",)
     assert result.succeeded
     critical = [a for a in result.alerts if a.level is AlertLevel.CRITICAL]
     assert [a.partitions for a in critical] == [(0,)]
@@ -212,7 +219,8 @@ async def test_a_truly_skewed_table_is_critical_and_the_alerts_reach_every_worki
     assert result.metrics.hot_partitions == (0,)
     assert result.metrics.skew_metric("chunk_distribution").status == "CRITICAL"
     assert broken.calls == 1
-    assert collecting.sent == list(result.alerts)
+    assert collecting.sent == list(result.alerts)  # the broken sink did not silence the other
+    assert collecting.verdicts == [PartitionHealthStatus.UNBALANCED]
     # 500 writes in the last hour, all to partition 0: hot, yet too few to warn by default
     hot_alert = next(a for a in result.alerts if "hot partitions" in a.message)
     assert hot_alert.level is AlertLevel.INFO
@@ -230,14 +238,19 @@ async def test_a_truly_skewed_table_is_critical_and_the_alerts_reach_every_worki
 )
 async def test_a_failing_check_is_reported_not_raised(error: Exception, reported: str) -> None:
     sink = CollectingAlertSink()
-    service = PartitionMonitoringService(FailingStatistics(MemoryDatabase(), error), alert_sinks=[sink], clock=clock)
+    service = PartitionMonitoringService(FailingStatistics(MemoryDatabase(), error), clock=clock)
     result = await service.check_partition_health()
     assert result.status == "failed"
     assert not result.succeeded
     assert result.error == reported
     assert result.alerts == ()
     assert result.timestamp == NOW
-    assert sink.sent == []
+    # The scheduled check tells the sinks that it could not check.
+    assert await service.check_and_alert([sink]) == result
+    [alert] = sink.sent
+    assert alert.level is AlertLevel.CRITICAL
+    assert alert.message == f"partition health check failed: {reported}"
+    assert sink.verdicts == [None]
 
 
 async def test_monitoring_reads() -> None:

@@ -14,17 +14,19 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.schedules import crontab
 from dependency_injector import providers
+from prometheus_client import REGISTRY
 
 from semantik_chunks.adapters.alerting import ALERT_LOGGER, LoggingAlertSink, WebhookAlertSink
 from semantik_chunks.adapters.memory.alerts import CollectingAlertSink
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.config import Settings
 from semantik_chunks.container import Container, bootstrap
-from semantik_chunks.domain.errors import ConfigurationError
+from semantik_chunks.domain.errors import AlertDeliveryError, ConfigurationError
 from semantik_chunks.domain.model import (
     Alert,
     AlertLevel,
     CheckOutcome,
+    Chunk,
     HealthMetrics,
     MonitoringResult,
     PartitionHealthStatus,
@@ -34,6 +36,7 @@ from semantik_chunks.domain.model import (
 from semantik_chunks.entrypoints.tasks import (
     MONITOR_TASK,
     REFRESH_TASK,
+    AlertRetry,
     PartitionTasks,
     beat_schedule,
     monitoring_payload,
@@ -44,6 +47,7 @@ from tests.host_data import (
     PARTITIONS,
     SECRET_PATH,
     UnreachableStatistics,
+    collections_in,
     dead_url,
     memory_container,
     seed_skewed,
@@ -54,9 +58,25 @@ SECRET = SECRET_PATH.rsplit("/", 1)[1]
 TIMEOUT = 30
 
 
+# Retries a second apart (Celery's smallest backoff factor), so a failing run ends in seconds.
+QUICK_RETRY = AlertRetry(max_retries=2, backoff_seconds=1, backoff_max_seconds=1, jitter=False)
+FAILURES_METRIC = "semantik_chunks_alert_delivery_failures_total"
+
+
 class BrokenSink:
-    async def send(self, alerts: Sequence[Alert]) -> None:
+    async def send(self, alerts: Sequence[Alert], *, overall: PartitionHealthStatus | None) -> None:
         raise RuntimeError("this sink is broken")
+
+
+def delivery_failures(sink: str) -> float:
+    return REGISTRY.get_sample_value(FAILURES_METRIC, {"sink": sink}) or 0.0
+
+
+def quick_webhook(url: str, *, timeout_seconds: float = 2.0) -> WebhookAlertSink:
+    # INFO: the module's database is not refreshed, so its check has INFO alerts only.
+    return WebhookAlertSink(
+        url, attempts=2, backoff_seconds=0.01, timeout_seconds=timeout_seconds, min_level=AlertLevel.INFO
+    )
 
 
 @pytest.fixture
@@ -99,7 +119,7 @@ class RunningWorker:
 def running_worker() -> Iterator[RunningWorker]:
     app = host_celery_app()
     running = RunningWorker()
-    running.tasks = register_tasks(app, running.container)
+    running.tasks = register_tasks(app, running.container, alert_retry=QUICK_RETRY)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=TIMEOUT):
         yield running
 
@@ -166,7 +186,7 @@ def test_the_monitor_payload_is_plain_json() -> None:
     assert json.loads(json.dumps(payload)) == payload
     assert payload == {
         "status": "success",
-        "timestamp": "2026-01-02T03:04:05+00:00",
+        "timestamp": "2026-01-02T03:04:05Z",  # the one timestamp form, as in the API and the CLI
         "alerts": [{"level": "WARNING", "message": "m", "action": "a", "partitions": [1, 2]}],
         "metrics": {
             "total_partitions": 4,
@@ -231,7 +251,9 @@ def test_refresh_then_monitor_delivers_alerts_to_log_and_webhook(
     [request] = receiver.received
     assert request["path"] == SECRET_PATH
     text = json.loads(request["body"])["text"]
+    assert text.splitlines()[0] == "*Verdict: UNBALANCED* · semantik-chunks partition health"
     assert f"[CRITICAL] 1 partitions are unbalanced (partitions {HEAVY_PARTITION})" in text
+    assert "[INFO]" not in text  # below SEMANTIK_ALERT_MIN_LEVEL (WARNING): in the log only
     assert_secret_not_logged(caplog)
 
 
@@ -242,8 +264,8 @@ def test_monitor_retries_a_webhook_that_fails_first(
 
         def factory() -> Container:
             container = memory_container(database)
-            quick = WebhookAlertSink(receiver.url, backoff_seconds=0.01)
-            container.monitor_alert_sinks.override(providers.Object([quick]))
+            quick = WebhookAlertSink(receiver.url, backoff_seconds=0.01, min_level=AlertLevel.INFO)
+            container.alert_sinks.override(providers.Object([quick]))
             return container
 
         tasks = tasks_with(factory)
@@ -256,28 +278,110 @@ def test_monitor_retries_a_webhook_that_fails_first(
     assert_secret_not_logged(caplog)
 
 
-def test_a_dead_webhook_or_a_broken_sink_does_not_stop_the_others_or_fail_the_task(
+def test_a_dead_webhook_or_a_broken_sink_does_not_stop_the_others_but_fails_the_task(
     database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     collected = CollectingAlertSink()
     url = dead_url()
+    runs: list[Container] = []
+    before = delivery_failures("WebhookAlertSink"), delivery_failures("BrokenSink")
 
     def factory() -> Container:
         container = memory_container(database)
-        dead = WebhookAlertSink(url, attempts=2, backoff_seconds=0.01)
-        container.monitor_alert_sinks.override(providers.Object([dead, BrokenSink(), LoggingAlertSink(), collected]))
+        dead = WebhookAlertSink(url, attempts=2, backoff_seconds=0.01, min_level=AlertLevel.INFO)
+        container.alert_sinks.override(providers.Object([dead, BrokenSink(), LoggingAlertSink(), collected]))
+        runs.append(container)
         return container
 
     tasks = tasks_with(factory)
-    result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+    outcome = tasks.monitor_partition_health.delay()
+    with pytest.raises(AlertDeliveryError, match="WebhookAlertSink, BrokenSink"):
+        outcome.get(timeout=TIMEOUT, interval=0.05)
 
-    assert result["status"] == "success"
-    assert len(collected.sent) == len(result["alerts"]) > 0
-    assert len(alert_records(caplog)) == len(result["alerts"])
+    assert outcome.state == "FAILURE"
+    assert len(runs) == 1 + QUICK_RETRY.max_retries  # the first run and each retry
+    # Every run delivered to the working sinks all the same.
+    assert len(collected.sent) > 0
+    assert len(collected.verdicts) == len(runs)
+    assert len(alert_records(caplog)) == len(collected.sent)
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("could not deliver") and "http://127.0.0.1: ConnectError" in m for m in messages)
-    assert "alert sink BrokenSink failed" in messages
+    assert any(m.startswith("alert sink BrokenSink failed") for m in messages)
+    after = delivery_failures("WebhookAlertSink"), delivery_failures("BrokenSink")
+    assert after == (before[0] + len(runs), before[1] + len(runs))
     assert_secret_not_logged(caplog)
+
+
+@pytest.mark.parametrize(("status", "stall"), [(500, 0.0), (200, 1.0)], ids=["answers-500", "hangs"])
+def test_a_webhook_that_keeps_failing_fails_the_task_after_its_retries(
+    database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture, status: int, stall: float
+) -> None:
+    before = delivery_failures("WebhookAlertSink")
+    with webhook_receiver(failures=100, failure_status=status, stall_seconds=stall) as receiver:
+
+        def factory() -> Container:
+            container = memory_container(database)
+            # A hanging webhook: each try gives up after 0.2 s (the default is 5 s).
+            container.alert_sinks.override(providers.Object([quick_webhook(receiver.url, timeout_seconds=0.2)]))
+            return container
+
+        tasks = tasks_with(factory)
+        outcome = tasks.monitor_partition_health.delay()
+        with pytest.raises(AlertDeliveryError, match="could not deliver"):
+            outcome.get(timeout=TIMEOUT, interval=0.05)
+
+    assert outcome.state == "FAILURE"
+    runs = 1 + QUICK_RETRY.max_retries
+    assert len(receiver.requests) == 2 * runs  # two tries per run
+    assert delivery_failures("WebhookAlertSink") == before + runs
+    problem = "HTTP 500" if status == 500 else "ReadTimeout"
+    assert any("could not deliver" in r.getMessage() and problem in r.getMessage() for r in caplog.records)
+    assert_secret_not_logged(caplog)
+
+
+def test_a_webhook_that_recovers_gets_the_alerts_on_a_retry(
+    database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = delivery_failures("WebhookAlertSink")
+    with webhook_receiver(failures=2) as receiver:  # the first run's two tries fail
+
+        def factory() -> Container:
+            container = memory_container(database)
+            container.alert_sinks.override(providers.Object([quick_webhook(receiver.url)]))
+            return container
+
+        tasks = tasks_with(factory)
+        outcome = tasks.monitor_partition_health.delay()
+        result = outcome.get(timeout=TIMEOUT, interval=0.05)
+
+    assert outcome.state == "SUCCESS"
+    assert result["status"] == "success"
+    assert len(receiver.requests) == 3
+    assert len(receiver.received) == 1
+    assert delivery_failures("WebhookAlertSink") == before + 1
+
+
+def test_info_only_alerts_are_logged_but_not_posted(tasks_with: UseFactory, caplog: pytest.LogCaptureFixture) -> None:
+    balanced = MemoryDatabase(partition_count=PARTITIONS)
+
+    async def load() -> None:
+        container = memory_container(balanced)
+        for partition in range(PARTITIONS):
+            for collection_id in collections_in(partition, 30):
+                await container.collection_repository().add(collection_id)
+                chunk = Chunk(collection_id=collection_id, chunk_index=0, content="x")
+                await container.chunk_repository().add_many([chunk])
+        await container.partition_statistics().refresh_collection_stats()
+
+    asyncio.run(load())
+    with webhook_receiver() as receiver:
+        tasks = tasks_with(lambda: memory_container(balanced, alert_webhook_url=receiver.url))
+        result = tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+
+    assert result["overall"] == "HEALTHY"
+    assert {a["level"] for a in result["alerts"]} == {"INFO"}
+    assert receiver.requests == []  # nothing at or above WARNING: nothing posted
+    assert [r.levelno for r in alert_records(caplog)] == [logging.INFO] * len(result["alerts"])
 
 
 def test_monitor_with_the_database_down_reports_failure_to_the_sinks(
@@ -339,7 +443,7 @@ def test_monitor_adds_the_pruning_alert_when_statements_read_every_partition(
         container.statement_statistics().record(
             "SELECT * FROM chunks WHERE collection_id = $1", partitions_read=PARTITIONS, calls=9, total_time_ms=900
         )
-        container.monitor_alert_sinks.override(providers.Object([collected]))
+        container.alert_sinks.override(providers.Object([collected]))
         return container
 
     result = tasks_with(factory).monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
@@ -358,7 +462,7 @@ def test_monitor_without_pg_stat_statements_still_delivers_the_health_alerts(
     def factory() -> Container:
         container = memory_container(database)
         container.statement_statistics().available = False
-        container.monitor_alert_sinks.override(providers.Object([collected]))
+        container.alert_sinks.override(providers.Object([collected]))
         return container
 
     result = tasks_with(factory).monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)

@@ -2,7 +2,12 @@
 
 Both implement the ``AlertSink`` port. A webhook URL is a credential (Slack's embeds its
 secret in the path), so it is never logged: only its scheme and host appear in messages, and
-httpx's own request log line is redacted while a webhook sink exists.
+httpx's own request log line is redacted once a webhook sink exists.
+
+Alert texts carry collection ids, which are the host's data: control characters are written out
+as escapes in the log and the webhook (``domain.text.printable``), and the webhook text escapes
+Slack/Mattermost markup (``&``, ``<``, ``>``) and breaks ``@`` mentions, so that no id can ping
+a channel or forge a link.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from collections.abc import Sequence
 
 import httpx
 
-from semantik_chunks.domain.errors import ConfigurationError
-from semantik_chunks.domain.model import Alert, AlertLevel
+from semantik_chunks.domain.errors import AlertDeliveryError, ConfigurationError
+from semantik_chunks.domain.model import Alert, AlertLevel, PartitionHealthStatus
+from semantik_chunks.domain.text import printable
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +31,28 @@ LOG_LEVELS = {
     AlertLevel.WARNING: logging.WARNING,
     AlertLevel.CRITICAL: logging.CRITICAL,
 }
+SEVERITY = {AlertLevel.INFO: 0, AlertLevel.WARNING: 1, AlertLevel.CRITICAL: 2}
+COULD_NOT_CHECK = "COULD NOT CHECK"
+# U+2060 WORD JOINER: invisible, and it keeps "@channel", "@here", "@all", "@everyone" from being mentions.
+_MENTION_BREAK = "@\u2060"
 
 
 def describe(alert: Alert) -> str:
-    """One line for a human: level, message, the partitions concerned, and what to do."""
+    """One line for a human: level, message, the partitions concerned, and what to do (escaped)."""
     where = f" (partitions {', '.join(map(str, alert.partitions))})" if alert.partitions else ""
-    return f"[{alert.level.value}] {alert.message}{where}. Action: {alert.action}"
+    return printable(f"[{alert.level.value}] {alert.message}{where}. Action: {alert.action}")
+
+
+def verdict(overall: PartitionHealthStatus | None) -> str:
+    """The check's overall status as the first words of a message; ``None``: the check could not run."""
+    return overall.value if overall is not None else COULD_NOT_CHECK
+
+
+def chat_text(value: str) -> str:
+    """``value`` safe in a Slack/Mattermost/Discord message: escaped controls, escaped markup
+    (``&amp;``, ``&lt;``, ``&gt;``, Slack's own escapes), and no ``@`` mention."""
+    escaped = printable(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("@", _MENTION_BREAK)
 
 
 class LoggingAlertSink:
@@ -39,13 +61,17 @@ class LoggingAlertSink:
     def __init__(self, alert_logger: logging.Logger | None = None) -> None:
         self._logger = alert_logger or logging.getLogger(ALERT_LOGGER)
 
-    async def send(self, alerts: Sequence[Alert]) -> None:
+    async def send(self, alerts: Sequence[Alert], *, overall: PartitionHealthStatus | None) -> None:
         for alert in alerts:
             self._logger.log(
                 LOG_LEVELS[alert.level],
                 "partition alert %s",
                 describe(alert),
-                extra={"alert_level": alert.level.value, "partitions": list(alert.partitions)},
+                extra={
+                    "alert_level": alert.level.value,
+                    "partitions": list(alert.partitions),
+                    "verdict": verdict(overall),
+                },
             )
 
 
@@ -73,20 +99,22 @@ def _is_retryable(status_code: int) -> bool:
 
 class WebhookAlertSink:
     """Posts alerts as one Slack-compatible message (``{"text": ...}``, also understood by
-    Mattermost, Rocket.Chat and Discord's ``/slack`` endpoints).
+    Mattermost, Rocket.Chat and Discord's ``/slack`` endpoints) whose first line is the verdict.
 
-    Transport errors, timeouts, 429 and 5xx answers are retried with exponential backoff
-    (``backoff_seconds``, then twice that, ...) up to ``attempts`` tries; other answers are
-    final. Delivery failures are logged and never raised, as the port requires."""
+    Only alerts at ``min_level`` or above are posted; with none left, nothing is. Transport
+    errors, timeouts, 429 and 5xx answers are retried with exponential backoff (``backoff_seconds``,
+    then twice that, ...) up to ``attempts`` tries; other answers are final. A delivery that still
+    failed raises ``AlertDeliveryError`` (naming the webhook's host only)."""
 
     def __init__(
         self,
         url: str,
         *,
+        min_level: AlertLevel = AlertLevel.WARNING,
         timeout_seconds: float = 5.0,
         attempts: int = 3,
         backoff_seconds: float = 1.0,
-        title: str = "semantik-chunks partition alerts",
+        title: str = "semantik-chunks partition health",
     ) -> None:
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -95,6 +123,7 @@ class WebhookAlertSink:
             raise ConfigurationError(f"webhook attempts must be at least 1, got {attempts}")
         self._url = parsed
         self.target = f"{parsed.scheme}://{parsed.host}"
+        self.min_level = min_level
         self._timeout = httpx.Timeout(timeout_seconds)
         self._attempts = attempts
         self._backoff = backoff_seconds
@@ -105,14 +134,24 @@ class WebhookAlertSink:
     def __repr__(self) -> str:
         return f"WebhookAlertSink(target={self.target!r})"
 
-    def payload(self, alerts: Sequence[Alert]) -> dict[str, str]:
-        lines = [f"*{self._title}*"] + [f"• {describe(alert)}" for alert in alerts]
+    def posted(self, alerts: Sequence[Alert]) -> list[Alert]:
+        """The alerts this sink posts: those at ``min_level`` or above."""
+        return [a for a in alerts if SEVERITY[a.level] >= SEVERITY[self.min_level]]
+
+    def payload(self, alerts: Sequence[Alert], overall: PartitionHealthStatus | None) -> dict[str, str]:
+        """The message: the verdict line, then one line per alert at ``min_level`` or above."""
+        shown = self.posted(alerts)
+        lines = [f"*Verdict: {verdict(overall)}* · {chat_text(self._title)}"]
+        lines += [f"• {chat_text(describe(alert))}" for alert in shown]
+        if len(shown) < len(alerts):
+            lines.append(f"({len(alerts) - len(shown)} alerts below {self.min_level.value} are in the worker's log.)")
         return {"text": "\n".join(lines)}
 
-    async def send(self, alerts: Sequence[Alert]) -> None:
-        if not alerts:
+    async def send(self, alerts: Sequence[Alert], *, overall: PartitionHealthStatus | None) -> None:
+        shown = self.posted(alerts)
+        if not shown:
             return
-        payload = self.payload(alerts)
+        payload = self.payload(alerts, overall)
         problem = ""
         async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
             for attempt in range(1, self._attempts + 1):
@@ -123,7 +162,7 @@ class WebhookAlertSink:
                     problem = type(exc).__name__
                 else:
                     if response.is_success:
-                        logger.info("sent %d alerts to webhook %s", len(alerts), self.target)
+                        logger.info("sent %d alerts to webhook %s", len(shown), self.target)
                         return
                     problem = f"HTTP {response.status_code}"
                     if not _is_retryable(response.status_code):
@@ -133,4 +172,6 @@ class WebhookAlertSink:
                         "webhook %s attempt %d/%d failed (%s); retrying", self.target, attempt, self._attempts, problem
                     )
                     await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-        logger.error("could not deliver %d alerts to webhook %s: %s", len(alerts), self.target, problem)
+        message = f"could not deliver {len(shown)} alerts to webhook {self.target}: {problem}"
+        logger.error("%s", message)
+        raise AlertDeliveryError(message, (type(self).__name__,))

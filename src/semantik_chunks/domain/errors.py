@@ -31,3 +31,12 @@ class SchemaMissingError(DatabaseUnavailableError):
 
 class DatabaseTimeoutError(DatabaseUnavailableError):
     """A statement gave up: lock_timeout or statement_timeout fired (a lock held elsewhere, a slow read)."""
+
+
+class AlertDeliveryError(ChunksError):
+    """Alerts could not be delivered (after the sinks' own retries). The message says where, by
+    sink type and host, never with a webhook's secret path; ``sinks`` names the sinks that failed."""
+
+    def __init__(self, message: str, sinks: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.sinks = sinks

@@ -14,9 +14,10 @@ that way in is closed). The host tells the router who the user is:
 
 Outcome: valid internal key → allowed; else no user → 401; a user who is not an admin → 403.
 
-Responses are pydantic models, mapped here from the domain's attrs objects, so the OpenAPI
-schema documents them. An unreachable database answers 503 (for ``/health`` with the failed
-health check as body), never a 500.
+Responses are the pydantic models of ``report_models`` (shared with the CLI's JSON and the
+Celery result; timestamps ISO 8601 UTC with a ``Z``), so the OpenAPI schema documents them.
+An unreachable database answers 503 (for ``/health`` with the failed health check as body),
+never a 500.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations at
@@ -25,13 +26,11 @@ import hmac
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import (
@@ -41,152 +40,37 @@ from semantik_chunks.domain.errors import (
     DatabaseUnavailableError,
     SchemaMissingError,
 )
-from semantik_chunks.domain.model import (
-    AlertLevel,
-    MonitoringResult,
-    PartitionDetail,
-    PartitionHealthStatus,
-    Priority,
-    SkewStatus,
-)
+from semantik_chunks.domain.model import PartitionDetail, PartitionHealthStatus
 from semantik_chunks.entrypoints.api_queries import add_query_routes
 from semantik_chunks.entrypoints.history_api import add_history_routes
+from semantik_chunks.entrypoints.report_models import (
+    PartitionHealthCheckFailed,
+    PartitionHealthEntry,
+    PartitionHealthReport,
+    PartitionHealthSummary,
+    PartitionsError,
+    PartitionStatisticsDetail,
+    PartitionStatisticsResponse,
+    PartitionStatisticsSummary,
+    RebalancingRecommendation,
+    RebalancingRecommendations,
+    health_report,
+)
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "INTERNAL_KEY_HEADER",
+    "PREFIX",
+    "PartitionHealthCheckFailed",
+    "PartitionHealthReport",
+    "create_partition_router",
+    "health_report",
+]
+
 PREFIX = "/api/v2/partitions"
 INTERNAL_KEY_HEADER = "X-Internal-Api-Key"
-
-
-# -- response models -----------------------------------------------------------------------
-class _FromDomain(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-class PartitionAlert(_FromDomain):
-    level: AlertLevel
-    message: str
-    action: str
-    partitions: list[int]
-
-
-class PartitionSkewMetric(BaseModel):
-    value: float
-    status: SkewStatus
-    details: str
-
-
-class PartitionHealthMetrics(_FromDomain):
-    total_partitions: int
-    total_chunks: int
-    unbalanced_count: int
-    warning_count: int
-    healthy_count: int
-    effective_collections: float | None
-    chance_skew: float | None
-    chance_from_collections: bool
-    hot_partitions: list[int]
-    skew_metrics: dict[str, PartitionSkewMetric]
-    mode: Literal["statistics", "exact"]
-
-    @field_validator("skew_metrics", mode="before")
-    @classmethod
-    def _by_name(cls, value: Any) -> Any:
-        """The domain's tuple of ``SkewMetric`` keyed by metric name."""
-        if isinstance(value, tuple):
-            return {m.metric: PartitionSkewMetric.model_validate(m, from_attributes=True) for m in value}
-        return value
-
-
-class PartitionHealthReport(_FromDomain):
-    """A completed health check: alerts, aggregate metrics and the overall verdict."""
-
-    status: Literal["success"]
-    timestamp: datetime
-    alerts: list[PartitionAlert]
-    metrics: PartitionHealthMetrics
-    error: None = None
-    overall: PartitionHealthStatus
-
-
-class PartitionHealthCheckFailed(_FromDomain):
-    """The health check could not read the database (503)."""
-
-    status: Literal["failed"]
-    timestamp: datetime
-    alerts: list[PartitionAlert]
-    metrics: dict[str, Any]
-    error: str
-    overall: None = None
-
-
-class PartitionStatisticsSummary(_FromDomain):
-    partition_count: int
-    total_chunks: int
-    total_size_mb: float
-    avg_chunks_per_partition: float
-    chunk_count_stddev: float
-
-
-class PartitionStatisticsDetail(_FromDomain):
-    partition_num: int
-    chunk_count: int
-    total_size_mb: float
-    avg_chunk_size_kb: float
-    # The newest chunk's time, named like the partition_stats view's column.
-    created_at: datetime | None = Field(validation_alias=AliasChoices("newest_chunk_at", "created_at"))
-
-
-class PartitionStatisticsResponse(BaseModel):
-    partition_num: int | None
-    statistics: PartitionStatisticsSummary | PartitionStatisticsDetail
-
-
-class PartitionCollectionShare(_FromDomain):
-    collection_id: str
-    chunk_count: int
-    share_of_partition: float
-    share_of_total: float
-
-
-class RebalancingRecommendation(_FromDomain):
-    partition: int = Field(validation_alias=AliasChoices("partition_num", "partition"))
-    reason: str
-    current_skew: float
-    action: str
-    priority: Priority
-    top_collections: list[PartitionCollectionShare]
-
-
-class RebalancingRecommendations(BaseModel):
-    count: int
-    recommendations: list[RebalancingRecommendation]
-
-
-class PartitionHealthEntry(_FromDomain):
-    partition_num: int
-    health_status: PartitionHealthStatus
-    chunk_percentage: float
-    chunk_skew: float
-    chunk_count: int
-    size_bytes: int
-    size_percentage: float
-    size_skew: float
-    recommendation: str | None
-
-
-class PartitionHealthSummary(BaseModel):
-    total_partitions: int
-    healthy_count: int
-    warning_count: int
-    unbalanced_count: int
-    health_percentage: float
-    partitions: list[PartitionHealthEntry]
-
-
-class PartitionsError(BaseModel):
-    detail: str
 
 
 _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -266,30 +150,6 @@ def _unavailable_as_503() -> Iterator[None]:
         raise HTTPException(503, detail=unavailable_detail(exc)) from None
 
 
-# -- mapping ------------------------------------------------------------------------------------
-def health_report(result: MonitoringResult) -> PartitionHealthReport | PartitionHealthCheckFailed:
-    if result.succeeded:
-        return PartitionHealthReport.model_validate(
-            {
-                "status": result.status.value,
-                "timestamp": result.timestamp,
-                "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
-                "metrics": PartitionHealthMetrics.model_validate(result.metrics),
-                "overall": result.overall,
-            }
-        )
-    # The failure's text (the driver's words) was logged by the service; the client gets a fixed sentence.
-    return PartitionHealthCheckFailed.model_validate(
-        {
-            "status": result.status.value,
-            "timestamp": result.timestamp,
-            "alerts": [PartitionAlert.model_validate(a) for a in result.alerts],
-            "metrics": {},
-            "error": HEALTH_CHECK_FAILED,
-        }
-    )
-
-
 # -- the router -------------------------------------------------------------------------------
 def create_partition_router(
     container: Container,
@@ -319,7 +179,9 @@ def create_partition_router(
     async def partition_health(service: Service) -> PartitionHealthReport | JSONResponse:
         report = health_report(await service.check_partition_health())
         if isinstance(report, PartitionHealthCheckFailed):
-            return JSONResponse(status_code=503, content=report.model_dump(mode="json"))
+            # The failure's text (the driver's words) was logged by the service; the client gets a fixed sentence.
+            public = report.model_copy(update={"error": HEALTH_CHECK_FAILED})
+            return JSONResponse(status_code=503, content=public.model_dump(mode="json"))
         return report
 
     @router.get(
@@ -381,6 +243,6 @@ def create_partition_router(
             partitions=[PartitionHealthEntry.model_validate(h) for h in healths],
         )
 
-    add_query_routes(router, container)
+    add_query_routes(router, container, unavailable_detail)
     add_history_routes(router, container)
     return router

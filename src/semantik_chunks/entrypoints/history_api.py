@@ -8,8 +8,7 @@ or the internal API key) and its 503 for a database that cannot be read.
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
@@ -22,11 +21,18 @@ from semantik_chunks.domain.history import (
     DEFAULT_FORECAST_WINDOW,
     ESTIMATOR,
     MIN_SAMPLES,
-    ForecastStatus,
     InvalidSinceError,
     describe,
     parse_since,
     parse_span,
+)
+from semantik_chunks.entrypoints.report_models import (
+    CapacityBudget,
+    HistoryPoint,
+    PartitionForecastEntry,
+    PartitionForecastResponse,
+    PartitionHistoryEntry,
+    PartitionHistoryResponse,
 )
 from semantik_chunks.services.history import PartitionHistoryService
 
@@ -36,62 +42,6 @@ logger = logging.getLogger(__name__)
 # A whole number and a unit (seconds, minutes, hours, days, weeks): every value it admits is one
 # ``parse_span`` reads, so a request the schema admits is never refused.
 SPAN_PATTERN = "^[1-9][0-9]{0,3}[smhdw]$"
-
-
-class HistoryPoint(BaseModel):
-    taken_at: datetime
-    row_count: int
-    size_bytes: int
-    dead_rows: int
-    writes: int
-
-
-class PartitionHistoryEntry(BaseModel):
-    partition_num: int
-    partition_name: str
-    row_count: int
-    row_change: int
-    rows_per_day: float | None
-    writes: int
-    points: list[HistoryPoint]
-
-
-class PartitionHistoryResponse(BaseModel):
-    since: datetime
-    partition_num: int | None
-    snapshots: int
-    partitions: list[PartitionHistoryEntry]
-
-
-class CapacityBudget(BaseModel):
-    share_factor: float
-    max_bytes: int | None
-
-
-class PartitionForecastEntry(BaseModel):
-    partition_num: int
-    partition_name: str
-    samples: int
-    row_count: int
-    size_bytes: int
-    rows_per_day: float | None
-    bytes_per_day: float | None
-    share_of_fair: float
-    status: ForecastStatus
-    budget_kind: Literal["share", "bytes"] | None
-    crosses_at: datetime | None
-    days_to_budget: float | None
-    summary: str
-
-
-class PartitionForecastResponse(BaseModel):
-    generated_at: datetime
-    window_days: float
-    snapshots: int
-    min_snapshots: int
-    estimator: str
-    budget: CapacityBudget
-    partitions: list[PartitionForecastEntry]
 
 
 class _Error(BaseModel):

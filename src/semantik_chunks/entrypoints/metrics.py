@@ -49,6 +49,12 @@ Statements on chunks (``pg_stat_statements``, read at most once per ``statements
 - ``semantik_chunks_statements_every_partition_time_ratio`` the share of the time on chunks taken by
   statements reading every partition (the pruning alert's input);
 - ``semantik_chunks_statements_read_timestamp_seconds``.
+
+And one counter of the Celery worker, ``semantik_chunks_alert_delivery_failures_total{sink}``:
+monitor runs whose alerts a sink could not deliver (after the sink's own retries; each retry
+of the task that fails again counts again). It lives in prometheus_client's default registry,
+which a worker exposes with ``prometheus_client.start_http_server(port)`` (with prefork
+workers, in multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR``); ``make_metrics_app`` serves it too.
 """
 
 from __future__ import annotations
@@ -56,12 +62,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CollectorRegistry, Counter, make_asgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import ChunksError
@@ -69,6 +75,9 @@ from semantik_chunks.domain.model import DistributionStats, PartitionHealth, Par
 from semantik_chunks.domain.pruning import PruningReport
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.queries import StatementPruningService
+
+if TYPE_CHECKING:  # the Celery worker imports this module for the counter, without the api extra
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +88,18 @@ PARTITION_SERIES = ("top", "all", "none")
 DEFAULT_TOP_K = 10
 DEFAULT_MAX_PARTITION_SERIES = 64
 STATEMENT_KINDS = ("pruned", "reads_several_partitions", "reads_every_partition", "not_analysed")
+
+ALERT_DELIVERY_FAILURES = Counter(
+    f"{PREFIX}_alert_delivery_failures",
+    "Monitor runs whose alerts a sink could not deliver, after the sink's own retries",
+    ["sink"],
+)
+
+
+def count_alert_delivery_failures(sinks: Iterable[str]) -> None:
+    """One more failed delivery for each sink named (by type, e.g. ``WebhookAlertSink``)."""
+    for sink in sinks:
+        ALERT_DELIVERY_FAILURES.labels(sink=sink).inc()
 
 
 @attrs.frozen
@@ -332,7 +353,8 @@ def make_metrics_app(
 
     ``partition_series`` and ``top_k`` default to the settings (``SEMANTIK_METRICS_PARTITIONS``,
     ``SEMANTIK_METRICS_TOP_K``); ``statements=False`` leaves out the statement series.
-    The app's registry holds only this collector, so it does not repeat the host's own metrics."""
+    The app's registry holds only this collector and the alert delivery counter, so it does not
+    repeat the host's own metrics."""
     settings = container.settings()
     collector = PartitionMetricsCollector(
         container.monitoring_service(),
@@ -345,6 +367,7 @@ def make_metrics_app(
     )
     registry = CollectorRegistry()
     registry.register(collector)
+    registry.register(ALERT_DELIVERY_FAILURES)
     export = make_asgi_app(registry)
 
     async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:

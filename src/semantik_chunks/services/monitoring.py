@@ -11,9 +11,10 @@ import attrs
 
 from semantik_chunks.domain import advice, chance, skew
 from semantik_chunks.domain.clock import Clock, utc_now
-from semantik_chunks.domain.errors import ChunksError
+from semantik_chunks.domain.errors import AlertDeliveryError, ChunksError
 from semantik_chunks.domain.model import (
     Alert,
+    AlertLevel,
     CheckOutcome,
     CollectionCount,
     DistributionStats,
@@ -45,12 +46,10 @@ class PartitionMonitoringService:
         self,
         statistics_port: PartitionStatistics,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
-        alert_sinks: Sequence[AlertSink] = (),
         clock: Clock = utc_now,
     ) -> None:
         self._stats = statistics_port
         self.thresholds = thresholds
-        self._sinks = tuple(alert_sinks)
         self._clock = clock
 
     @property
@@ -141,14 +140,39 @@ class PartitionMonitoringService:
 
     # -- the health check ----------------------------------------------------------------
     async def check_partition_health(self, *, exact: bool = False) -> MonitoringResult:
-        """Everything at once, with alerts. Never raises: a failure is a "failed" result."""
+        """Everything at once, with alerts, delivered to nobody (the API's and the CLI's check).
+        Never raises: a failure is a "failed" result."""
         try:
-            result = await self._check(exact)
+            return await self._check(exact)
         except Exception as exc:  # the contract: a health check reports failure, it does not raise
             logger.warning("partition health check failed: %s", exc)
             reason = str(exc) if isinstance(exc, ChunksError) else f"{type(exc).__name__}: {exc}"
             return MonitoringResult(status=CheckOutcome.FAILED, timestamp=self._clock(), error=reason)
-        await self._notify(result.alerts)
+
+    async def check_and_alert(self, sinks: Sequence[AlertSink], *, also: Sequence[Alert] = ()) -> MonitoringResult:
+        """The scheduled health check, the one path that delivers alerts: check, then hand the
+        alerts (for a failed check, one CRITICAL alert saying so) and the verdict to every sink.
+
+        Every sink is tried; if any could not deliver, raises ``AlertDeliveryError`` naming them
+        afterwards, so that the caller (the monitor task) retries and finally fails visibly. ``also``:
+        alerts of other checks (the pruning alert) delivered with those of a check that succeeded."""
+        result = await self.check_partition_health()
+        alerts = (*result.alerts, *also) if result.succeeded else (check_failed_alert(result.error),)
+        if not alerts:
+            return result
+        failed: list[str] = []
+        for sink in sinks:
+            try:
+                await sink.send(alerts, overall=result.overall)
+            except Exception as exc:  # one broken sink must not silence the others
+                logger.error("alert sink %s failed: %s", type(sink).__name__, exc)
+                failed.append(type(sink).__name__)
+        if failed:
+            raise AlertDeliveryError(
+                f"could not deliver {len(alerts)} alerts to {', '.join(failed)} "
+                f"({len(sinks) - len(failed)} of {len(sinks)} sinks delivered)",
+                tuple(failed),
+            )
         return result
 
     async def _check(self, exact: bool) -> MonitoringResult:
@@ -187,11 +211,11 @@ class PartitionMonitoringService:
             overall=advice.overall_status(found),
         )
 
-    async def _notify(self, alerts: Sequence[Alert]) -> None:
-        if not alerts:
-            return
-        for sink in self._sinks:
-            try:
-                await sink.send(alerts)
-            except Exception:  # one broken sink must not silence the others
-                logger.exception("alert sink %s failed", type(sink).__name__)
+
+def check_failed_alert(error: str | None) -> Alert:
+    """What the sinks hear when the check itself failed: a monitor that cannot read is news."""
+    return Alert(
+        level=AlertLevel.CRITICAL,
+        message=f"partition health check failed: {error}",
+        action="Check that the database is reachable and migrated (semantik-chunks migrate)",
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from semantik_chunks.domain.model import Alert
+from semantik_chunks.domain.model import Alert, PartitionHealthStatus
 
 
 class CollectingAlertSink:
     def __init__(self) -> None:
         self.sent: list[Alert] = []
+        self.verdicts: list[PartitionHealthStatus | None] = []
 
-    async def send(self, alerts: Sequence[Alert]) -> None:
+    async def send(self, alerts: Sequence[Alert], *, overall: PartitionHealthStatus | None) -> None:
         self.sent.extend(alerts)
+        self.verdicts.append(overall)

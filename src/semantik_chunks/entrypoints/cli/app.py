@@ -158,7 +158,8 @@ def _one_line_failures() -> Iterator[None]:
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"semantik-chunks: error: {' '.join(message.split())}", err=True)
+    # Errors may quote ids or driver text: one line, control characters escaped.
+    typer.echo(f"semantik-chunks: error: {render.safe(' '.join(message.split()))}", err=True)
     raise typer.Exit(ExitCode.COULD_NOT_CHECK)
 
 
@@ -263,7 +264,7 @@ def queries(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFor
         output,
         statement_queries.gather,
         statement_queries.draw,
-        lambda r: statement_queries.document(r, payloads.timestamp),
+        statement_queries.document,
     )
     raise typer.Exit(report.exit_code)
 

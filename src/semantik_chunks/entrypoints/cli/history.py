@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import attrs
 import typer
@@ -31,6 +31,7 @@ from semantik_chunks.domain.history import (
     parse_since,
     parse_span,
 )
+from semantik_chunks.entrypoints import report_models as m
 from semantik_chunks.entrypoints.cli import payloads, render, runtime
 from semantik_chunks.entrypoints.cli.app import DbUrl, Format, OutputFormat, _done, _one_line_failures, app
 from semantik_chunks.services.history import ForecastReport, SnapshotTaken
@@ -105,12 +106,12 @@ def _check_partition(partition: int | None) -> None:
 # -- JSON ------------------------------------------------------------------------------------------------
 
 
-def snapshot_document(taken: SnapshotTaken, partition_count: int) -> payloads.JSON:
-    return payloads.command_result(
-        "snapshot",
-        taken.taken_at,
+def snapshot_document(taken: SnapshotTaken, partition_count: int) -> m.SnapshotDocument:
+    return m.SnapshotDocument(
+        command="snapshot",
+        generated_at=taken.taken_at,
         partition_count=partition_count,
-        taken_at=payloads.timestamp(taken.taken_at),
+        taken_at=taken.taken_at,
         partitions=taken.partitions,
         pruned=taken.pruned,
         retention_days=taken.retention.total_seconds() / 86_400,
@@ -121,73 +122,73 @@ def _rate(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def history_document(report: HistoryReport) -> payloads.JSON:
+def _points(series: PartitionSeries) -> list[m.HistoryPoint]:
+    return [
+        m.HistoryPoint(
+            taken_at=p.taken_at, row_count=p.row_count, size_bytes=p.size_bytes, dead_rows=p.dead_rows, writes=p.writes
+        )
+        for p in series.samples
+    ]
+
+
+def history_document(report: HistoryReport) -> m.HistoryDocument:
     n = report.partition_count
-    return {
-        "command": "history",
-        "generated_at": payloads.timestamp(report.generated_at),
-        "partition_count": n,
-        "since": payloads.timestamp(report.since),
-        "partition": report.partition_num,
-        "snapshots": report.snapshots,
-        "partitions": [
-            {
-                "partition_num": s.partition_num,
-                "partition_name": partition_table_name(s.partition_num, n),
-                "first_taken_at": payloads.timestamp(s.first.taken_at),
-                "last_taken_at": payloads.timestamp(s.last.taken_at),
-                "row_count": s.last.row_count,
-                "row_change": s.row_change,
-                "rows_per_day": _rate(s.rows_per_day),
-                "writes": s.writes,
-                "points": [
-                    {
-                        "taken_at": payloads.timestamp(p.taken_at),
-                        "row_count": p.row_count,
-                        "size_bytes": p.size_bytes,
-                        "dead_rows": p.dead_rows,
-                        "writes": p.writes,
-                    }
-                    for p in s.samples
-                ],
-            }
+    return m.HistoryDocument(
+        command="history",
+        generated_at=report.generated_at,
+        partition_count=n,
+        since=report.since,
+        partition=report.partition_num,
+        snapshots=report.snapshots,
+        partitions=[
+            m.PartitionHistoryRow(
+                partition_num=s.partition_num,
+                partition_name=partition_table_name(s.partition_num, n),
+                first_taken_at=s.first.taken_at,
+                last_taken_at=s.last.taken_at,
+                row_count=s.last.row_count,
+                row_change=s.row_change,
+                rows_per_day=_rate(s.rows_per_day),
+                writes=s.writes,
+                points=_points(s),
+            )
             for s in report.series
         ],
-    }
+    )
 
 
-def forecast_document(report: ForecastReport, partition_count: int) -> payloads.JSON:
+def forecast_document(report: ForecastReport, partition_count: int) -> m.ForecastDocument:
     budget = report.budget
-    return {
-        "command": "forecast",
-        "generated_at": payloads.timestamp(report.generated_at),
-        "partition_count": partition_count,
-        "window_days": report.window.total_seconds() / 86_400,
-        "snapshots": report.snapshots,
-        "min_snapshots": MIN_SAMPLES,
-        "estimator": ESTIMATOR,
-        "budget": {"share_factor": budget.share_factor, "max_bytes": budget.max_bytes},
-        "partitions": [_forecast_entry(f, partition_count, report) for f in report.partitions],
-    }
+    return m.ForecastDocument(
+        command="forecast",
+        generated_at=report.generated_at,
+        partition_count=partition_count,
+        window_days=report.window.total_seconds() / 86_400,
+        snapshots=report.snapshots,
+        min_snapshots=MIN_SAMPLES,
+        estimator=ESTIMATOR,
+        budget=m.CapacityBudget(share_factor=budget.share_factor, max_bytes=budget.max_bytes),
+        partitions=[_forecast_entry(f, partition_count, report) for f in report.partitions],
+    )
 
 
-def _forecast_entry(f: PartitionForecast, partition_count: int, report: ForecastReport) -> dict[str, Any]:
+def _forecast_entry(f: PartitionForecast, partition_count: int, report: ForecastReport) -> m.PartitionForecastEntry:
     name = partition_table_name(f.partition_num, partition_count)
-    return {
-        "partition_num": f.partition_num,
-        "partition_name": name,
-        "samples": f.samples,
-        "row_count": f.row_count,
-        "size_bytes": f.size_bytes,
-        "rows_per_day": _rate(f.rows_per_day),
-        "bytes_per_day": _rate(f.bytes_per_day),
-        "share_of_fair": round(f.share_of_fair, 4),
-        "status": f.status.value,
-        "budget_kind": f.budget_kind.value if f.budget_kind else None,
-        "crosses_at": payloads.timestamp(f.crosses_at),
-        "days_to_budget": None if f.days_to_budget is None else round(f.days_to_budget, 3),
-        "summary": describe(f, name, report.budget),
-    }
+    return m.PartitionForecastEntry(
+        partition_num=f.partition_num,
+        partition_name=name,
+        samples=f.samples,
+        row_count=f.row_count,
+        size_bytes=f.size_bytes,
+        rows_per_day=_rate(f.rows_per_day),
+        bytes_per_day=_rate(f.bytes_per_day),
+        share_of_fair=round(f.share_of_fair, 4),
+        status=f.status,
+        budget_kind=f.budget_kind.value if f.budget_kind else None,
+        crosses_at=f.crosses_at,
+        days_to_budget=None if f.days_to_budget is None else round(f.days_to_budget, 3),
+        summary=describe(f, name, report.budget),
+    )
 
 
 # -- tables ------------------------------------------------------------------------------------------------

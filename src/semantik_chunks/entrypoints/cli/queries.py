@@ -1,5 +1,7 @@
 """``semantik-chunks queries``: statements on chunks that read more than one partition.
 
+Query texts and PostgreSQL's error messages are the database's data: drawn through ``render.safe``.
+
 Gathered from the pruning service, drawn as a table or printed as JSON (``queries_document`` in
 docs/cli.schema.json). Exit codes: 0 when no pruning alert, 1 when statements reading every
 partition take more than the alert share of the time spent on chunks, 3 when the statement
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any
 
 import attrs
 from rich.console import Console
@@ -20,8 +21,10 @@ from rich.text import Text
 from semantik_chunks.container import Container
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.model import AlertLevel
-from semantik_chunks.domain.pruning import PRUNING_CAUSE, PruningReport
+from semantik_chunks.domain.pruning import PruningReport
+from semantik_chunks.entrypoints import report_models as m
 from semantik_chunks.entrypoints.cli.errors import ExitCode
+from semantik_chunks.entrypoints.cli.render import safe
 
 LISTED_NOT_ANALYSED_REASONS = 5
 QUERY_WIDTH = 200
@@ -73,8 +76,10 @@ def draw(console: Console, report: QueriesReport) -> None:
     )
     for alert in p.alerts:
         console.print()
-        console.print(Text.assemble((f"[{alert.level.value}] ", f"bold {_LEVEL_COLOUR[alert.level]}"), alert.message))
-        console.print(Text(f"  Action: {alert.action}", style="dim"))
+        console.print(
+            Text.assemble((f"[{alert.level.value}] ", f"bold {_LEVEL_COLOUR[alert.level]}"), safe(alert.message))
+        )
+        console.print(Text(f"  Action: {safe(alert.action)}", style="dim"))
     console.print()
     if not p.unpruned:
         console.print(Text("Every analysed statement reads at most one partition.", style="green"))
@@ -91,7 +96,7 @@ def draw(console: Console, report: QueriesReport) -> None:
                 ),
             )
         )
-        console.print(Text(f"   {_one_line(s.query)}"))
+        console.print(Text(f"   {safe(_one_line(s.query))}"))
         console.print(Text(f"   Fix: {s.fix}", style="cyan"))
     if p.not_analysed:
         console.print()
@@ -99,37 +104,17 @@ def draw(console: Console, report: QueriesReport) -> None:
         reasons = Counter(s.reason for s in p.not_analysed)
         for reason, count in reasons.most_common(LISTED_NOT_ANALYSED_REASONS):
             example = next(s for s in p.not_analysed if s.reason == reason)
-            console.print(Text.assemble(f"{count:,} × ", (reason, "yellow")))
-            console.print(Text(f"   e.g. {_one_line(example.query, 100)}", style="dim"))
+            console.print(Text.assemble(f"{count:,} × ", (safe(reason), "yellow")))
+            console.print(Text(f"   e.g. {safe(_one_line(example.query, 100))}", style="dim"))
         if len(reasons) > LISTED_NOT_ANALYSED_REASONS:
             console.print(Text(f"and {len(reasons) - LISTED_NOT_ANALYSED_REASONS} more reasons (see --format json)"))
 
 
-def document(report: QueriesReport, timestamp: Any) -> dict[str, Any]:
-    """The ``queries`` JSON document (``timestamp`` formats datetimes as the other documents do)."""
-    p = report.pruning
-    return {
-        "command": "queries",
-        "generated_at": timestamp(report.generated_at),
-        "partition_count": p.partition_count,
-        "exit_code": int(report.exit_code),
-        "statements": p.statements,
-        "analysed": p.analysed,
-        "pruned": p.pruned,
-        "chunks_time_ms": p.chunks_time_ms,
-        "every_partition_time_ms": p.every_partition_time_ms,
-        "every_partition_time_share": p.every_partition_time_share,
-        "alert_share": p.alert_share,
-        "alerts": [
-            {
-                "cause": PRUNING_CAUSE,
-                "level": a.level.value,
-                "message": a.message,
-                "action": a.action,
-                "partitions": list(a.partitions),
-            }
-            for a in p.alerts
-        ],
-        "unpruned": [attrs.asdict(s) for s in p.unpruned],
-        "not_analysed": [attrs.asdict(s) for s in p.not_analysed],
-    }
+def document(report: QueriesReport) -> m.QueriesDocument:
+    """The ``queries`` JSON document (``QueriesDocument`` in docs/cli.schema.json)."""
+    return m.QueriesDocument(
+        command="queries",
+        generated_at=report.generated_at,
+        exit_code=1 if report.pruning.alerts else 0,
+        **m.statement_pruning_fields(report.pruning),
+    )

@@ -3,6 +3,12 @@
 Colour marks status (green healthy, yellow warning, red unbalanced). Rich drops colour when
 the output is not a terminal or ``NO_COLOR`` is set; everything colour says is also written
 out, so nothing is lost in a log file.
+
+Collection ids and names, alert texts and advice come from the database: a hostile id such as
+``"\x1b[2J\x1b]0;title\x07"`` must not clear the operator's screen or retitle the terminal.
+Two guards: every plain string the consoles render goes through ``SafeConsole.render_str``
+(table cells, printed lines), and every ``Text`` built here from such data is built from
+``safe(...)``. Both write control and format characters out as escapes (``\x1b``).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.bar import Bar
@@ -30,6 +36,7 @@ from semantik_chunks.domain.model import (
     Recommendation,
     SkewStatus,
 )
+from semantik_chunks.domain.text import printable
 from semantik_chunks.entrypoints.cli.reports import (
     CollectionsReport,
     DistributionReport,
@@ -61,13 +68,25 @@ if TYPE_CHECKING:
     from semantik_chunks.domain.adoption import MoveReport
 
 
+def safe(value: str) -> str:
+    """Text from the database, shown as it is but with control and format characters escaped."""
+    return printable(value)
+
+
+class SafeConsole(Console):
+    """A console whose every plain string is escaped before it is drawn (never read as markup)."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(printable(text), **options)
+
+
 def stdout_console() -> Console:
-    # Collection ids and names come from the database: print them as they are, never as markup.
-    return Console(highlight=False, markup=False, emoji=False)
+    # Collection ids and names come from the database: never markup, never control characters.
+    return SafeConsole(highlight=False, markup=False, emoji=False)
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, markup=False, emoji=False)
+    return SafeConsole(stderr=True, highlight=False, markup=False, emoji=False)
 
 
 # -- small formats -----------------------------------------------------------------------
@@ -214,12 +233,12 @@ def _alerts(console: Console, alerts: Sequence[Alert]) -> None:
     table.add_column("level", no_wrap=True)
     table.add_column("alert")
     for alert in alerts:
-        message = Text(alert.message)
+        message = Text(safe(alert.message))
         if alert.partitions:
             listed = ", ".join(str(p) for p in alert.partitions[:12])
             more = f", … ({len(alert.partitions)} in all)" if len(alert.partitions) > 12 else ""
             message.append(f": partitions {listed}{more}")
-        message.append(f"\n→ {alert.action}", style="dim")
+        message.append(f"\n→ {safe(alert.action)}", style="dim")
         table.add_row(Text(alert.level.value, style=f"bold {ALERT_COLOUR[alert.level]}"), message)
     console.print(table)
 
@@ -335,11 +354,11 @@ def _hot_table(hot_partitions: Sequence[HotPartition]) -> Table:
             str(h.partition_num),
             count(h.last_hour),
             f"{h.hour_share:.1%}",
-            first.collection_id if first else "—",
+            safe(first.collection_id) if first else "—",
             f"{first.share_of_partition:.0%}" if first else "",
         )
         for c in collections[1:]:
-            table.add_row("", "", "", c.collection_id, f"{c.share_of_partition:.0%}")
+            table.add_row("", "", "", safe(c.collection_id), f"{c.share_of_partition:.0%}")
     return table
 
 
@@ -369,7 +388,9 @@ def skew(console: Console, report: SkewReport) -> None:
     _header(console, "Partition skew", f"{report.mode} mode", when(report.generated_at))
     table = _table(("metric", "left"), ("value", "right"), ("status", "left"), ("details", "left"))
     for m in report.metrics:
-        table.add_row(m.metric, f"{m.value:.3f}", Text(m.status.value, style=SKEW_COLOUR[m.status]), m.details)
+        table.add_row(
+            safe(m.metric), f"{m.value:.3f}", Text(m.status.value, style=SKEW_COLOUR[m.status]), safe(m.details)
+        )
     console.print(table)
     if report.effective_collections and report.chance_skew is not None:
         console.print(
@@ -390,9 +411,9 @@ def _collections_table(report: CollectionsReport) -> Table:
     table.columns[0].no_wrap = True
     for row in report.collections:
         s = row.stats
-        ident = Text(s.id)
+        ident = Text(safe(s.id))
         if s.name:
-            ident.append(f"\n{s.name}", style="dim")
+            ident.append(f"\n{safe(s.name)}", style="dim")
         table.add_row(
             ident,
             str(row.partition_num),
@@ -442,12 +463,13 @@ def _recommendations(console: Console, recommendations: Sequence[Recommendation]
             console.print(
                 Padding(
                     Text(
-                        f"{c.collection_id}  {c.share_of_partition:>4.0%} of partition, {c.share_of_total:.1%} of all"
+                        f"{safe(c.collection_id)}  {c.share_of_partition:>4.0%} of partition, "
+                        f"{c.share_of_total:.1%} of all"
                     ),
                     (0, 0, 0, 7),
                 )
             )
-        action = "→ as above" if r.action == previous_action else f"→ {r.action}"
+        action = "→ as above" if r.action == previous_action else f"→ {safe(r.action)}"
         console.print(Padding(Text(action, style="dim"), (0, 0, 0, 7)))
         previous_action = r.action
     if len(recommendations) > len(shown):
@@ -478,7 +500,7 @@ def full(console: Console, report: FullReport) -> None:
     )
     table = _table(("skew metric", "left"), ("value", "right"), ("status", "left"))
     for m in report.skew:
-        table.add_row(m.metric, f"{m.value:.3f}", Text(m.status.value, style=SKEW_COLOUR[m.status]))
+        table.add_row(safe(m.metric), f"{m.value:.3f}", Text(m.status.value, style=SKEW_COLOUR[m.status]))
     console.print(table)
     if checked.partitions:
         _unhealthy(console, checked.partitions)
