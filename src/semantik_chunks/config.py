@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 import attrs
@@ -17,6 +18,37 @@ from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from semantik_chunks.domain.timeouts import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, MAX_TIMEOUT_MS
 
 MEMORY_URL = "memory://"
+MAX_PARTITION_BYTES_ENV = "CHUNK_MAX_PARTITION_BYTES"
+
+_BYTE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
+
+def parse_byte_size(raw: str | None) -> int | None:
+    """``CHUNK_MAX_PARTITION_BYTES``: a whole number of bytes, optionally with a unit (``50GB``,
+    ``64 GiB``, ``500MB``; kB/MB/GB/TB are powers of 1000, KiB/MiB/GiB/TiB of 1024); unset, empty
+    or ``off`` for no absolute limit (the default)."""
+    if raw is None or raw.strip().lower() in ("", "off", "none"):
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", raw)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _BYTE_UNITS or int(match.group(1)) == 0:
+        raise ConfigurationError(
+            f"{MAX_PARTITION_BYTES_ENV} must be a positive size such as 50GB or 64GiB (or off), got {raw!r}"
+        )
+    return int(match.group(1)) * _BYTE_UNITS[unit]
+
+
 NO_DATABASE_URL = (
     "no database URL: set DATABASE_URL (postgresql://user:password@host:5432/dbname), or give "
     "Settings(database_url=...); memory:// selects the in-memory adapters (tests, this process only)"
@@ -155,8 +187,13 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        max_bytes = parse_byte_size(env.get(MAX_PARTITION_BYTES_ENV))
+        thresholds = (
+            DEFAULT_THRESHOLDS if max_bytes is None else attrs.evolve(DEFAULT_THRESHOLDS, max_partition_bytes=max_bytes)
+        )
         return cls(
             partition_count=parse_partition_count(env.get("CHUNK_PARTITION_COUNT")),
+            thresholds=thresholds,
             database_url=env.get("DATABASE_URL") or None,
             internal_api_key=env.get("SEMANTIK_INTERNAL_API_KEY") or None,
             alert_webhook_url=env.get("SEMANTIK_ALERT_WEBHOOK_URL") or None,

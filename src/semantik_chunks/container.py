@@ -203,6 +203,7 @@ class Container(containers.DeclarativeContainer):
         PartitionMonitoringService,
         statistics_port=partition_statistics,
         thresholds=thresholds,
+        history_port=partition_history,
     )
     history_service = providers.Singleton(
         PartitionHistoryService,

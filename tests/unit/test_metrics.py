@@ -70,12 +70,16 @@ async def test_partition_series_match_the_service(seeded: Container) -> None:
     assert per_partition(samples, "semantik_chunks_partition_size_bytes") == {
         p: h.size_bytes for p, h in healths.items()
     }
-    assert per_partition(samples, "semantik_chunks_partition_chunk_skew_ratio") == pytest.approx(
+    assert per_partition(samples, "semantik_chunks_partition_chunk_skew") == pytest.approx(
         {p: h.chunk_skew for p, h in healths.items()}
     )
-    assert per_partition(samples, "semantik_chunks_partition_size_skew_ratio") == pytest.approx(
+    assert per_partition(samples, "semantik_chunks_partition_size_skew") == pytest.approx(
         {p: h.size_skew for p, h in healths.items()}
     )
+    assert per_partition(samples, "semantik_chunks_partition_chunk_share_ratio") == pytest.approx(
+        {p: h.chunk_count / h.total_chunks for p, h in healths.items()}
+    )
+    assert sum(per_partition(samples, "semantik_chunks_partition_size_share_ratio").values()) == pytest.approx(1.0)
     assert all(name.startswith("semantik_chunks_") for name, _ in samples)
     assert "# TYPE semantik_chunks_partition_size_bytes gauge" in text
 
@@ -87,14 +91,49 @@ async def test_health_status_is_one_hot_and_counted(seeded: Container) -> None:
         for (name, labels), value in samples.items()
         if name == "semantik_chunks_partition_health_status"
     }
-    assert len(status) == PARTITIONS * 4
+    assert len(status) == PARTITIONS * 3  # CRITICAL is never a partition's status: no series for it
     for partition in range(PARTITIONS):
         lit = [s for (p, s), value in status.items() if p == partition and value == 1.0]
         assert lit == (["UNBALANCED"] if partition == HEAVY_PARTITION else ["HEALTHY"])
     counts = {
         dict(labels)["status"]: value for (n, labels), value in samples.items() if n == "semantik_chunks_partitions"
     }
-    assert counts == {"HEALTHY": 3.0, "WARNING": 0.0, "UNBALANCED": 1.0, "CRITICAL": 0.0}
+    assert counts == {"HEALTHY": 3.0, "WARNING": 0.0, "UNBALANCED": 1.0}
+
+
+async def test_the_verdict_alerts_chance_and_top_collections_come_from_one_health_check(seeded: Container) -> None:
+    _, samples = await scrape(seeded)
+    result = await seeded.monitoring_service().check_partition_health()
+    assert result.verdict is not None and result.metrics is not None
+    assert samples[("semantik_chunks_verdict", ())] == result.verdict.level == 2
+    alerts = {
+        (dict(labels)["cause"], dict(labels)["level"]): value
+        for (name, labels), value in samples.items()
+        if name == "semantik_chunks_alerts"
+    }
+    expected: dict[tuple[str, str], float] = {}
+    for alert in result.alerts:
+        key = (alert.cause.value, alert.level.value)
+        expected[key] = expected.get(key, 0.0) + 1
+    assert alerts == expected
+    assert alerts[("placement", "CRITICAL")] == 1.0
+    assert samples[("semantik_chunks_chance_skew", ())] == pytest.approx(result.metrics.chance_skew)
+    assert samples[("semantik_chunks_effective_collections", ())] == pytest.approx(result.metrics.effective_collections)
+    assert samples[("semantik_chunks_capacity_budget_share_ratio", ())] == 1.0  # 4x the fair 1/4, capped at 1
+    assert not any(name == "semantik_chunks_capacity_budget_bytes" for name, _ in samples)  # no byte budget set
+    top = {
+        dict(labels)["collection"]: (int(dict(labels)["partition"]), value)
+        for (name, labels), value in samples.items()
+        if name == "semantik_chunks_collection_rows"
+    }
+    counts = await seeded.partition_statistics().collection_counts()
+    assert top == {c.collection_id: (c.partition_num, float(c.chunk_count)) for c in counts[:10]}
+
+
+async def test_ratios_stay_within_zero_and_one(seeded: Container) -> None:
+    _, samples = await scrape(seeded)
+    ratios = [value for (name, _), value in samples.items() if name.endswith("_ratio")]
+    assert ratios and all(0.0 <= value <= 1.0 for value in ratios)
 
 
 async def test_a_down_database_is_up_0_without_stale_series() -> None:
@@ -197,7 +236,7 @@ async def test_at_1024_partitions_the_default_scrape_stays_under_1000_samples(wi
     assert samples[("semantik_chunks_table_rows", ())] == 3000
     by_status = {dict(k[1])["status"]: v for k, v in samples.items() if k[0] == "semantik_chunks_partitions"}
     assert sum(by_status.values()) == 1024
-    assert samples[("semantik_chunks_max_chunk_skew_ratio", ())] == pytest.approx(max(h.chunk_skew for h in healths))
+    assert samples[("semantik_chunks_max_chunk_skew", ())] == pytest.approx(max(h.chunk_skew for h in healths))
 
 
 async def test_with_all_every_partition_has_its_series(wide: Container) -> None:
@@ -249,13 +288,6 @@ async def test_top_shares_name_the_largest_partitions(seeded: Container) -> None
     }
     assert shares[1] == (HEAVY_PARTITION, pytest.approx(60 / 150))
     assert sorted(shares) == list(range(1, PARTITIONS + 1))
-
-
-async def test_chance_and_effective_collections_are_exposed(seeded: Container) -> None:
-    _, samples = await scrape(seeded)
-    spread = await seeded.monitoring_service().get_distribution()
-    assert samples[("semantik_chunks_effective_collections", ())] == pytest.approx(spread.effective_collections)
-    assert samples[("semantik_chunks_chance_skew_ratio", ())] == pytest.approx(spread.chance_skew)
 
 
 async def test_statement_series_count_statements_and_time_by_kind(seeded: Container) -> None:
@@ -322,9 +354,11 @@ async def test_names_follow_prometheus_conventions(seeded: Container) -> None:
             continue
         assert family.type == "gauge"
         assert not family.name.endswith("_total")  # gauges, not counters
-        assert "_percent" not in family.name  # ratios are 0..1 and say so
-        if "skew" in family.name or "share" in family.name:
+        assert "_percent" not in family.name  # fractions are 0..1 and say so with _ratio
+        if "share" in family.name:
             assert family.name.endswith("_ratio")
+        if "skew" in family.name:  # a skew reaches N - 1: not a ratio
+            assert not family.name.endswith("_ratio")
 
 
 async def test_alert_delivery_failures_are_counted_per_sink_and_served(seeded: Container) -> None:

@@ -24,6 +24,7 @@ from semantik_chunks.container import Container, bootstrap
 from semantik_chunks.domain.errors import AlertDeliveryError, ConfigurationError
 from semantik_chunks.domain.model import (
     Alert,
+    AlertCause,
     AlertLevel,
     CheckOutcome,
     Chunk,
@@ -178,16 +179,34 @@ def test_the_monitor_payload_is_plain_json() -> None:
     result = MonitoringResult(
         status=CheckOutcome.SUCCESS,
         timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-        alerts=(Alert(level=AlertLevel.WARNING, message="m", action="a", partitions=(1, 2)),),
+        alerts=(
+            Alert(
+                level=AlertLevel.WARNING,
+                message="m",
+                action="a",
+                partitions=(1, 2),
+                cause=AlertCause.HOT_WRITES,
+                command="semantik-chunks hot",
+            ),
+        ),
         metrics=metrics,
-        overall=PartitionHealthStatus.WARNING,
     )
+    assert result.overall is PartitionHealthStatus.WARNING
     payload = monitoring_payload(result)
     assert json.loads(json.dumps(payload)) == payload
     assert payload == {
         "status": "success",
         "timestamp": "2026-01-02T03:04:05Z",  # the one timestamp form, as in the API and the CLI
-        "alerts": [{"level": "WARNING", "message": "m", "action": "a", "partitions": [1, 2]}],
+        "alerts": [
+            {
+                "level": "WARNING",
+                "message": "m",
+                "action": "a",
+                "partitions": [1, 2],
+                "cause": "hot_writes",
+                "command": "semantik-chunks hot",
+            }
+        ],
         "metrics": {
             "total_partitions": 4,
             "total_chunks": 10,
@@ -203,6 +222,13 @@ def test_the_monitor_payload_is_plain_json() -> None:
         },
         "error": None,
         "overall": "WARNING",
+        "verdict": {
+            "status": "WARNING",
+            "placement": "HEALTHY",
+            "capacity": "HEALTHY",
+            "causes": ["hot_writes"],
+            "level": 1,
+        },
     }
     failed = MonitoringResult(status=CheckOutcome.FAILED, timestamp=result.timestamp, error="database unreachable")
     assert monitoring_payload(failed)["metrics"] == {}

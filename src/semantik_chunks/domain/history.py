@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from semantik_chunks.domain.errors import ChunksError
+from semantik_chunks.domain.thresholds import Thresholds
 
 DEFAULT_RETENTION = timedelta(days=90)
 DEFAULT_HISTORY_SINCE = timedelta(days=7)
@@ -190,11 +191,17 @@ class BudgetKind(enum.StrEnum):
 
 @attrs.frozen
 class Budget:
-    """What a partition may hold: ``share_factor`` times its fair share of all rows (``1 + critical``
-    skew by default), and optionally ``max_bytes`` on disk."""
+    """What a partition may hold: ``share_factor`` times its fair share of all rows, and optionally
+    ``max_bytes`` on disk (``capacity_budget`` builds the one the verdict uses)."""
 
     share_factor: float = attrs.field(validator=attrs.validators.gt(1.0))
     max_bytes: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.gt(0)))
+
+
+def capacity_budget(thresholds: Thresholds) -> Budget:
+    """The one capacity budget, the verdict's and the forecast's: ``1 + capacity`` times the fair share
+    (4x by default) and ``max_partition_bytes`` on disk when set."""
+    return Budget(share_factor=thresholds.capacity_share_factor, max_bytes=thresholds.max_partition_bytes)
 
 
 @attrs.frozen

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from semantik_chunks.domain.errors import ChunksError
-from semantik_chunks.domain.model import Alert, AlertLevel
+from semantik_chunks.domain.model import Alert, AlertCause, AlertLevel
 
-PRUNING_CAUSE = "pruning"
+PRUNING_CAUSE = AlertCause.PRUNING.value
 DEFAULT_ALERT_SHARE = 0.1
 INSUFFICIENT_PRIVILEGE_TEXT = "<insufficient privilege>"
 
@@ -213,6 +213,8 @@ def pruning_alerts(
                 f"the costliest ({worst.calls:,} calls, {worst.total_time_ms / 1000:,.1f} s): {_one_line(worst.query)}"
             ),
             action=f"{worst.fix[0].upper()}{worst.fix[1:]} (see `semantik-chunks queries`)",
+            cause=AlertCause.PRUNING,
+            command="semantik-chunks queries",
         )
     ]
 

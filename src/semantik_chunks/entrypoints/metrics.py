@@ -10,35 +10,51 @@ that snapshot (awaiting the service on the host's loop) before it renders, at mo
 registry of its own instead awaits ``collector.refresh()`` on a schedule of its choosing.
 
 A scrape stays small whatever the partition count. Table-level series are always there; which
-partitions get series of their own is ``partition_series``:
+partitions get per-partition series of their own is ``partition_series``:
 
 - ``top`` (default): the ``top_k`` most skewed partitions, plus every partition whose status is not
-  HEALTHY, at most ``max_partition_series`` in all (most skewed first; the rest are counted in
-  ``semantik_chunks_partition_series_omitted``). At 1,024 partitions a scrape has a few hundred samples.
-- ``all``: every partition (8 samples each: about 8,200 at 1,024 partitions).
+  HEALTHY or whose forecast crosses its capacity budget, at most ``max_partition_series`` in all (most
+  skewed first; the rest are counted in ``semantik_chunks_partition_series_omitted``). At 1,024
+  partitions a scrape has well under 1,000 samples;
+- ``all``: every partition (about 10 samples each: some 10,000 at 1,024 partitions);
 - ``none``: table-level series only.
 
-Table-level series (``status`` is a ``PartitionHealthStatus``):
+Series (``partition`` is the partition number; docs/integration.md has the table). Table level:
 
-- ``semantik_chunks_up`` 1 when the last read of the statistics succeeded, else 0 (and no
-  partition series are exposed, rather than stale ones);
+- ``semantik_chunks_up`` 1 when the last health check read the statistics, else 0 (and no other
+  series are exposed, rather than stale ones);
 - ``semantik_chunks_statistics_read_timestamp_seconds`` when they were read (Unix time);
-- ``semantik_chunks_partitions{status}`` how many partitions have each status (the verdict's input);
-- ``semantik_chunks_partition_count`` partitions of the table;
-- ``semantik_chunks_table_rows``, ``semantik_chunks_table_size_bytes`` the whole table;
-- ``semantik_chunks_max_chunk_skew_ratio``, ``semantik_chunks_max_size_skew_ratio`` the worst partition's skew;
-- ``semantik_chunks_chance_skew_ratio`` the skew chance alone produces for this spread of collections
-  (one standard deviation), ``semantik_chunks_effective_collections`` how many equal collections the
-  data spreads like (both absent while unknown);
-- ``semantik_chunks_top_partition_share_ratio{rank,partition}`` the share of all chunks of the ``top_k``
-  largest partitions;
-- ``semantik_chunks_partition_series_exported``, ``semantik_chunks_partition_series_omitted``.
+- ``semantik_chunks_verdict`` the health check's verdict as a level: 0 HEALTHY, 1 WARNING,
+  2 UNBALANCED (``Verdict.level``, the same verdict as the CLI's exit code and the API's ``overall``);
+- ``semantik_chunks_alerts{cause,level}`` the check's alerts per cause and level (a pair the check
+  did not raise is absent, not 0);
+- ``semantik_chunks_chance_skew`` the standard deviation of a partition's skew under random
+  placement, and ``semantik_chunks_effective_collections`` (K_eff); absent for an empty table;
+- ``semantik_chunks_capacity_budget_share_ratio`` a partition's share budget (``(1 + capacity) / N``),
+  ``semantik_chunks_capacity_budget_bytes`` its byte budget (only when one is set);
+- ``semantik_chunks_partitions{status}`` how many partitions have each status (below);
+- ``semantik_chunks_partition_count`` partitions of the table; ``semantik_chunks_table_rows`` and
+  ``semantik_chunks_table_size_bytes`` the whole table;
+- ``semantik_chunks_max_chunk_skew``, ``semantik_chunks_max_size_skew`` the worst partition's skew;
+- ``semantik_chunks_top_partition_share_ratio{rank,partition}`` the share of all chunks of the
+  ``top_k`` largest partitions;
+- ``semantik_chunks_partition_series_exported``, ``semantik_chunks_partition_series_omitted``
+  partitions with per-partition series in this scrape, and non-HEALTHY ones the limit left out;
 
-Per partition (``partition`` is the partition number):
+Per partition (the selected ones):
 
 - ``semantik_chunks_partition_rows{partition}``, ``semantik_chunks_partition_size_bytes{partition}``;
-- ``semantik_chunks_partition_chunk_skew_ratio{partition}``, ``semantik_chunks_partition_size_skew_ratio{partition}``;
-- ``semantik_chunks_partition_health_status{partition,status}`` 1 for the partition's status, 0 for the others.
+- ``semantik_chunks_partition_chunk_share_ratio{partition}``, ``..._size_share_ratio`` (0..1);
+- ``semantik_chunks_partition_chunk_skew{partition}``, ``..._size_skew`` (``|share - 1/N| / (1/N)``,
+  0 to N - 1, hence no ``_ratio``);
+- ``semantik_chunks_partition_health_status{partition,status}`` 1 for the partition's status, 0 for
+  the others, and ``semantik_chunks_partitions{status}`` how many partitions have each status, over
+  the statuses a partition can have (HEALTHY, WARNING, UNBALANCED);
+- ``semantik_chunks_collection_rows{collection,partition}`` the largest ``TOP_COLLECTIONS``
+  collections (from ``collection_chunking_stats``: as fresh as its last refresh);
+- ``semantik_chunks_partition_days_until_budget{partition}`` days until the partition's forecast
+  crosses its capacity budget (0 when over it already; absent when it never does at its current
+  growth, or with too little history).
 
 Statements on chunks (``pg_stat_statements``, read at most once per ``statements_max_age_seconds``;
 ``kind`` is ``pruned``, ``reads_several_partitions``, ``reads_every_partition`` or ``not_analysed``):
@@ -60,6 +76,7 @@ workers, in multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR``); ``make_metrics_app
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -71,7 +88,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import ChunksError
-from semantik_chunks.domain.model import DistributionStats, PartitionHealth, PartitionHealthStatus
+from semantik_chunks.domain.history import PartitionForecast
+from semantik_chunks.domain.model import CollectionCount, MonitoringResult, PartitionHealth, PartitionHealthStatus
 from semantik_chunks.domain.pruning import PruningReport
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.queries import StatementPruningService
@@ -83,11 +101,6 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "semantik_chunks"
 DEFAULT_MAX_AGE_SECONDS = 15.0
-DEFAULT_STATEMENTS_MAX_AGE_SECONDS = 300.0
-PARTITION_SERIES = ("top", "all", "none")
-DEFAULT_TOP_K = 10
-DEFAULT_MAX_PARTITION_SERIES = 64
-STATEMENT_KINDS = ("pruned", "reads_several_partitions", "reads_every_partition", "not_analysed")
 
 ALERT_DELIVERY_FAILURES = Counter(
     f"{PREFIX}_alert_delivery_failures",
@@ -102,11 +115,23 @@ def count_alert_delivery_failures(sinks: Iterable[str]) -> None:
         ALERT_DELIVERY_FAILURES.labels(sink=sink).inc()
 
 
+PARTITION_STATUSES = (PartitionHealthStatus.HEALTHY, PartitionHealthStatus.WARNING, PartitionHealthStatus.UNBALANCED)
+"""The statuses a partition can have (CRITICAL is never produced per partition: no series for it)."""
+TOP_COLLECTIONS = 10
+DEFAULT_STATEMENTS_MAX_AGE_SECONDS = 300.0
+PARTITION_SERIES = ("top", "all", "none")
+DEFAULT_TOP_K = 10
+DEFAULT_MAX_PARTITION_SERIES = 64
+STATEMENT_KINDS = ("pruned", "reads_several_partitions", "reads_every_partition", "not_analysed")
+
+
 @attrs.frozen
 class _Snapshot:
     up: bool
-    partitions: Sequence[PartitionHealth] = ()  # every partition, in partition order
-    distribution: DistributionStats | None = None
+    partitions: Sequence[PartitionHealth] = ()
+    result: MonitoringResult | None = None
+    collections: Sequence[CollectionCount] = ()
+    forecasts: Sequence[PartitionForecast] = ()
     read_at: float | None = None  # Unix time of a successful read
     taken_at: float | None = None  # monotonic time of the attempt, for max_age
 
@@ -120,15 +145,24 @@ class _Statements:
 
 
 def select_partitions(
-    partitions: Sequence[PartitionHealth], mode: str, top_k: int, max_series: int
+    partitions: Sequence[PartitionHealth],
+    mode: str,
+    top_k: int,
+    max_series: int,
+    also: frozenset[int] = frozenset(),
 ) -> tuple[list[PartitionHealth], int]:
-    """``(exported, omitted)``: the partitions that get series of their own under ``mode``."""
+    """``(exported, omitted)``: the partitions that get series of their own under ``mode``. ``also``:
+    partitions wanted besides the non-HEALTHY ones (those whose forecast crosses the budget)."""
     if mode == "all":
         return sorted(partitions, key=lambda p: p.partition_num), 0
     if mode == "none":
         return [], 0
     ranked = sorted(partitions, key=lambda p: (-p.chunk_skew, p.partition_num))
-    wanted = [p for i, p in enumerate(ranked) if i < top_k or p.health_status is not PartitionHealthStatus.HEALTHY]
+    wanted = [
+        p
+        for i, p in enumerate(ranked)
+        if i < top_k or p.health_status is not PartitionHealthStatus.HEALTHY or p.partition_num in also
+    ]
     chosen = wanted[: max(max_series, min(top_k, len(ranked)))]
     return sorted(chosen, key=lambda p: p.partition_num), len(wanted) - len(chosen)
 
@@ -165,12 +199,17 @@ class PartitionMetricsCollector:
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> None:
-        """Read the partitions' health now (statistics mode: cheap, catalog-based)."""
+        """Run the health check now (statistics mode: catalog statistics, O(partitions))."""
         taken_at = self._monotonic()
         try:
-            partitions, distribution = await asyncio.gather(
-                self._service.get_partition_health_summary(), self._service.get_distribution()
+            result, partitions, collections, forecasts = await asyncio.gather(
+                self._service.check_partition_health(),
+                self._service.get_partition_health_summary(),
+                self._service.get_top_collections(TOP_COLLECTIONS),
+                self._service.get_forecasts(),
             )
+            if not result.succeeded:
+                raise ChunksError(result.error or "the health check failed")
         except Exception as exc:
             if isinstance(exc, ChunksError):
                 logger.warning("partition metrics unavailable: %s", exc)
@@ -181,7 +220,9 @@ class PartitionMetricsCollector:
         self._snapshot = _Snapshot(
             up=True,
             partitions=sorted(partitions, key=lambda p: p.partition_num),
-            distribution=distribution,
+            result=result,
+            collections=tuple(collections),
+            forecasts=tuple(forecasts),
             read_at=time.time(),
             taken_at=taken_at,
         )
@@ -214,98 +255,151 @@ class PartitionMetricsCollector:
                 await self.refresh_statements()
 
     def describe(self) -> Iterator[Metric]:
-        return iter(self._families(_Snapshot(up=False, read_at=0.0), _Statements(up=False, read_at=0.0)))
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._families(self._snapshot, self._statements))
-
-    def _families(self, snapshot: _Snapshot, statements: _Statements) -> list[Metric]:
-        return (
-            self._table_families(snapshot) + self._partition_families(snapshot) + self._statement_families(statements)
+        return iter(
+            self._families(_Snapshot(up=False, read_at=0.0))
+            + self._statement_families(_Statements(up=False, read_at=0.0))
         )
 
-    @staticmethod
-    def _gauge(name: str, documentation: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
-        return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families(self._snapshot) + self._statement_families(self._statements))
 
-    def _table_families(self, snapshot: _Snapshot) -> list[Metric]:
-        gauge = self._gauge
-        up = gauge("up", "Whether the last read of the partition statistics succeeded (1) or failed (0)")
+    def _families(self, snapshot: _Snapshot) -> list[Metric]:
+        def gauge(name: str, documentation: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
+
+        up = gauge("up", "Whether the last health check read the partition statistics (1) or failed (0)")
         up.add_metric([], 1.0 if snapshot.up else 0.0)
         read_at = gauge("statistics_read_timestamp_seconds", "When the partition statistics were last read")
         if snapshot.read_at is not None:
             read_at.add_metric([], snapshot.read_at)
-        by_status = gauge("partitions", "Partitions by health status", ["status"])
-        count = gauge("partition_count", "Partitions of the chunks table")
-        rows = gauge("table_rows", "Chunks in the table, from the database's statistics (an estimate on PostgreSQL)")
-        size = gauge("table_size_bytes", "On-disk size of the chunks table, all partitions")
-        max_chunk = gauge("max_chunk_skew_ratio", "The largest partition chunk skew: |share - 1/N| / (1/N)")
-        max_size = gauge("max_size_skew_ratio", "The largest partition size skew: |share of bytes - 1/N| / (1/N)")
-        chance = gauge("chance_skew_ratio", "Skew that chance placement of the collections produces (one sigma)")
-        effective = gauge("effective_collections", "How many equal collections the data spreads like")
-        top = gauge(
-            "top_partition_share_ratio", "Share of all chunks held by the largest partitions", ["rank", "partition"]
+        verdict = gauge("verdict", "The health check's verdict: 0 HEALTHY, 1 WARNING, 2 UNBALANCED")
+        alerts = gauge("alerts", "The health check's alerts by cause and level", ["cause", "level"])
+        sigma = gauge("chance_skew", "Standard deviation of a partition's chunk skew under random placement")
+        k_eff = gauge("effective_collections", "How many equal collections would spread like these (K_eff)")
+        budget_share = gauge(
+            "capacity_budget_share_ratio", "A partition's share budget of all chunks, (1 + capacity) / N"
         )
-        exported = gauge("partition_series_exported", "Partitions with per-partition series in this scrape")
-        omitted = gauge("partition_series_omitted", "Non-healthy partitions left out by the per-partition series limit")
-        families: list[Metric] = [up, read_at, by_status, count, rows, size, max_chunk, max_size]
-        families += [chance, effective, top, exported, omitted]
-        if not snapshot.up:
-            return families
-        parts = snapshot.partitions
-        for candidate in PartitionHealthStatus:
-            by_status.add_metric([candidate.value], sum(1 for p in parts if p.health_status is candidate))
-        total_rows = sum(p.chunk_count for p in parts)
-        count.add_metric([], len(parts))
-        rows.add_metric([], total_rows)
-        size.add_metric([], sum(p.size_bytes for p in parts))
-        max_chunk.add_metric([], max((p.chunk_skew for p in parts), default=0.0))
-        max_size.add_metric([], max((p.size_skew for p in parts), default=0.0))
-        spread = snapshot.distribution
-        if spread is not None and spread.chance_skew is not None:
-            chance.add_metric([], spread.chance_skew)
-        if spread is not None and spread.effective_collections is not None:
-            effective.add_metric([], spread.effective_collections)
-        largest = sorted(parts, key=lambda p: (-p.chunk_count, p.partition_num))[: self._top_k]
-        for rank, p in enumerate(largest, start=1):
-            top.add_metric([str(rank), str(p.partition_num)], p.chunk_count / total_rows if total_rows else 0.0)
-        chosen, left_out = select_partitions(parts, self._mode, self._top_k, self._max_series)
-        exported.add_metric([], len(chosen))
-        omitted.add_metric([], left_out)
-        return families
-
-    def _partition_families(self, snapshot: _Snapshot) -> list[Metric]:
-        gauge = self._gauge
+        budget_bytes = gauge("capacity_budget_bytes", "A partition's size budget on disk (only when one is set)")
         rows = gauge(
             "partition_rows",
             "Chunks in the partition, from the database's statistics (an estimate on PostgreSQL)",
             ["partition"],
         )
         size = gauge("partition_size_bytes", "On-disk size of the partition", ["partition"])
-        chunk_skew = gauge(
-            "partition_chunk_skew_ratio", "|share of chunks - 1/N| / (1/N): 0 is a fair share", ["partition"]
-        )
-        size_skew = gauge(
-            "partition_size_skew_ratio", "|share of bytes - 1/N| / (1/N): 0 is a fair share", ["partition"]
-        )
+        chunk_share = gauge("partition_chunk_share_ratio", "The partition's share of all chunks (0..1)", ["partition"])
+        size_share = gauge("partition_size_share_ratio", "The partition's share of all bytes (0..1)", ["partition"])
+        chunk_skew = gauge("partition_chunk_skew", "|share of chunks - 1/N| / (1/N): 0 is a fair share", ["partition"])
+        size_skew = gauge("partition_size_skew", "|share of bytes - 1/N| / (1/N): 0 is a fair share", ["partition"])
         status = gauge(
             "partition_health_status", "1 for the partition's health status, 0 for others", ["partition", "status"]
         )
-        chosen, _ = select_partitions(snapshot.partitions, self._mode, self._top_k, self._max_series)
+        by_status = gauge("partitions", "Partitions by health status", ["status"])
+        count = gauge("partition_count", "Partitions of the chunks table")
+        table_rows = gauge("table_rows", "Chunks in the table, from the database's statistics (an estimate)")
+        table_size = gauge("table_size_bytes", "On-disk size of the chunks table, all partitions")
+        max_chunk = gauge("max_chunk_skew", "The largest partition chunk skew: |share - 1/N| / (1/N)")
+        max_size = gauge("max_size_skew", "The largest partition size skew: |share of bytes - 1/N| / (1/N)")
+        top = gauge(
+            "top_partition_share_ratio",
+            "Share of all chunks held by each of the largest partitions",
+            ["rank", "partition"],
+        )
+        exported = gauge("partition_series_exported", "Partitions with per-partition series in this scrape")
+        omitted = gauge("partition_series_omitted", "Non-healthy partitions left out by the per-partition series limit")
+        collection_rows = gauge(
+            "collection_rows",
+            f"Chunks of the {TOP_COLLECTIONS} largest collections (collection_chunking_stats)",
+            ["collection", "partition"],
+        )
+        days = gauge(
+            "partition_days_until_budget",
+            "Days until the partition crosses its capacity budget at its current growth (0: over it already; "
+            "absent: never, or not enough history)",
+            ["partition"],
+        )
+        crossing = frozenset(f.partition_num for f in snapshot.forecasts if f.days_to_budget is not None)
+        chosen, left_out = select_partitions(snapshot.partitions, self._mode, self._top_k, self._max_series, crossing)
+        shown = frozenset(p.partition_num for p in chosen)
+        for f in snapshot.forecasts:
+            if f.days_to_budget is not None and f.partition_num in shown:
+                days.add_metric([str(f.partition_num)], f.days_to_budget)
+        result = snapshot.result
+        if snapshot.up and result is not None and result.verdict is not None and result.metrics is not None:
+            verdict.add_metric([], result.verdict.level)
+            counted = collections.Counter((a.cause.value, a.level.value) for a in result.alerts)
+            for (cause, level), found in sorted(counted.items()):
+                alerts.add_metric([cause, level], found)
+            if result.metrics.chance_skew is not None:
+                sigma.add_metric([], result.metrics.chance_skew)
+            if result.metrics.effective_collections is not None:
+                k_eff.add_metric([], result.metrics.effective_collections)
+            thresholds = self._service.thresholds
+            budget_share.add_metric([], min(1.0, thresholds.capacity_share_factor / self._service.partition_count))
+            if thresholds.max_partition_bytes is not None:
+                budget_bytes.add_metric([], thresholds.max_partition_bytes)
+            for candidate in PARTITION_STATUSES:
+                found = sum(1 for p in snapshot.partitions if p.health_status is candidate)
+                by_status.add_metric([candidate.value], found)
+            parts = snapshot.partitions
+            total_rows = sum(p.chunk_count for p in parts)
+            count.add_metric([], len(parts))
+            table_rows.add_metric([], total_rows)
+            table_size.add_metric([], sum(p.size_bytes for p in parts))
+            max_chunk.add_metric([], max((p.chunk_skew for p in parts), default=0.0))
+            max_size.add_metric([], max((p.size_skew for p in parts), default=0.0))
+            largest = sorted(parts, key=lambda p: (-p.chunk_count, p.partition_num))[: self._top_k]
+            for rank, p in enumerate(largest, start=1):
+                top.add_metric([str(rank), str(p.partition_num)], p.chunk_count / total_rows if total_rows else 0.0)
+            exported.add_metric([], len(chosen))
+            omitted.add_metric([], left_out)
         for p in chosen:
             label = str(p.partition_num)
             rows.add_metric([label], p.chunk_count)
             size.add_metric([label], p.size_bytes)
+            chunk_share.add_metric([label], p.chunk_percentage / 100.0)
+            size_share.add_metric([label], p.size_percentage / 100.0)
             chunk_skew.add_metric([label], p.chunk_skew)
             size_skew.add_metric([label], p.size_skew)
-            for candidate in PartitionHealthStatus:
+            for candidate in PARTITION_STATUSES:
                 status.add_metric([label, candidate.value], 1.0 if p.health_status is candidate else 0.0)
-        return [rows, size, chunk_skew, size_skew, status]
+        for c in snapshot.collections:
+            collection_rows.add_metric([c.collection_id, str(c.partition_num)], c.chunk_count)
+        return [
+            up,
+            read_at,
+            verdict,
+            alerts,
+            sigma,
+            k_eff,
+            budget_share,
+            budget_bytes,
+            rows,
+            size,
+            chunk_share,
+            size_share,
+            chunk_skew,
+            size_skew,
+            status,
+            by_status,
+            collection_rows,
+            days,
+            count,
+            table_rows,
+            table_size,
+            max_chunk,
+            max_size,
+            top,
+            exported,
+            omitted,
+        ]
 
     def _statement_families(self, statements: _Statements) -> list[Metric]:
         if self._pruning is None:
             return []
-        gauge = self._gauge
+
+        def gauge(name: str, documentation: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"{PREFIX}_{name}", documentation, labels=list(labels))
+
         up = gauge("statements_up", "Whether pg_stat_statements could be read and its statements planned (1) or not")
         up.add_metric([], 1.0 if statements.up else 0.0)
         read_at = gauge("statements_read_timestamp_seconds", "When the statements on chunks were last read")
@@ -353,6 +447,7 @@ def make_metrics_app(
 
     ``partition_series`` and ``top_k`` default to the settings (``SEMANTIK_METRICS_PARTITIONS``,
     ``SEMANTIK_METRICS_TOP_K``); ``statements=False`` leaves out the statement series.
+
     The app's registry holds only this collector and the alert delivery counter, so it does not
     repeat the host's own metrics."""
     settings = container.settings()

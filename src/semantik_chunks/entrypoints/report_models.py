@@ -27,6 +27,7 @@ from pydantic_core import CoreSchema
 
 from semantik_chunks.domain.history import ForecastStatus
 from semantik_chunks.domain.model import (
+    AlertCause,
     AlertLevel,
     MonitoringResult,
     PartitionHealthStatus,
@@ -92,6 +93,23 @@ class PartitionAlert(Model):
     message: str
     action: str
     partitions: list[PartitionNum]
+    cause: AlertCause
+    command: Annotated[
+        str | None, _Schema(description="The semantik-chunks command line that addresses the alert (null: none needed)")
+    ]
+
+
+class HealthVerdict(Model):
+    """The verdict (``decide_verdict``): ``status`` is the worst alert that is more than noise; ``placement``
+    and ``capacity`` answer each question; ``causes`` are those of the alerts at the verdict's level."""
+
+    status: PartitionHealthStatus
+    placement: PartitionHealthStatus
+    capacity: PartitionHealthStatus
+    causes: list[AlertCause]
+    level: Annotated[
+        Literal[0, 1, 2], _Schema(description="0 HEALTHY, 1 WARNING, 2 UNBALANCED: semantik_chunks_verdict")
+    ]
 
 
 class PartitionSkewMetric(Model):
@@ -223,6 +241,7 @@ class PartitionHealthReport(Model):
     metrics: PartitionHealthMetrics
     error: None
     overall: PartitionHealthStatus
+    verdict: HealthVerdict
 
 
 class PartitionHealthCheckFailed(Model):
@@ -234,6 +253,7 @@ class PartitionHealthCheckFailed(Model):
     metrics: dict[str, Any]
     error: str
     overall: None
+    verdict: None
 
 
 class PartitionStatisticsResponse(Model):
@@ -281,6 +301,7 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
         "metrics": {} if result.metrics is None else PartitionHealthMetrics.model_validate(result.metrics),
         "error": result.error,
         "overall": result.overall,
+        "verdict": None if result.verdict is None else HealthVerdict.model_validate(result.verdict),
     }
     if result.succeeded:
         return PartitionHealthReport.model_validate(fields)
@@ -355,7 +376,8 @@ class HealthDocument(Model):
     partition_count: PartitionCount
     mode: Mode
     overall: Verdict
-    exit_code: Literal[0, 1, 2]
+    exit_code: Literal[0, 1, 4]
+    verdict: HealthVerdict
     status: Literal["success"]
     timestamp: Timestamp
     alerts: list[PartitionAlert]
@@ -414,7 +436,8 @@ class FullDocument(Model):
     partition_count: PartitionCount
     mode: Mode
     overall: Verdict
-    exit_code: Literal[0, 1, 2]
+    exit_code: Literal[0, 1, 4]
+    verdict: HealthVerdict
     status: Literal["success"]
     timestamp: Timestamp
     alerts: list[PartitionAlert]
@@ -536,16 +559,6 @@ class ForecastDocument(Model):
 # -- statements on chunks that miss pruning (``semantik-chunks queries``, ``GET /queries``) ----------
 
 
-class PruningAlert(Model):
-    """An alert whose cause is pruning: statements reading every partition take too much of the time."""
-
-    cause: Literal["pruning"]
-    level: AlertLevel
-    message: str
-    action: str
-    partitions: list[PartitionNum]
-
-
 class UnprunedStatementEntry(Model):
     query_id: int | None
     query: str
@@ -578,7 +591,7 @@ class StatementPruning(Model):
     every_partition_time_ms: NonNegative
     every_partition_time_share: Fraction
     alert_share: Annotated[float, _Schema(exclusiveMinimum=0, maximum=1)]
-    alerts: list[PruningAlert]
+    alerts: Annotated[list[PartitionAlert], _Schema(description="The pruning alert (cause pruning), if raised")]
     unpruned: list[UnprunedStatementEntry]
     not_analysed: list[UnanalysedStatementEntry]
 
@@ -602,12 +615,7 @@ def statement_pruning_fields(report: PruningReport) -> dict[str, Any]:
         "every_partition_time_ms": report.every_partition_time_ms,
         "every_partition_time_share": report.every_partition_time_share,
         "alert_share": report.alert_share,
-        "alerts": [
-            PruningAlert(
-                cause="pruning", level=a.level, message=a.message, action=a.action, partitions=list(a.partitions)
-            )
-            for a in report.alerts
-        ],
+        "alerts": [PartitionAlert.model_validate(a) for a in report.alerts],
         "unpruned": [UnprunedStatementEntry.model_validate(s) for s in report.unpruned],
         "not_analysed": [UnanalysedStatementEntry.model_validate(s) for s in report.not_analysed],
     }

@@ -6,14 +6,16 @@ import asyncio
 import logging
 import statistics
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import attrs
 
-from semantik_chunks.domain import advice, chance, skew
+from semantik_chunks.domain import advice, chance, history, skew
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import AlertDeliveryError, ChunksError
 from semantik_chunks.domain.model import (
     Alert,
+    AlertCause,
     AlertLevel,
     CheckOutcome,
     CollectionCount,
@@ -31,11 +33,12 @@ from semantik_chunks.domain.model import (
     WriteActivity,
 )
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
-from semantik_chunks.ports import AlertSink, PartitionStatistics
+from semantik_chunks.ports import AlertSink, PartitionHistory, PartitionStatistics
 
 logger = logging.getLogger(__name__)
 
 TOP_COLLECTIONS = 5
+_TICK = timedelta(microseconds=1)  # timestamptz's resolution
 _MB = 1024 * 1024
 
 
@@ -47,10 +50,16 @@ class PartitionMonitoringService:
         statistics_port: PartitionStatistics,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         clock: Clock = utc_now,
+        history_port: PartitionHistory | None = None,
+        forecast_window: timedelta = history.DEFAULT_FORECAST_WINDOW,
     ) -> None:
         self._stats = statistics_port
         self.thresholds = thresholds
         self._clock = clock
+        self._history = history_port
+        self._forecast_window = forecast_window
+        # The last forecast, with the oldest and newest snapshot times it was computed from.
+        self._forecast_cache: tuple[datetime, datetime, list[history.PartitionForecast]] | None = None
 
     @property
     def partition_count(self) -> int:
@@ -81,6 +90,29 @@ class PartitionMonitoringService:
             [s.row_count for s in snapshots], [c.chunk_count for c in counts]
         )
         return chance.chance_skew(self.partition_count, k_eff), k_eff, from_collections
+
+    async def get_forecasts(self) -> list[history.PartitionForecast]:
+        """Every partition's forecast against the capacity budget, from the snapshots of the forecast
+        window (its cost follows the window, not the retention); empty without a history."""
+        if self._history is None:
+            return []
+        since = self._clock() - self._forecast_window
+        cached = self._forecast_cache
+        # The samples of the window change only when a snapshot is recorded (a newer sample; pruning
+        # happens then too) or when the oldest one leaves the window: until then the forecast stands,
+        # and asking for samples newer than the newest one is one probe of the history's index.
+        if cached is not None and cached[0] >= since and not await self._history.read(cached[1] + _TICK):
+            return cached[2]
+        samples = await self._history.read(since)
+        found = history.forecast(samples, self.partition_count, history.capacity_budget(self.thresholds))
+        if samples:
+            taken = [s.taken_at for s in samples]
+            self._forecast_cache = (min(taken), max(taken), found)
+        return found
+
+    async def get_top_collections(self, limit: int) -> list[CollectionCount]:
+        """The ``limit`` largest collections, largest first (statistics: ``collection_chunking_stats``)."""
+        return await self._stats.collection_counts(limit=limit)
 
     async def get_hot_partitions(self) -> list[HotPartition]:
         """Partitions taking at least the hot share of last hour's writes, with who wrote there."""
@@ -177,8 +209,11 @@ class PartitionMonitoringService:
 
     async def _check(self, exact: bool) -> MonitoringResult:
         # Three independent reads: concurrently, each on a connection of its own.
-        snapshots, counts, activity = await asyncio.gather(
-            self._snapshots(exact), self._stats.collection_counts(exact=exact), self._stats.write_activity()
+        snapshots, counts, activity, forecasts = await asyncio.gather(
+            self._snapshots(exact),
+            self._stats.collection_counts(exact=exact),
+            self._stats.write_activity(),
+            self.get_forecasts(),
         )
         healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
         skews = skew.skew_metrics(snapshots, self.partition_count, self.thresholds)
@@ -186,7 +221,19 @@ class PartitionMonitoringService:
         total = sum(h.chunk_count for h in healths)
         large = chance.large_collections_by_partition(counts, total, self.partition_count) if from_collections else {}
         hot = await self._hot_with_collections(activity)
-        found = advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
+        by_partition: dict[int, list[CollectionCount]] = {}
+        for count in counts:
+            by_partition.setdefault(count.partition_num, []).append(count)
+        # Capacity first: it is the question a partition beyond its budget raises whatever placement says.
+        found = advice.capacity_alerts(healths, by_partition, self.thresholds)
+        horizon, now = timedelta(days=self.thresholds.forecast_horizon_days), self._clock()
+        crossing = [
+            f
+            for f in forecasts
+            if f.status is history.ForecastStatus.CROSSING and history.crosses_within(f, horizon, now)
+        ]
+        found += advice.forecast_alerts(crossing, by_partition, self.partition_count, self.thresholds)
+        found += advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(advice.STALE_COLLECTION_STATS_ALERT)
         by_status = {s: sum(1 for h in healths if h.health_status is s) for s in PartitionHealthStatus}
@@ -208,7 +255,6 @@ class PartitionMonitoringService:
             timestamp=self._clock(),
             alerts=tuple(found),
             metrics=metrics,
-            overall=advice.overall_status(found),
         )
 
 
@@ -217,5 +263,7 @@ def check_failed_alert(error: str | None) -> Alert:
     return Alert(
         level=AlertLevel.CRITICAL,
         message=f"partition health check failed: {error}",
-        action="Check that the database is reachable and migrated (semantik-chunks migrate)",
+        action="Check that the database is reachable and migrated",
+        cause=AlertCause.MONITORING,
+        command="semantik-chunks migrate",
     )

@@ -35,9 +35,9 @@ from semantik_chunks.services.demo import DEFAULT_CHUNKS, DEFAULT_COLLECTIONS, D
 R = TypeVar("R")
 
 EXIT_CODES = (
-    "Exit codes: 0 healthy, 1 warning, 2 unbalanced (or a usage error), 3 could not check "
-    "(database unreachable, credentials refused, schema missing, bad configuration). "
-    "health and full exit with the health verdict; the other commands exit 0 when they could read the database."
+    "Exit codes: 0 healthy, 1 warning, 4 unbalanced (the verdict of health and full), 2 usage error, "
+    "3 could not check (database unreachable, credentials refused, schema missing, bad configuration), "
+    "130 interrupted. The other commands exit 0 when they could read the database."
 )
 
 
@@ -74,7 +74,7 @@ class OneLineUsageErrors(TyperGroup):
             if not standalone_mode:
                 raise
             typer.echo("Aborted.", err=True)
-            sys.exit(1)
+            sys.exit(ExitCode.ABORTED)
         if not standalone_mode:
             return outcome
         sys.exit(outcome if isinstance(outcome, int) else 0)
@@ -185,10 +185,11 @@ def _report(
 
 @app.command()
 def health(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
-    """Health verdict, alerts and every partition's share of chunks.
+    """Health verdict, alerts (each with its cause and command) and every partition's share of chunks.
 
-    Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check. The verdict counts only
-    imbalance beyond what chance placement of collections explains.
+    Exits 0 healthy, 1 warning, 4 unbalanced, 3 could not check (2 is a usage error). The verdict is
+    the worst of placement (imbalance beyond what chance placement of collections explains) and
+    capacity (a partition beyond its budget, whatever the cause).
     """
     report = _report(ctx, db_url, output, lambda c: reports.health(c, exact=exact), render.health, payloads.health)
     raise typer.Exit(report.exit_code)
@@ -244,7 +245,7 @@ def collections(
 def full(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
     """The full maintenance report: health, distribution, skew, hot spots, advice, collections.
 
-    Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check.
+    Exits 0 healthy, 1 warning, 4 unbalanced, 3 could not check (2 is a usage error).
     """
     report = _report(ctx, db_url, output, lambda c: reports.full(c, exact=exact), render.full, payloads.full)
     raise typer.Exit(report.health.exit_code)
