@@ -84,8 +84,19 @@ def statements_pg_url(make_database: Callable[[], str]) -> str:
 
 @pytest.fixture
 def clean_pg_url(pg_url: str) -> str:
-    """``pg_url`` with its chunks and collections emptied before the test."""
-    run_sql(pg_url, "TRUNCATE chunks, collections RESTART IDENTITY CASCADE")
+    """``pg_url`` with its chunks and collections emptied before the test.
+
+    Sessions an earlier test left inside a transaction (an app or engine it never closed, e.g. after a
+    read that timed out) hold locks the TRUNCATE would wait on for ever: they are ended first, and the
+    TRUNCATE waits at most a minute, so a leak fails the next test instead of hanging the suite."""
+    run_sql(
+        pg_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+        "AND state IN ('idle in transaction', 'idle in transaction (aborted)')",
+        "SET lock_timeout = '60s'",
+        "TRUNCATE chunks, collections RESTART IDENTITY CASCADE",
+    )
     return pg_url
 
 
