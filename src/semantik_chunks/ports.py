@@ -19,6 +19,7 @@ from semantik_chunks.domain.model import (
     PartitionSnapshot,
     WriteActivity,
 )
+from semantik_chunks.domain.pruning import StatementPlan
 from semantik_chunks.domain.reshape import (
     CollectionFootprint,
     IsolatedCollection,
@@ -170,6 +171,25 @@ class PartitionHistory(Protocol):
 
     async def prune(self, older_than: datetime) -> int:
         """Delete the samples taken before ``older_than``; return how many were deleted."""
+        ...
+
+
+class StatementStatistics(Protocol):
+    """The statements run on the database (``pg_stat_statements``) that name ``chunks`` or a partition.
+
+    Raises ``StatementStatisticsUnavailableError`` (one line saying how to enable them) when the
+    database keeps no statement statistics."""
+
+    @property
+    def partition_count(self) -> int: ...
+
+    async def chunk_statements(self) -> list[StatementPlan]:
+        """Each statement with how many partitions its plan reads when called (never executing it),
+        or why it could not be planned."""
+        ...
+
+    async def reset(self) -> None:
+        """Forget the statistics gathered so far (this database's only)."""
         ...
 
 

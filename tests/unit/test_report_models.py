@@ -67,4 +67,5 @@ def test_the_schema_names_every_document() -> None:
         "snapshot",
         "history",
         "forecast",
+        "queries",
     }

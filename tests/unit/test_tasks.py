@@ -459,6 +459,44 @@ def test_each_run_gets_a_fresh_container(database: MemoryDatabase, tasks_with: U
     assert made[0] is not made[1]
 
 
+def test_monitor_adds_the_pruning_alert_when_statements_read_every_partition(
+    database: MemoryDatabase, tasks_with: UseFactory
+) -> None:
+    collected = CollectingAlertSink()
+
+    def factory() -> Container:
+        container = memory_container(database)
+        container.statement_statistics().record(
+            "SELECT * FROM chunks WHERE collection_id = $1", partitions_read=PARTITIONS, calls=9, total_time_ms=900
+        )
+        container.alert_sinks.override(providers.Object([collected]))
+        return container
+
+    result = tasks_with(factory).monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+    assert result["status"] == "success"
+    pruning = [a for a in collected.sent if a.message.startswith("pruning: ")]
+    assert len(pruning) == 1
+    assert "read every partition and take 100% of the time spent on chunks" in pruning[0].message
+    assert len(collected.sent) == len(result["alerts"]) + 1
+
+
+def test_monitor_without_pg_stat_statements_still_delivers_the_health_alerts(
+    database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    collected = CollectingAlertSink()
+
+    def factory() -> Container:
+        container = memory_container(database)
+        container.statement_statistics().available = False
+        container.alert_sinks.override(providers.Object([collected]))
+        return container
+
+    result = tasks_with(factory).monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+    assert result["status"] == "success"
+    assert len(collected.sent) == len(result["alerts"]) > 0
+    assert any(r.getMessage().startswith("statement pruning not checked: ") for r in caplog.records)
+
+
 def test_a_worker_without_a_database_url_fails_its_runs_with_a_configuration_error(
     tasks_with: UseFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,13 +39,15 @@ class AlertCause(enum.StrEnum):
     partition hold more than its budget (a share beyond ``Thresholds.capacity``, or
     ``Thresholds.max_partition_bytes``), whatever the cause; ``forecast``: will it within the
     horizon; ``hot_writes``: last hour's writes piling on a partition; ``monitoring``: the check's
-    own inputs (the check failed). A new cause is a new member here."""
+    own inputs (the check failed); ``pruning``: statements on chunks that read every partition take
+    too much of the time spent on chunks (``domain/pruning.py``). A new cause is a new member here."""
 
     PLACEMENT = "placement"
     CAPACITY = "capacity"
     FORECAST = "forecast"
     HOT_WRITES = "hot_writes"
     MONITORING = "monitoring"
+    PRUNING = "pruning"
 
 
 class CheckOutcome(enum.StrEnum):

@@ -34,6 +34,7 @@ from semantik_chunks.domain.model import (
     Priority,
     SkewStatus,
 )
+from semantik_chunks.domain.pruning import PruningReport
 
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
 
@@ -555,6 +556,71 @@ class ForecastDocument(Model):
     partitions: list[PartitionForecastEntry]
 
 
+# -- statements on chunks that miss pruning (``semantik-chunks queries``, ``GET /queries``) ----------
+
+
+class UnprunedStatementEntry(Model):
+    query_id: int | None
+    query: str
+    calls: Count
+    total_time_ms: NonNegative
+    mean_time_ms: NonNegative
+    rows: Count
+    partitions_read: Annotated[int, _Schema(minimum=2)]
+    reads_every_partition: bool
+    share_of_chunks_time: Fraction
+    fix: str
+
+
+class UnanalysedStatementEntry(Model):
+    query_id: int | None
+    query: str | None
+    calls: Count
+    total_time_ms: NonNegative
+    reason: str
+
+
+class StatementPruning(Model):
+    """Statements on chunks (from pg_stat_statements) judged by how many partitions their plans read."""
+
+    partition_count: PartitionCount
+    statements: Count
+    analysed: Count
+    pruned: Count
+    chunks_time_ms: NonNegative
+    every_partition_time_ms: NonNegative
+    every_partition_time_share: Fraction
+    alert_share: Annotated[float, _Schema(exclusiveMinimum=0, maximum=1)]
+    alerts: Annotated[list[PartitionAlert], _Schema(description="The pruning alert (cause pruning), if raised")]
+    unpruned: list[UnprunedStatementEntry]
+    not_analysed: list[UnanalysedStatementEntry]
+
+
+class QueriesDocument(StatementPruning):
+    """``semantik-chunks queries``: the same fields as ``GET /queries``, with the command's envelope."""
+
+    command: Literal["queries"]
+    generated_at: Timestamp
+    exit_code: Literal[0, 1]
+
+
+def statement_pruning_fields(report: PruningReport) -> dict[str, Any]:
+    """The fields of ``StatementPruning`` from the domain's report."""
+    return {
+        "partition_count": report.partition_count,
+        "statements": report.statements,
+        "analysed": report.analysed,
+        "pruned": report.pruned,
+        "chunks_time_ms": report.chunks_time_ms,
+        "every_partition_time_ms": report.every_partition_time_ms,
+        "every_partition_time_share": report.every_partition_time_share,
+        "alert_share": report.alert_share,
+        "alerts": [PartitionAlert.model_validate(a) for a in report.alerts],
+        "unpruned": [UnprunedStatementEntry.model_validate(s) for s in report.unpruned],
+        "not_analysed": [UnanalysedStatementEntry.model_validate(s) for s in report.not_analysed],
+    }
+
+
 CLI_DOCUMENTS: tuple[type[Model], ...] = (
     HealthDocument,
     DistributionDocument,
@@ -570,6 +636,7 @@ CLI_DOCUMENTS: tuple[type[Model], ...] = (
     SnapshotDocument,
     HistoryDocument,
     ForecastDocument,
+    QueriesDocument,
 )
 
 

@@ -181,14 +181,15 @@ class PartitionMonitoringService:
             reason = str(exc) if isinstance(exc, ChunksError) else f"{type(exc).__name__}: {exc}"
             return MonitoringResult(status=CheckOutcome.FAILED, timestamp=self._clock(), error=reason)
 
-    async def check_and_alert(self, sinks: Sequence[AlertSink]) -> MonitoringResult:
+    async def check_and_alert(self, sinks: Sequence[AlertSink], *, also: Sequence[Alert] = ()) -> MonitoringResult:
         """The scheduled health check, the one path that delivers alerts: check, then hand the
         alerts (for a failed check, one CRITICAL alert saying so) and the verdict to every sink.
 
         Every sink is tried; if any could not deliver, raises ``AlertDeliveryError`` naming them
-        afterwards, so that the caller (the monitor task) retries and finally fails visibly."""
+        afterwards, so that the caller (the monitor task) retries and finally fails visibly. ``also``:
+        alerts of other checks (the pruning alert) delivered with those of a check that succeeded."""
         result = await self.check_partition_health()
-        alerts = result.alerts if result.succeeded else (check_failed_alert(result.error),)
+        alerts = (*result.alerts, *also) if result.succeeded else (check_failed_alert(result.error),)
         if not alerts:
             return result
         failed: list[str] = []

@@ -28,6 +28,7 @@ from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.hashing import MAX_PARTITIONS
 from semantik_chunks.domain.schema import SchemaRevision
 from semantik_chunks.entrypoints.cli import database, payloads, render, reports, runtime
+from semantik_chunks.entrypoints.cli import queries as statement_queries
 from semantik_chunks.entrypoints.cli.errors import CommandError, ExitCode
 from semantik_chunks.services.demo import DEFAULT_CHUNKS, DEFAULT_COLLECTIONS, DemoSummary
 
@@ -262,6 +263,25 @@ def full(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat
         _reshape_commands.document_without_isolated(payloads.full),
     )
     raise typer.Exit(report.health.exit_code)
+
+
+@app.command()
+def queries(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+    """Statements on chunks (from pg_stat_statements) whose plans read more than one partition, and the fix.
+
+    Plans each statement as a call would, never executing it. Exits 0 when no pruning alert, 1 when
+    statements reading every partition take more than SEMANTIK_PRUNING_ALERT_SHARE of the time spent
+    on chunks, 3 when pg_stat_statements is missing or not loaded (the error says how to enable it).
+    """
+    report = _report(
+        ctx,
+        db_url,
+        output,
+        statement_queries.gather,
+        statement_queries.draw,
+        statement_queries.document,
+    )
+    raise typer.Exit(report.exit_code)
 
 
 # -- commands that change something -------------------------------------------------------------
