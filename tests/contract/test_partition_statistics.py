@@ -14,6 +14,7 @@ import pytest
 
 from semantik_chunks.domain.hashing import partition_for
 from semantik_chunks.domain.model import (
+    AlertCause,
     AlertLevel,
     PartitionHealthStatus,
     PartitionTemperature,
@@ -88,8 +89,8 @@ async def observe(backend: Backend, *, exact: bool) -> dict[str, Any]:
         ],
         "check": (
             check.status,
-            check.overall,
-            [(a.level, a.partitions) for a in check.alerts],
+            check.verdict,
+            [(a.level, a.cause, a.partitions, a.command) for a in check.alerts],
             {
                 k: getattr(check.metrics, k)
                 for k in (
@@ -187,11 +188,15 @@ async def test_one_huge_collection_is_named_as_the_cause_of_its_partition(adapte
         assert advice.top_collections[0].collection_id == HUGE
         assert advice.top_collections[0].share_of_partition == pytest.approx(3000 / 3010)
         assert "always lives in one partition" in advice.action
-        # One collection explains the partition: the workload's shape, reported but not alarming.
+        # One collection explains the partition: no placement fault (INFO), but a partition beyond its
+        # capacity budget whatever the cause, with the command that isolates the collection.
         check = await monitoring.check_partition_health(exact=exact)
-        assert check.overall is PartitionHealthStatus.HEALTHY
-        assert [(a.level, a.partitions) for a in check.alerts] == [(AlertLevel.INFO, (HUGE_PARTITION,))]
-        assert HUGE in check.alerts[0].message
+        assert check.overall is PartitionHealthStatus.UNBALANCED
+        assert [(a.level, a.cause, a.partitions, a.command) for a in check.alerts] == [
+            (AlertLevel.CRITICAL, AlertCause.CAPACITY, (HUGE_PARTITION,), f"semantik-chunks isolate {HUGE}"),
+            (AlertLevel.INFO, AlertCause.PLACEMENT, (HUGE_PARTITION,), None),
+        ]
+        assert all(HUGE in a.message for a in check.alerts)
         assert check.metrics.unbalanced_count == PARTITION_COUNT  # the 99 others are under-full
     summary = {h.partition_num: h for h in await monitoring.get_partition_health_summary()}
     assert summary[HUGE_PARTITION].chunk_count == 3010
@@ -248,8 +253,11 @@ async def test_a_burst_from_many_collections_in_one_partition_warns(adapter: Bac
     hot_alerts = [a for a in check.alerts if "hot partitions" in a.message]
     assert [(a.level, a.partitions) for a in hot_alerts] == [(AlertLevel.WARNING, (MIXED_PARTITION,))]
     # Three collections, none explaining it alone, beyond what chance gives 103 collections: critical.
-    critical = [a.partitions for a in check.alerts if a.level is AlertLevel.CRITICAL]
-    assert (check.overall, critical) == (PartitionHealthStatus.UNBALANCED, [(MIXED_PARTITION,)])
+    critical = [(a.cause, a.partitions) for a in check.alerts if a.level is AlertLevel.CRITICAL]
+    assert (check.overall, critical) == (
+        PartitionHealthStatus.UNBALANCED,
+        [(AlertCause.CAPACITY, (MIXED_PARTITION,)), (AlertCause.PLACEMENT, (MIXED_PARTITION,))],
+    )
     (advice,) = await monitoring.get_rebalancing_recommendations()
     assert (advice.partition_num, advice.priority) == (MIXED_PARTITION, Priority.HIGH)
     assert "Several collections" in advice.action

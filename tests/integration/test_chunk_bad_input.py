@@ -106,22 +106,22 @@ def collection_routed_differently(fewer: int) -> str:
 
 
 @pytest.mark.parametrize("partition_count", [50, 200], ids=["fewer-than-the-database", "more-than-the-database"])
-async def test_a_repository_configured_for_another_partition_count_is_stopped_by_the_database(
+async def test_a_repository_configured_for_another_partition_count_adopts_the_databases(
     engine: AsyncEngine, repo: PostgresChunkRepository, partition_count: int
 ) -> None:
+    """The database refuses the key (CHECK, or no partition for it); the repository reads
+    chunk_partition_count(), adopts it and retries the batch once (how a process started before an
+    online reshape keeps writing: docs/reshape.md)."""
     if partition_count < 100:
         collection_id = collection_routed_differently(partition_count)
     else:  # a key of 100 or more has no partition at all
         collection_id = next(f"c-{i}" for i in itertools.count() if partition_for(f"c-{i}", partition_count) >= 100)
     await PostgresCollectionRepository(engine).add(collection_id)
     misconfigured = PostgresChunkRepository(engine, partition_count)
-    with pytest.raises(
-        InvalidChunkError,
-        match=f"computed for {partition_count} partitions, the database has 100 partitions: "
-        "set CHUNK_PARTITION_COUNT=100",
-    ):
-        await misconfigured.add_many([Chunk(collection_id=collection_id, chunk_index=0, content="x")])
-    await assert_nothing_written_and_usable(repo, 0)
+    [stored] = await misconfigured.add_many([Chunk(collection_id=collection_id, chunk_index=0, content="x")])
+    assert misconfigured.partition_count == 100
+    assert stored.partition_key == partition_for(collection_id, 100)
+    assert [c.id for c in await repo.list_by_collection(collection_id)] == [stored.id]
 
 
 async def test_plain_sql_with_a_wrong_partition_key_fails_on_the_check(clean_pg_url: str) -> None:

@@ -290,7 +290,7 @@ def test_the_hosts_autogenerate_proposes_nothing_about_the_librarys_schema(make_
     proposed = str(detected.value)
     for table in ("chunks", "chunks_part_00", "chunks_part_99", "semantik_chunks_alembic_version"):
         assert f"('remove_table', Table('{table}'" in proposed
-    # chunks, its 100 partitions, the version table, chunk_partition_history and sc0006's bookkeeping of
+    # chunks, its 100 partitions, the version table, chunk_partition_history and sc0007's bookkeeping of
     # partition keys and moves (views are not reflected here)
     assert proposed.count("('remove_table'") == 106
 

@@ -1,4 +1,4 @@
-"""sc0006: the primary key and foreign keys live on each partition, with the same guarantees."""
+"""sc0007: the primary key and foreign keys live on each partition, with the same guarantees."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_downgrade_puts_the_keys_back_on_the_parent_and_upgrade_again(make_datab
     migrate.upgrade(url, 100)
     run_sql(url, f"INSERT INTO collections (id) VALUES ('{COLLECTION}')", _insert(1, COLLECTION))
 
-    migrate.downgrade(url, "sc0005")
+    migrate.downgrade(url, "sc0006")
     parent = fetch(
         url,
         "SELECT contype::text FROM pg_constraint "

@@ -11,13 +11,25 @@ import pytest
 
 from semantik_chunks.adapters.alerting import ALERT_LOGGER, LoggingAlertSink, WebhookAlertSink
 from semantik_chunks.domain.errors import AlertDeliveryError, ConfigurationError
-from semantik_chunks.domain.model import Alert, AlertLevel, PartitionHealthStatus
+from semantik_chunks.domain.model import Alert, AlertCause, AlertLevel, PartitionHealthStatus
 from tests.host_data import SECRET_PATH, WebhookReceiver, dead_url, webhook_receiver
 
 ALERTS = (
-    Alert(level=AlertLevel.CRITICAL, message="1 partitions are unbalanced", action="Rebalance", partitions=(3,)),
-    Alert(level=AlertLevel.WARNING, message="2 partitions showing early signs", action="Monitor", partitions=(1, 2)),
-    Alert(level=AlertLevel.INFO, message="statistics are stale", action="Refresh them"),
+    Alert(
+        level=AlertLevel.CRITICAL,
+        message="1 partitions are unbalanced",
+        action="Rebalance",
+        partitions=(3,),
+        cause=AlertCause.PLACEMENT,
+    ),
+    Alert(
+        level=AlertLevel.WARNING,
+        message="2 partitions showing early signs",
+        action="Monitor",
+        partitions=(1, 2),
+        cause=AlertCause.PLACEMENT,
+    ),
+    Alert(level=AlertLevel.INFO, message="statistics are stale", action="Refresh them", cause=AlertCause.PLACEMENT),
 )
 SECRET = SECRET_PATH.rsplit("/", 1)[1]
 UNBALANCED = PartitionHealthStatus.UNBALANCED
@@ -170,7 +182,12 @@ async def test_critical_minimum_level_posts_only_critical_alerts() -> None:
 
 
 async def test_a_failed_check_is_posted_with_its_own_verdict() -> None:
-    failed = Alert(level=AlertLevel.CRITICAL, message="partition health check failed: database unreachable", action="x")
+    failed = Alert(
+        level=AlertLevel.CRITICAL,
+        message="partition health check failed: database unreachable",
+        action="x",
+        cause=AlertCause.MONITORING,
+    )
     with webhook_receiver() as receiver:
         await fast_sink(receiver.url).send([failed], overall=None)
     assert posted_text(receiver).splitlines()[0] == "*Verdict: COULD NOT CHECK* · semantik-chunks partition health"
@@ -184,6 +201,8 @@ async def test_hostile_ids_cannot_ping_a_channel_forge_a_link_or_a_line(caplog: 
         message=f"Collection {HOSTILE_ID} alone holds 90% of partition 3",
         action=f"Move {HOSTILE_ID}",
         partitions=(3,),
+        cause=AlertCause.CAPACITY,
+        command=f"semantik-chunks isolate {HOSTILE_ID}",
     )
     with webhook_receiver() as receiver:
         await fast_sink(receiver.url).send([hostile], overall=UNBALANCED)

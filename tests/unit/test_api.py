@@ -143,8 +143,17 @@ async def test_health_reports_the_unbalanced_partition(client: httpx.AsyncClient
             "message": "1 partitions are unbalanced",
             "action": "Review the rebalancing recommendations for the collections behind them",
             "partitions": [HEAVY_PARTITION],
+            "cause": "placement",
+            "command": f"semantik-chunks reshape --partitions {2 * PARTITIONS}",
         }
     ]
+    assert body["verdict"] == {
+        "status": "UNBALANCED",
+        "placement": "UNBALANCED",
+        "capacity": "HEALTHY",
+        "causes": ["placement"],
+        "level": 2,
+    }
     metrics = body["metrics"]
     assert metrics["total_partitions"] == PARTITIONS
     assert metrics["total_chunks"] == 150

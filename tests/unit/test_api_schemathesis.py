@@ -39,6 +39,7 @@ def healthy_container() -> Container:
 def unavailable_container() -> Container:
     container = memory_container(MemoryDatabase(partition_count=PARTITIONS), internal_api_key=KEY)
     container.partition_statistics.override(providers.Object(UnreachableStatistics()))
+    container.statement_statistics.override(providers.Object(UnreachableStatistics()))
     container.partition_history.override(providers.Object(UnreachableHistory()))
     return container
 

@@ -55,14 +55,19 @@ def test_help_lists_every_command_and_the_exit_codes(container: Container) -> No
     text = " ".join(result.stdout.split())
     for command in (*REPORTS, "refresh", "migrate", "demo", "server"):
         assert command in text
-    assert "Exit codes: 0 healthy, 1 warning, 2 unbalanced (or a usage error), 3 could not check" in text
+    assert (
+        "Exit codes: 0 healthy, 1 warning, 4 unbalanced (the verdict of health and full), 2 usage error, "
+        "3 could not check" in text
+    )
 
 
 @pytest.mark.parametrize("command", ["health", "full"])
 def test_verdict_commands_document_their_exit_codes(container: Container, command: str) -> None:
     result = run_cli(command, "--help", db_url=None)
     assert result.exit_code == 0
-    assert "Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check" in " ".join(result.stdout.split())
+    assert "Exits 0 healthy, 1 warning, 4 unbalanced, 3 could not check (2 is a usage error)" in " ".join(
+        result.stdout.split()
+    )
 
 
 def test_server_without_a_subcommand_shows_its_help() -> None:
@@ -83,7 +88,7 @@ def test_an_empty_table_is_healthy(container: Container, command: str) -> None:
 
 @pytest.mark.parametrize(
     ("load", "exit_code", "verdict"),
-    [(healthy_workload, 0, "HEALTHY"), (warning_workload, 1, "WARNING"), (unbalanced_workload, 2, "UNBALANCED")],
+    [(healthy_workload, 0, "HEALTHY"), (warning_workload, 1, "WARNING"), (unbalanced_workload, 4, "UNBALANCED")],
 )
 @pytest.mark.parametrize("command", ["health", "full"])
 @pytest.mark.parametrize("output", ["table", "json"])
@@ -125,7 +130,9 @@ def test_health_table_shows_the_strip_and_the_partitions_at_fault(container: Con
     assert len(strip_rows) == 2
     assert strip_rows[0].split()[1][0] == "█"  # partition 0 holds about ten times its share
     assert re.search(r"^\s+0\s+220\s+10\.00%\s+9\.00\s+UNBALANCED", out, re.MULTILINE)
-    assert "CRITICAL  1 partitions are unbalanced: partitions 0" in out
+    assert "CRITICAL placement  1 partitions are unbalanced: partitions 0" in out
+    assert "CRITICAL capacity   chunks_part_00 is beyond its capacity budget" in out
+    assert "$ semantik-chunks reshape --partitions 200" in out
     assert crowded[0] not in out  # collections are the full report's business
 
 
@@ -462,7 +469,7 @@ def test_names_from_the_database_are_printed_as_they_are(container: Container) -
     store(container, {odd: (5, utc_now())})
     for command in ("collections", "full", "hot"):
         result = run_cli(command)
-        assert result.exit_code in (0, 1, 2), result.output
+        assert result.exit_code in (0, 1, 4), result.output
         assert odd in result.stdout, command
 
 

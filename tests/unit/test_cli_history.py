@@ -99,18 +99,18 @@ def test_forecast_names_the_partition_and_when(container: Container) -> None:
     # Every partition holds 1000 rows; partition 13 grows 100 a day, one partition had a one-off bulk load.
     rows = {p: [1000] * 9 for p in range(PARTITIONS)}
     rows[13] = [1000 + 25 * i for i in range(9)]
-    rows[40] = [1000] * 4 + [1800] * 5
+    rows[40] = [1000] * 4 + [4500] * 5
     record(container, rows)
     found = document("forecast")
     p13 = found["partitions"][13]
     assert p13["status"] == "CROSSING" and p13["rows_per_day"] == pytest.approx(100.0)
-    assert p13["summary"].startswith("chunks_part_13 reaches 1.5x its fair share in about")
-    assert found["partitions"][40]["status"] == "OVER_BUDGET"  # 1.8x now: over, but not growing
+    assert p13["summary"].startswith("chunks_part_13 reaches 4x its fair share in about")
+    assert found["partitions"][40]["status"] == "OVER_BUDGET"  # 4.4x now: over, but not growing
     assert found["partitions"][40]["rows_per_day"] == 0.0
     assert found["partitions"][3]["status"] == "NOT_CROSSING"
     result = run_cli("forecast")
     assert result.exit_code == 0
-    assert "chunks_part_13 reaches 1.5x its fair share in about" in result.stdout
+    assert "chunks_part_13 reaches 4x its fair share in about" in result.stdout
     assert max(cell_len(line) for line in result.stdout.splitlines()) <= 80
 
 

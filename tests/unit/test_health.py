@@ -24,6 +24,7 @@ from semantik_chunks.domain.model import (
     Priority,
     SkewStatus,
     WriteActivity,
+    decide_verdict,
 )
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
@@ -267,7 +268,7 @@ def test_few_collections_skewed_by_chance_give_info_not_critical() -> None:
     assert [a.level for a in found] == [AlertLevel.INFO]
     assert found[0].partitions == (0, 1, 2, 3, 4)  # the over-full ones only, not the empty ones
     assert "within what chance produces" in found[0].message
-    assert advice.overall_status(found) is PartitionHealthStatus.HEALTHY
+    assert decide_verdict(found).status is PartitionHealthStatus.HEALTHY
 
 
 def test_many_collections_truly_skewed_give_critical_and_warning() -> None:
@@ -279,7 +280,7 @@ def test_many_collections_truly_skewed_give_critical_and_warning() -> None:
     assert levels[AlertLevel.CRITICAL].partitions == (0,)
     assert levels[AlertLevel.WARNING].partitions == (1,)
     assert AlertLevel.INFO not in levels
-    assert advice.overall_status(found) is PartitionHealthStatus.UNBALANCED
+    assert decide_verdict(found).status is PartitionHealthStatus.UNBALANCED
 
 
 def test_without_a_chance_estimate_every_imbalance_counts() -> None:
@@ -287,13 +288,13 @@ def test_without_a_chance_estimate_every_imbalance_counts() -> None:
     healths = skew.partition_health(snapshots(rows), 10, T)
     found = advice.alerts(healths, [], 0, None, T)
     assert [a.level for a in found] == [AlertLevel.WARNING]
-    assert advice.overall_status(found) is PartitionHealthStatus.WARNING
+    assert decide_verdict(found).status is PartitionHealthStatus.WARNING
 
 
 def test_balanced_table_raises_nothing() -> None:
     healths = skew.partition_health(snapshots([100] * 10), 10, T)
     assert advice.alerts(healths, [], 0, 0.01, T) == []
-    assert advice.overall_status([]) is PartitionHealthStatus.HEALTHY
+    assert decide_verdict([]).status is PartitionHealthStatus.HEALTHY
 
 
 def _activity(last_hour: Sequence[int]) -> list[WriteActivity]:
@@ -312,7 +313,7 @@ def test_hot_partitions_need_hot_min_writes_to_warn() -> None:
     (alert,) = advice.alerts(healths, hot_many, 1000, 0.01, T)
     assert alert.level is AlertLevel.WARNING
     assert alert.partitions == (0,)
-    assert advice.overall_status([alert]) is PartitionHealthStatus.WARNING
+    assert decide_verdict([alert]).status is PartitionHealthStatus.WARNING
 
 
 def test_hot_partitions_at_the_share_boundary() -> None:
@@ -331,15 +332,24 @@ def test_hot_partitions_hottest_first_with_their_collections() -> None:
     assert hot[0].top_collections == ()
 
 
-def test_overall_status_is_the_worst_level() -> None:
-    from semantik_chunks.domain.model import Alert
+def test_the_verdict_is_the_worst_level_overall_and_per_question() -> None:
+    from semantik_chunks.domain.model import Alert, AlertCause
 
-    info = Alert(AlertLevel.INFO, "i", "a")
-    warning = Alert(AlertLevel.WARNING, "w", "a")
-    critical = Alert(AlertLevel.CRITICAL, "c", "a")
-    assert advice.overall_status([info]) is PartitionHealthStatus.HEALTHY
-    assert advice.overall_status([info, warning]) is PartitionHealthStatus.WARNING
-    assert advice.overall_status([warning, critical, info]) is PartitionHealthStatus.UNBALANCED
+    info = Alert(AlertLevel.INFO, "i", "a", cause=AlertCause.PLACEMENT)
+    warning = Alert(AlertLevel.WARNING, "w", "a", cause=AlertCause.HOT_WRITES)
+    critical = Alert(AlertLevel.CRITICAL, "c", "a", cause=AlertCause.CAPACITY)
+    assert decide_verdict([info]).status is PartitionHealthStatus.HEALTHY
+    assert decide_verdict([info]).causes == ()
+    assert decide_verdict([info, warning]).status is PartitionHealthStatus.WARNING
+    assert decide_verdict([info, warning]).causes == (AlertCause.HOT_WRITES,)
+    verdict = decide_verdict([warning, critical, info])
+    assert (verdict.status, verdict.placement, verdict.capacity, verdict.causes, verdict.level) == (
+        PartitionHealthStatus.UNBALANCED,
+        PartitionHealthStatus.HEALTHY,
+        PartitionHealthStatus.UNBALANCED,
+        (AlertCause.CAPACITY,),
+        2,
+    )
 
 
 # -- synthetic: chance versus real skew ------------------------------------------------------
@@ -513,7 +523,7 @@ def test_a_partition_filled_by_one_large_collection_is_info_not_critical() -> No
     assert [a.level for a in found] == [AlertLevel.INFO]
     assert found[0].partitions == (3,)
     assert "huge in 3" in found[0].message
-    assert advice.overall_status(found) is PartitionHealthStatus.HEALTHY
+    assert decide_verdict(found).status is PartitionHealthStatus.HEALTHY
 
 
 def test_a_partition_that_stays_too_full_without_its_largest_collection_is_critical() -> None:
@@ -523,7 +533,7 @@ def test_a_partition_that_stays_too_full_without_its_largest_collection_is_criti
     found = advice.alerts(healths, [], 0, 0.01, T, large)
 
     assert [a.level for a in found] == [AlertLevel.CRITICAL]
-    assert advice.overall_status(found) is PartitionHealthStatus.UNBALANCED
+    assert decide_verdict(found).status is PartitionHealthStatus.UNBALANCED
 
 
 def test_a_hot_partition_from_one_collections_ingest_is_info() -> None:

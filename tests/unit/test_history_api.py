@@ -14,6 +14,7 @@ from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.history import parse_span
 from semantik_chunks.domain.model import PartitionSnapshot
+from semantik_chunks.domain.thresholds import Thresholds
 from semantik_chunks.entrypoints.history_api import (
     SPAN_PATTERN,
     PartitionForecastResponse,
@@ -45,7 +46,8 @@ async def database() -> MemoryDatabase:
 
 @pytest.fixture
 async def client(database: MemoryDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    app = host_app(memory_container(database))
+    # Four partitions: the default budget (4x the fair share) is the whole table; 1.5x can be crossed.
+    app = host_app(memory_container(database, thresholds=Thresholds(capacity=0.5)))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://host") as client:
         yield client
 

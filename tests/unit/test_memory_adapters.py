@@ -14,7 +14,7 @@ from semantik_chunks.adapters.memory.chunks import InMemoryChunkRepository, InMe
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.adapters.memory.statistics import ROW_OVERHEAD_BYTES, InMemoryPartitionStatistics, row_size
 from semantik_chunks.domain.errors import DuplicateChunkError, InvalidChunkError
-from semantik_chunks.domain.model import Alert, AlertLevel, Chunk, CollectionCount, PartitionHealthStatus
+from semantik_chunks.domain.model import Alert, AlertCause, AlertLevel, Chunk, CollectionCount, PartitionHealthStatus
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -350,7 +350,10 @@ async def test_recent_collection_counts() -> None:
 
 async def test_collecting_alert_sink_keeps_what_it_is_sent() -> None:
     sink = CollectingAlertSink()
-    alerts = [Alert(AlertLevel.INFO, "m", "a"), Alert(AlertLevel.CRITICAL, "n", "b", (1,))]
+    alerts = [
+        Alert(AlertLevel.INFO, "m", "a", cause=AlertCause.PLACEMENT),
+        Alert(AlertLevel.CRITICAL, "n", "b", (1,), cause=AlertCause.CAPACITY),
+    ]
     await sink.send(alerts[:1], overall=PartitionHealthStatus.HEALTHY)
     await sink.send(alerts[1:], overall=None)
     assert sink.sent == alerts

@@ -39,6 +39,7 @@ def test_the_task_result_is_the_api_body_of_a_failed_check() -> None:
         "metrics": {},
         "error": "down",
         "overall": None,
+        "verdict": None,
     }
 
 
@@ -70,4 +71,5 @@ def test_the_schema_names_every_document() -> None:
         "snapshot",
         "history",
         "forecast",
+        "queries",
     }

@@ -24,6 +24,7 @@ from semantik_chunks.container import Container, bootstrap
 from semantik_chunks.domain.errors import AlertDeliveryError, ConfigurationError
 from semantik_chunks.domain.model import (
     Alert,
+    AlertCause,
     AlertLevel,
     CheckOutcome,
     Chunk,
@@ -178,16 +179,34 @@ def test_the_monitor_payload_is_plain_json() -> None:
     result = MonitoringResult(
         status=CheckOutcome.SUCCESS,
         timestamp=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-        alerts=(Alert(level=AlertLevel.WARNING, message="m", action="a", partitions=(1, 2)),),
+        alerts=(
+            Alert(
+                level=AlertLevel.WARNING,
+                message="m",
+                action="a",
+                partitions=(1, 2),
+                cause=AlertCause.HOT_WRITES,
+                command="semantik-chunks hot",
+            ),
+        ),
         metrics=metrics,
-        overall=PartitionHealthStatus.WARNING,
     )
+    assert result.overall is PartitionHealthStatus.WARNING
     payload = monitoring_payload(result)
     assert json.loads(json.dumps(payload)) == payload
     assert payload == {
         "status": "success",
         "timestamp": "2026-01-02T03:04:05Z",  # the one timestamp form, as in the API and the CLI
-        "alerts": [{"level": "WARNING", "message": "m", "action": "a", "partitions": [1, 2]}],
+        "alerts": [
+            {
+                "level": "WARNING",
+                "message": "m",
+                "action": "a",
+                "partitions": [1, 2],
+                "cause": "hot_writes",
+                "command": "semantik-chunks hot",
+            }
+        ],
         "metrics": {
             "total_partitions": 4,
             "total_chunks": 10,
@@ -203,6 +222,13 @@ def test_the_monitor_payload_is_plain_json() -> None:
         },
         "error": None,
         "overall": "WARNING",
+        "verdict": {
+            "status": "WARNING",
+            "placement": "HEALTHY",
+            "capacity": "HEALTHY",
+            "causes": ["hot_writes"],
+            "level": 1,
+        },
         "unreachable": [],
     }
     failed = MonitoringResult(status=CheckOutcome.FAILED, timestamp=result.timestamp, error="database unreachable")
@@ -432,6 +458,44 @@ def test_each_run_gets_a_fresh_container(database: MemoryDatabase, tasks_with: U
     tasks.monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
     assert len(made) == 2
     assert made[0] is not made[1]
+
+
+def test_monitor_adds_the_pruning_alert_when_statements_read_every_partition(
+    database: MemoryDatabase, tasks_with: UseFactory
+) -> None:
+    collected = CollectingAlertSink()
+
+    def factory() -> Container:
+        container = memory_container(database)
+        container.statement_statistics().record(
+            "SELECT * FROM chunks WHERE collection_id = $1", partitions_read=PARTITIONS, calls=9, total_time_ms=900
+        )
+        container.alert_sinks.override(providers.Object([collected]))
+        return container
+
+    result = tasks_with(factory).monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+    assert result["status"] == "success"
+    pruning = [a for a in collected.sent if a.message.startswith("pruning: ")]
+    assert len(pruning) == 1
+    assert "read every partition and take 100% of the time spent on chunks" in pruning[0].message
+    assert len(collected.sent) == len(result["alerts"]) + 1
+
+
+def test_monitor_without_pg_stat_statements_still_delivers_the_health_alerts(
+    database: MemoryDatabase, tasks_with: UseFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    collected = CollectingAlertSink()
+
+    def factory() -> Container:
+        container = memory_container(database)
+        container.statement_statistics().available = False
+        container.alert_sinks.override(providers.Object([collected]))
+        return container
+
+    result = tasks_with(factory).monitor_partition_health.delay().get(timeout=TIMEOUT, interval=0.05)
+    assert result["status"] == "success"
+    assert len(collected.sent) == len(result["alerts"]) > 0
+    assert any(r.getMessage().startswith("statement pruning not checked: ") for r in caplog.records)
 
 
 def test_a_worker_without_a_database_url_fails_its_runs_with_a_configuration_error(

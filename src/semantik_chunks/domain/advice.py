@@ -7,11 +7,15 @@ noise in ``chance``.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 
 from semantik_chunks.domain.chance import beyond_chance, collision_by_chance, explained_by_large_collections
+from semantik_chunks.domain.hashing import MAX_PARTITIONS, partition_table_name
+from semantik_chunks.domain.history import PartitionForecast, capacity_budget, describe
 from semantik_chunks.domain.model import (
     Alert,
+    AlertCause,
     AlertLevel,
     CollectionCount,
     CollectionShare,
@@ -24,6 +28,32 @@ from semantik_chunks.domain.model import (
 )
 from semantik_chunks.domain.thresholds import Thresholds
 
+CLI = "semantik-chunks"
+HOT_COMMAND = f"{CLI} hot"
+REFRESH_COMMAND = f"{CLI} refresh"
+DOMINANT_SHARE = 0.5  # a collection holding this share of its partition's rows dominates it
+
+
+def suggested_partition_count(partition_count: int) -> int:
+    """The partition count a reshape proposes: twice as many (collections spread thinner), within
+    ``MAX_PARTITIONS``; at the maximum, one fewer (a different modulus places every collection anew)."""
+    doubled = min(2 * partition_count, MAX_PARTITIONS)
+    return doubled if doubled != partition_count else partition_count - 1
+
+
+def reshape_command(partition_count: int) -> str:
+    return f"{CLI} reshape --partitions {suggested_partition_count(partition_count)}"
+
+
+def plan_command(partition_count: int) -> str:
+    return f"{CLI} plan --partitions {suggested_partition_count(partition_count)}"
+
+
+def isolate_command(collection_id: str) -> str:
+    """``semantik-chunks isolate <id>``, the id quoted for a POSIX shell when it needs it."""
+    return f"{CLI} isolate {shlex.quote(collection_id)}"
+
+
 WARNING_RECOMMENDATION = "Monitor partition growth"
 UNBALANCED_RECOMMENDATION = "Unbalanced: see the rebalancing recommendations for the collections behind it"
 
@@ -31,7 +61,9 @@ UNBALANCED_RECOMMENDATION = "Unbalanced: see the rebalancing recommendations for
 STALE_COLLECTION_STATS_ALERT = Alert(
     level=AlertLevel.INFO,
     message="collection_chunking_stats is missing or stale, so chance is judged from partition totals only",
-    action="Refresh it (semantik-chunks refresh) for collection-level advice",
+    action="Refresh it for collection-level advice",
+    cause=AlertCause.PLACEMENT,
+    command=REFRESH_COMMAND,
 )
 
 
@@ -85,14 +117,14 @@ def recommendations(
             )
             action = (
                 f"{who} {held:.0%} of this partition; a collection always lives in one partition, so no hash "
-                "or partition-count change spreads it. Tune autovacuum for this partition and, if it keeps "
-                "growing, sub-partition it by document_id."
+                "or partition-count change spreads it. If it keeps growing, give it a sub-partition of its own: "
+                f"`{isolate_command(dominant[0].collection_id)} --split-documents 4` (online; see docs/reshape.md)."
             )
         elif real:
             action = (
                 "Several collections hash here and together exceed what chance explains. Check that every "
-                "writer uses partition_for; if they do, more partitions (CHUNK_PARTITION_COUNT, a migration) "
-                "spread collections thinner."
+                "writer uses partition_for; if they do, more partitions spread collections thinner: see "
+                "`semantik-chunks plan --partitions M`, then `semantik-chunks reshape --partitions M` (online)."
             )
         else:
             action = (
@@ -126,6 +158,7 @@ def _count_alert(
     level: AlertLevel,
     what: str,
     action: str,
+    command: str,
 ) -> list[Alert]:
     if not partitions:
         return []
@@ -139,6 +172,8 @@ def _count_alert(
                 message=f"{len(real)} partitions {what}",
                 action=action,
                 partitions=tuple(p.partition_num for p in real),
+                cause=AlertCause.PLACEMENT,
+                command=command,
             )
         )
     if chance:
@@ -151,6 +186,7 @@ def _count_alert(
                 ),
                 action="None needed; the spread narrows as collections are added",
                 partitions=tuple(p.partition_num for p in chance),
+                cause=AlertCause.PLACEMENT,
             )
         )
     return alerts
@@ -168,10 +204,11 @@ def _large_collections_alert(
         message=f"{len(partitions)} partitions are large because of collections larger than a fair share "
         f"({names}{more})",
         action=(
-            "None for the hash: a collection always lives in one partition. If such a partition keeps "
-            "growing, see the recommendations (autovacuum, sub-partitioning)"
+            "None for the hash: a collection always lives in one partition. A partition beyond its "
+            "capacity budget gets a capacity alert of its own"
         ),
         partitions=tuple(p.partition_num for p in partitions),
+        cause=AlertCause.PLACEMENT,
     )
 
 
@@ -192,6 +229,8 @@ def _hot_alerts(hot: Sequence[HotPartition], activity_last_hour: int, thresholds
                 message=f"{len(ingest)} hot partitions took {share}, each mostly one collection's ingest ({names})",
                 action="None: an ingest writes to its collection's partition only",
                 partitions=tuple(h.partition_num for h in ingest),
+                cause=AlertCause.HOT_WRITES,
+                command=HOT_COMMAND,
             )
         )
     if other:
@@ -205,6 +244,8 @@ def _hot_alerts(hot: Sequence[HotPartition], activity_last_hour: int, thresholds
                     else f"Too few writes to matter (fewer than {thresholds.hot_min_writes} in the last hour)"
                 ),
                 partitions=tuple(h.partition_num for h in other),
+                cause=AlertCause.HOT_WRITES,
+                command=HOT_COMMAND,
             )
         )
     return result
@@ -245,6 +286,7 @@ def alerts(
         level=AlertLevel.CRITICAL,
         what="are unbalanced",
         action="Review the rebalancing recommendations for the collections behind them",
+        command=reshape_command(partition_count),
     )
     result += _count_alert(
         [h for h in rest if h.health_status is PartitionHealthStatus.WARNING],
@@ -253,18 +295,123 @@ def alerts(
         level=AlertLevel.WARNING,
         what="showing early signs of imbalance",
         action="Monitor closely and plan preventive maintenance",
+        command=plan_command(partition_count),
     )
     return result + _hot_alerts(hot, activity_last_hour, thresholds)
 
 
-def overall_status(found: Sequence[Alert]) -> PartitionHealthStatus:
-    """The verdict a cron job acts on: the worst alert that is more than noise."""
-    levels = {a.level for a in found}
-    if AlertLevel.CRITICAL in levels:
-        return PartitionHealthStatus.UNBALANCED
-    if AlertLevel.WARNING in levels:
-        return PartitionHealthStatus.WARNING
-    return PartitionHealthStatus.HEALTHY
+def _size(size_bytes: int) -> str:
+    value = float(size_bytes)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def over_budget(h: PartitionHealth, partition_count: int, thresholds: Thresholds) -> tuple[bool, bool]:
+    """``(over its share budget, over its byte budget)``: the capacity question for one partition.
+    The share budget is ``1 + capacity`` times the fair share, whatever put the rows there."""
+    over_full = h.chunk_count * partition_count > h.total_chunks
+    over_share = over_full and h.chunk_skew >= thresholds.capacity
+    limit = thresholds.max_partition_bytes
+    return over_share, limit is not None and h.size_bytes > limit
+
+
+def _remedy(rows: int, counts: Sequence[CollectionCount], partition_count: int) -> tuple[str, str, str]:
+    """``(who fills it, action, command)`` for a partition over (or about to cross) its budget: isolate a
+    collection holding ``DOMINANT_SHARE`` of its rows; else spread its collections over more partitions;
+    without collection statistics, refresh them to find out."""
+    ordered = sorted(counts, key=lambda c: (-c.chunk_count, c.collection_id))
+    top = ordered[0] if ordered else None
+    if top is not None and rows and top.chunk_count >= DOMINANT_SHARE * rows:
+        held = min(1.0, top.chunk_count / rows)
+        return (
+            f"; collection {top.collection_id} holds {held:.0%} of it",
+            f"Isolate collection {top.collection_id} into sub-partitions of its own "
+            "(a collection always lives in one partition, so no hash change spreads it)",
+            isolate_command(top.collection_id),
+        )
+    if top is not None:
+        return (
+            "; no collection holds half of it",
+            "Spread its collections over more partitions",
+            reshape_command(partition_count),
+        )
+    return (
+        "; collection statistics do not say who fills it",
+        "Refresh collection statistics, then check again to name the collection to isolate",
+        REFRESH_COMMAND,
+    )
+
+
+def forecast_alerts(
+    crossing: Sequence[PartitionForecast],
+    counts_by_partition: Mapping[int, Sequence[CollectionCount]],
+    partition_count: int,
+    thresholds: Thresholds,
+) -> list[Alert]:
+    """One WARNING per partition whose forecast crosses its capacity budget within the horizon (those
+    over it already have a capacity alert), soonest first, with the command to act before it does."""
+    budget = capacity_budget(thresholds)
+    result = []
+    for found in sorted(crossing, key=lambda f: (f.crosses_at is None, f.crosses_at, f.partition_num)):
+        who, action, command = _remedy(
+            found.row_count, counts_by_partition.get(found.partition_num, ()), partition_count
+        )
+        summary = describe(found, partition_table_name(found.partition_num, partition_count), budget)
+        result.append(
+            Alert(
+                level=AlertLevel.WARNING,
+                message=f"{summary} (within the {thresholds.forecast_horizon_days:g}-day horizon){who}",
+                action=f"Before it does: {action[0].lower()}{action[1:]}",
+                partitions=(found.partition_num,),
+                cause=AlertCause.FORECAST,
+                command=command,
+            )
+        )
+    return result
+
+
+def capacity_alerts(
+    healths: Sequence[PartitionHealth],
+    counts_by_partition: Mapping[int, Sequence[CollectionCount]],
+    thresholds: Thresholds,
+) -> list[Alert]:
+    """One CRITICAL capacity alert per partition beyond its budget, largest share first.
+
+    Chance does not excuse a partition from its budget: a partition one collection dominates is
+    too big for one table however it got there. The command: isolate the dominant collection
+    (``DOMINANT_SHARE`` of the partition's rows); without one, spread the partition's collections
+    over more partitions; without collection statistics, refresh them to find out."""
+    partition_count = len(healths)
+    result = []
+    for h in sorted(healths, key=lambda h: (-h.chunk_count, h.partition_num)):
+        over_share, over_bytes = over_budget(h, partition_count, thresholds)
+        if not (over_share or over_bytes):
+            continue
+        name = partition_table_name(h.partition_num, partition_count)
+        reasons = []
+        if over_share:
+            factor = h.chunk_count * partition_count / h.total_chunks
+            reasons.append(
+                f"holds {h.chunk_percentage:.1f}% of all chunks, {factor:.1f}x its fair share "
+                f"(budget {thresholds.capacity_share_factor:g}x)"
+            )
+        if over_bytes:
+            reasons.append(f"takes {_size(h.size_bytes)} on disk (budget {_size(thresholds.max_partition_bytes or 0)})")
+        who, action, command = _remedy(h.chunk_count, counts_by_partition.get(h.partition_num, ()), partition_count)
+        result.append(
+            Alert(
+                level=AlertLevel.CRITICAL,
+                message=f"{name} is beyond its capacity budget: it {' and '.join(reasons)}{who}",
+                action=action,
+                partitions=(h.partition_num,),
+                cause=AlertCause.CAPACITY,
+                command=command,
+            )
+        )
+    return result
 
 
 def unreachable_alert(servers: Sequence[ServerTotals]) -> Alert:
@@ -278,4 +425,6 @@ def unreachable_alert(servers: Sequence[ServerTotals]) -> Alert:
         action=f"Check that {', '.join(s.server for s in servers)} is running and reachable from the coordinator "
         "(semantik-chunks servers list)",
         partitions=partitions,
+        cause=AlertCause.MONITORING,
+        command="semantik-chunks servers list",
     )

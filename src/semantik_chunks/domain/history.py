@@ -13,6 +13,7 @@ a one-off bulk load is one steep interval among many and moves the median not at
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 
 from semantik_chunks.domain.errors import ChunksError
+from semantik_chunks.domain.thresholds import Thresholds
 
 DEFAULT_RETENTION = timedelta(days=90)
 DEFAULT_HISTORY_SINCE = timedelta(days=7)
@@ -190,11 +192,17 @@ class BudgetKind(enum.StrEnum):
 
 @attrs.frozen
 class Budget:
-    """What a partition may hold: ``share_factor`` times its fair share of all rows (``1 + critical``
-    skew by default), and optionally ``max_bytes`` on disk."""
+    """What a partition may hold: ``share_factor`` times its fair share of all rows, and optionally
+    ``max_bytes`` on disk (``capacity_budget`` builds the one the verdict uses)."""
 
     share_factor: float = attrs.field(validator=attrs.validators.gt(1.0))
     max_bytes: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.gt(0)))
+
+
+def capacity_budget(thresholds: Thresholds) -> Budget:
+    """The one capacity budget, the verdict's and the forecast's: ``1 + capacity`` times the fair share
+    (4x by default) and ``max_partition_bytes`` on disk when set."""
+    return Budget(share_factor=thresholds.capacity_share_factor, max_bytes=thresholds.max_partition_bytes)
 
 
 @attrs.frozen
@@ -253,20 +261,20 @@ def forecast(samples: Iterable[PartitionSample], partition_count: int, budget: B
         rows_rate = rates[num]
         bytes_rate = growth_per_day([(s.taken_at, float(s.size_bytes)) for s in found.samples])
         share_now = last.row_count / fair if fair else 0.0
+        # What was measured, whatever the verdict on it.
+        measured = functools.partial(
+            PartitionForecast,
+            num,
+            len(found.samples),
+            last.taken_at,
+            last.row_count,
+            last.size_bytes,
+            rows_rate,
+            bytes_rate,
+            share_now,
+        )
         if rows_rate is None or bytes_rate is None or not enough:
-            result.append(
-                PartitionForecast(
-                    num,
-                    len(found.samples),
-                    last.taken_at,
-                    last.row_count,
-                    last.size_bytes,
-                    rows_rate,
-                    bytes_rate,
-                    share_now,
-                    ForecastStatus.NOT_ENOUGH_HISTORY,
-                )
-            )
+            result.append(measured(ForecastStatus.NOT_ENOUGH_HISTORY))
             continue
         factor = budget.share_factor / partition_count
         crossings: list[tuple[float, BudgetKind]] = []
@@ -287,21 +295,7 @@ def forecast(samples: Iterable[PartitionSample], partition_count: int, budget: B
             at = _add_days(last.taken_at, days)
             if at is None:  # beyond what a datetime holds: as good as never
                 status, kind = ForecastStatus.NOT_CROSSING, None
-        result.append(
-            PartitionForecast(
-                num,
-                len(found.samples),
-                last.taken_at,
-                last.row_count,
-                last.size_bytes,
-                rows_rate,
-                bytes_rate,
-                share_now,
-                status,
-                kind,
-                at,
-            )
-        )
+        result.append(measured(status, kind, at))
     return result
 
 

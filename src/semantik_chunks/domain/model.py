@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -30,6 +30,24 @@ class AlertLevel(enum.StrEnum):
     INFO = "INFO"
     WARNING = "WARNING"
     CRITICAL = "CRITICAL"
+
+
+class AlertCause(enum.StrEnum):
+    """What an alert is about; each cause has its own remedy (``Alert.command``).
+
+    ``placement``: does the hash spread collections as chance predicts; ``capacity``: does a
+    partition hold more than its budget (a share beyond ``Thresholds.capacity``, or
+    ``Thresholds.max_partition_bytes``), whatever the cause; ``forecast``: will it within the
+    horizon; ``hot_writes``: last hour's writes piling on a partition; ``monitoring``: the check's
+    own inputs (the check failed); ``pruning``: statements on chunks that read every partition take
+    too much of the time spent on chunks (``domain/pruning.py``). A new cause is a new member here."""
+
+    PLACEMENT = "placement"
+    CAPACITY = "capacity"
+    FORECAST = "forecast"
+    HOT_WRITES = "hot_writes"
+    MONITORING = "monitoring"
+    PRUNING = "pruning"
 
 
 class CheckOutcome(enum.StrEnum):
@@ -160,10 +178,16 @@ class SkewMetric:
 
 @attrs.frozen
 class Alert:
+    """One finding: its level, its ``cause``, what it means (``message``, ``action``), and
+    ``command``, the exact ``semantik-chunks`` command line that addresses it (None when nothing
+    needs doing)."""
+
     level: AlertLevel
     message: str
     action: str
     partitions: tuple[int, ...] = ()
+    cause: AlertCause = attrs.field(kw_only=True)
+    command: str | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen
@@ -298,18 +322,78 @@ class HealthMetrics:
         raise KeyError(name)
 
 
+_VERDICT_OF_LEVEL = {
+    AlertLevel.CRITICAL: PartitionHealthStatus.UNBALANCED,
+    AlertLevel.WARNING: PartitionHealthStatus.WARNING,
+    AlertLevel.INFO: PartitionHealthStatus.HEALTHY,
+}
+VERDICT_LEVELS = (PartitionHealthStatus.HEALTHY, PartitionHealthStatus.WARNING, PartitionHealthStatus.UNBALANCED)
+"""The verdict's statuses, least severe first; a status's index is its level (0, 1, 2), the value of
+the ``semantik_chunks_verdict`` gauge."""
+
+
+@attrs.frozen
+class Verdict:
+    """The answer of a health check: ``status`` (what the CLI's exit code, JSON ``overall``, the API,
+    the Celery task and the ``semantik_chunks_verdict`` gauge report) is the worst of every alert that
+    is more than noise. ``placement`` answers "does the hash spread collections as chance predicts?",
+    ``capacity`` "does any partition hold, or will it within the horizon, more than its budget?";
+    ``causes`` are the causes of the alerts at the verdict's level (none when HEALTHY)."""
+
+    status: PartitionHealthStatus
+    placement: PartitionHealthStatus
+    capacity: PartitionHealthStatus
+    causes: tuple[AlertCause, ...]
+    level: int = attrs.field(init=False)  # 0 HEALTHY, 1 WARNING, 2 UNBALANCED
+
+    @level.default
+    def _level(self) -> int:
+        return VERDICT_LEVELS.index(self.status)
+
+
+_CAPACITY_CAUSES = (AlertCause.CAPACITY, AlertCause.FORECAST)
+
+
+def decide_verdict(alerts: Sequence[Alert]) -> Verdict:
+    """The one function that decides a verdict: the worst alert level, overall and per question."""
+
+    def worst(found: Iterable[Alert]) -> AlertLevel:
+        levels = {a.level for a in found}
+        return next((level for level in (AlertLevel.CRITICAL, AlertLevel.WARNING) if level in levels), AlertLevel.INFO)
+
+    overall = worst(alerts)
+    at_level = {a.cause for a in alerts if a.level is overall and overall is not AlertLevel.INFO}
+    return Verdict(
+        status=_VERDICT_OF_LEVEL[overall],
+        placement=_VERDICT_OF_LEVEL[worst(a for a in alerts if a.cause is AlertCause.PLACEMENT)],
+        capacity=_VERDICT_OF_LEVEL[worst(a for a in alerts if a.cause in _CAPACITY_CAUSES)],
+        causes=tuple(cause for cause in AlertCause if cause in at_level),
+    )
+
+
 @attrs.frozen
 class MonitoringResult:
-    """Outcome of a full health check. A failed check carries ``error``, no alerts and no metrics; a
-    degraded one names the servers that did not answer in ``unreachable`` (and in a CRITICAL alert)."""
+    """Outcome of a full health check. A failed check carries ``error``, no alerts, no metrics and no
+    verdict; a degraded one names the servers that did not answer in ``unreachable`` (and in a CRITICAL
+    alert of cause ``monitoring``). ``verdict`` (and ``overall``, its status) is computed from the alerts
+    by ``decide_verdict``, never given: whatever reports a result reports the same verdict."""
 
     status: CheckOutcome
     timestamp: datetime
     alerts: tuple[Alert, ...] = ()
     metrics: HealthMetrics | None = None
     error: str | None = None
-    overall: PartitionHealthStatus | None = None
     unreachable: tuple[ServerTotals, ...] = ()
+    verdict: Verdict | None = attrs.field(init=False)
+    overall: PartitionHealthStatus | None = attrs.field(init=False)
+
+    @verdict.default
+    def _decide(self) -> Verdict | None:
+        return decide_verdict(self.alerts) if self.status is not CheckOutcome.FAILED else None
+
+    @overall.default
+    def _overall(self) -> PartitionHealthStatus | None:
+        return self.verdict.status if self.verdict is not None else None
 
     @property
     def succeeded(self) -> bool:

@@ -41,6 +41,7 @@ from semantik_chunks.domain.errors import (
     SchemaMissingError,
 )
 from semantik_chunks.domain.model import PartitionDetail, PartitionHealthStatus
+from semantik_chunks.entrypoints.api_queries import add_query_routes
 from semantik_chunks.entrypoints.history_api import add_history_routes
 from semantik_chunks.entrypoints.report_models import (
     PartitionHealthCheckFailed,
@@ -258,5 +259,6 @@ def create_partition_router(
             servers=[PartitionServer.model_validate(s) for s in found],
         )
 
+    add_query_routes(router, container, unavailable_detail)
     add_history_routes(router, container)
     return router

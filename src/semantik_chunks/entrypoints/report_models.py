@@ -27,12 +27,14 @@ from pydantic_core import CoreSchema
 
 from semantik_chunks.domain.history import ForecastStatus
 from semantik_chunks.domain.model import (
+    AlertCause,
     AlertLevel,
     MonitoringResult,
     PartitionHealthStatus,
     Priority,
     SkewStatus,
 )
+from semantik_chunks.domain.pruning import PruningReport
 
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
 
@@ -93,6 +95,23 @@ class PartitionAlert(Model):
     message: str
     action: str
     partitions: list[PartitionNum]
+    cause: AlertCause
+    command: Annotated[
+        str | None, _Schema(description="The semantik-chunks command line that addresses the alert (null: none needed)")
+    ]
+
+
+class HealthVerdict(Model):
+    """The verdict (``decide_verdict``): ``status`` is the worst alert that is more than noise; ``placement``
+    and ``capacity`` answer each question; ``causes`` are those of the alerts at the verdict's level."""
+
+    status: PartitionHealthStatus
+    placement: PartitionHealthStatus
+    capacity: PartitionHealthStatus
+    causes: list[AlertCause]
+    level: Annotated[
+        Literal[0, 1, 2], _Schema(description="0 HEALTHY, 1 WARNING, 2 UNBALANCED: semantik_chunks_verdict")
+    ]
 
 
 class PartitionSkewMetric(Model):
@@ -237,6 +256,7 @@ class PartitionHealthReport(Model):
     metrics: PartitionHealthMetrics
     error: None
     overall: PartitionHealthStatus
+    verdict: HealthVerdict
     unreachable: list[PartitionServer] = []
 
 
@@ -249,6 +269,7 @@ class PartitionHealthCheckFailed(Model):
     metrics: dict[str, Any]
     error: str
     overall: None
+    verdict: None
 
 
 class PartitionStatisticsResponse(Model):
@@ -301,6 +322,7 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
         "metrics": {} if result.metrics is None else PartitionHealthMetrics.model_validate(result.metrics),
         "error": result.error,
         "overall": result.overall,
+        "verdict": None if result.verdict is None else HealthVerdict.model_validate(result.verdict),
     }
     if result.succeeded:
         fields["unreachable"] = [PartitionServer.model_validate(s) for s in result.unreachable]
@@ -376,7 +398,8 @@ class HealthDocument(Model):
     partition_count: PartitionCount
     mode: Mode
     overall: Verdict
-    exit_code: Literal[0, 1, 2]
+    exit_code: Literal[0, 1, 4]
+    verdict: HealthVerdict
     status: CheckStatus
     timestamp: Timestamp
     alerts: list[PartitionAlert]
@@ -436,7 +459,8 @@ class FullDocument(Model):
     partition_count: PartitionCount
     mode: Mode
     overall: Verdict
-    exit_code: Literal[0, 1, 2]
+    exit_code: Literal[0, 1, 4]
+    verdict: HealthVerdict
     status: CheckStatus
     timestamp: Timestamp
     alerts: list[PartitionAlert]
@@ -626,6 +650,71 @@ class PlaceDocument(Model):
     duration_seconds: NonNegative | None = None
 
 
+# -- statements on chunks that miss pruning (``semantik-chunks queries``, ``GET /queries``) ----------
+
+
+class UnprunedStatementEntry(Model):
+    query_id: int | None
+    query: str
+    calls: Count
+    total_time_ms: NonNegative
+    mean_time_ms: NonNegative
+    rows: Count
+    partitions_read: Annotated[int, _Schema(minimum=2)]
+    reads_every_partition: bool
+    share_of_chunks_time: Fraction
+    fix: str
+
+
+class UnanalysedStatementEntry(Model):
+    query_id: int | None
+    query: str | None
+    calls: Count
+    total_time_ms: NonNegative
+    reason: str
+
+
+class StatementPruning(Model):
+    """Statements on chunks (from pg_stat_statements) judged by how many partitions their plans read."""
+
+    partition_count: PartitionCount
+    statements: Count
+    analysed: Count
+    pruned: Count
+    chunks_time_ms: NonNegative
+    every_partition_time_ms: NonNegative
+    every_partition_time_share: Fraction
+    alert_share: Annotated[float, _Schema(exclusiveMinimum=0, maximum=1)]
+    alerts: Annotated[list[PartitionAlert], _Schema(description="The pruning alert (cause pruning), if raised")]
+    unpruned: list[UnprunedStatementEntry]
+    not_analysed: list[UnanalysedStatementEntry]
+
+
+class QueriesDocument(StatementPruning):
+    """``semantik-chunks queries``: the same fields as ``GET /queries``, with the command's envelope."""
+
+    command: Literal["queries"]
+    generated_at: Timestamp
+    exit_code: Literal[0, 1]
+
+
+def statement_pruning_fields(report: PruningReport) -> dict[str, Any]:
+    """The fields of ``StatementPruning`` from the domain's report."""
+    return {
+        "partition_count": report.partition_count,
+        "statements": report.statements,
+        "analysed": report.analysed,
+        "pruned": report.pruned,
+        "chunks_time_ms": report.chunks_time_ms,
+        "every_partition_time_ms": report.every_partition_time_ms,
+        "every_partition_time_share": report.every_partition_time_share,
+        "alert_share": report.alert_share,
+        "alerts": [PartitionAlert.model_validate(a) for a in report.alerts],
+        "unpruned": [UnprunedStatementEntry.model_validate(s) for s in report.unpruned],
+        "not_analysed": [UnanalysedStatementEntry.model_validate(s) for s in report.not_analysed],
+    }
+
+
 CLI_DOCUMENTS: tuple[type[Model], ...] = (
     HealthDocument,
     DistributionDocument,
@@ -645,6 +734,7 @@ CLI_DOCUMENTS: tuple[type[Model], ...] = (
     ServersListDocument,
     ServersRemoveDocument,
     PlaceDocument,
+    QueriesDocument,
 )
 
 

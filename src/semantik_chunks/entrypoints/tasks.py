@@ -14,7 +14,9 @@ hands them to the container's ``alert_sinks`` (the log, plus the webhook when
 ``SEMANTIK_ALERT_WEBHOOK_URL`` is set; a host adds or replaces sinks by overriding that provider
 in its factory). A delivery that failed after the sink's own retries is counted
 (``semantik_chunks_alert_delivery_failures_total``) and makes the task retry with exponential
-backoff (``AlertRetry``), then fail: Celery shows it. Every run, a retry too, also records a
+backoff (``AlertRetry``), then fail: Celery shows it. The same delivery carries the pruning alert
+(statements on chunks that read every partition take more than ``SEMANTIK_PRUNING_ALERT_SHARE`` of
+the time on chunks, from pg_stat_statements when the database keeps it). Every run, a retry too, also records a
 snapshot of the partitions (``semantik-chunks history`` and ``forecast`` read them).
 """
 
@@ -33,7 +35,8 @@ from celery.schedules import crontab
 from semantik_chunks.container import Container, dispose
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.errors import AlertDeliveryError
-from semantik_chunks.domain.model import MonitoringResult
+from semantik_chunks.domain.model import Alert, MonitoringResult
+from semantik_chunks.domain.pruning import StatementStatisticsUnavailableError
 from semantik_chunks.entrypoints.metrics import count_alert_delivery_failures
 from semantik_chunks.entrypoints.report_models import health_report, timestamp
 
@@ -122,10 +125,23 @@ async def _refresh(factory: ContainerFactory) -> dict[str, Any]:
     return {"status": "success", "refreshed_at": timestamp(utc_now())}
 
 
+async def _pruning_alerts(container: Container) -> list[Alert]:
+    """Statements on chunks reading every partition (from pg_stat_statements), as alerts; none when the
+    database keeps no statement statistics. Never fails the health check."""
+    try:
+        return list(await container.pruning_service().pruning_alerts())
+    except StatementStatisticsUnavailableError as exc:
+        logger.info("statement pruning not checked: %s", exc)
+    except Exception:
+        logger.exception("statement pruning check failed")
+    return []
+
+
 async def _monitor(factory: ContainerFactory) -> dict[str, Any]:
     async with _container(factory) as container:
         try:
-            result = await container.monitoring_service().check_and_alert(container.alert_sinks())
+            pruning = await _pruning_alerts(container)
+            result = await container.monitoring_service().check_and_alert(container.alert_sinks(), also=pruning)
         except AlertDeliveryError as exc:
             count_alert_delivery_failures(exc.sinks)
             logger.error("partition health alerts not delivered: %s", exc)

@@ -14,6 +14,7 @@ from semantik_chunks.domain.history import (
     Budget,
     PartitionForecast,
     PartitionSeries,
+    capacity_budget,
 )
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from semantik_chunks.ports import PartitionHistory, PartitionStatistics
@@ -61,8 +62,8 @@ class PartitionHistoryService:
 
     @property
     def budget(self) -> Budget:
-        """A partition's capacity budget: the share at which its skew turns critical."""
-        return Budget(share_factor=1.0 + self.thresholds.critical)
+        """A partition's capacity budget, the verdict's (``Thresholds.capacity``, ``max_partition_bytes``)."""
+        return capacity_budget(self.thresholds)
 
     def check_partition(self, partition_num: int | None) -> None:
         if partition_num is not None and not 0 <= partition_num < self.partition_count:

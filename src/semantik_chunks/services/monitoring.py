@@ -6,14 +6,16 @@ import asyncio
 import logging
 import statistics
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import attrs
 
-from semantik_chunks.domain import advice, chance, skew
+from semantik_chunks.domain import advice, chance, history, skew
 from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import AlertDeliveryError, ChunksError
 from semantik_chunks.domain.model import (
     Alert,
+    AlertCause,
     AlertLevel,
     CheckOutcome,
     CollectionCount,
@@ -32,11 +34,12 @@ from semantik_chunks.domain.model import (
     WriteActivity,
 )
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
-from semantik_chunks.ports import AlertSink, PartitionStatistics
+from semantik_chunks.ports import AlertSink, PartitionHistory, PartitionStatistics
 
 logger = logging.getLogger(__name__)
 
 TOP_COLLECTIONS = 5
+_TICK = timedelta(microseconds=1)  # timestamptz's resolution
 _MB = 1024 * 1024
 
 
@@ -48,10 +51,16 @@ class PartitionMonitoringService:
         statistics_port: PartitionStatistics,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         clock: Clock = utc_now,
+        history_port: PartitionHistory | None = None,
+        forecast_window: timedelta = history.DEFAULT_FORECAST_WINDOW,
     ) -> None:
         self._stats = statistics_port
         self.thresholds = thresholds
         self._clock = clock
+        self._history = history_port
+        self._forecast_window = forecast_window
+        # The last forecast, with the oldest and newest snapshot times it was computed from.
+        self._forecast_cache: tuple[datetime, datetime, list[history.PartitionForecast]] | None = None
 
     @property
     def partition_count(self) -> int:
@@ -86,6 +95,29 @@ class PartitionMonitoringService:
             [s.row_count for s in snapshots], [c.chunk_count for c in counts]
         )
         return chance.chance_skew(self.partition_count, k_eff), k_eff, from_collections
+
+    async def get_forecasts(self) -> list[history.PartitionForecast]:
+        """Every partition's forecast against the capacity budget, from the snapshots of the forecast
+        window (its cost follows the window, not the retention); empty without a history."""
+        if self._history is None:
+            return []
+        since = self._clock() - self._forecast_window
+        cached = self._forecast_cache
+        # The samples of the window change only when a snapshot is recorded (a newer sample; pruning
+        # happens then too) or when the oldest one leaves the window: until then the forecast stands,
+        # and asking for samples newer than the newest one is one probe of the history's index.
+        if cached is not None and cached[0] >= since and not await self._history.read(cached[1] + _TICK):
+            return cached[2]
+        samples = await self._history.read(since)
+        found = history.forecast(samples, self.partition_count, history.capacity_budget(self.thresholds))
+        if samples:
+            taken = [s.taken_at for s in samples]
+            self._forecast_cache = (min(taken), max(taken), found)
+        return found
+
+    async def get_top_collections(self, limit: int) -> list[CollectionCount]:
+        """The ``limit`` largest collections, largest first (statistics: ``collection_chunking_stats``)."""
+        return await self._stats.collection_counts(limit=limit)
 
     async def get_hot_partitions(self) -> list[HotPartition]:
         """Partitions taking at least the hot share of last hour's writes, with who wrote there."""
@@ -154,14 +186,15 @@ class PartitionMonitoringService:
             reason = str(exc) if isinstance(exc, ChunksError) else f"{type(exc).__name__}: {exc}"
             return MonitoringResult(status=CheckOutcome.FAILED, timestamp=self._clock(), error=reason)
 
-    async def check_and_alert(self, sinks: Sequence[AlertSink]) -> MonitoringResult:
+    async def check_and_alert(self, sinks: Sequence[AlertSink], *, also: Sequence[Alert] = ()) -> MonitoringResult:
         """The scheduled health check, the one path that delivers alerts: check, then hand the
         alerts (for a failed check, one CRITICAL alert saying so) and the verdict to every sink.
 
         Every sink is tried; if any could not deliver, raises ``AlertDeliveryError`` naming them
-        afterwards, so that the caller (the monitor task) retries and finally fails visibly."""
+        afterwards, so that the caller (the monitor task) retries and finally fails visibly. ``also``:
+        alerts of other checks (the pruning alert) delivered with those of a check that succeeded."""
         result = await self.check_partition_health()
-        alerts = result.alerts if result.succeeded else (check_failed_alert(result.error),)
+        alerts = (*result.alerts, *also) if result.succeeded else (check_failed_alert(result.error),)
         if not alerts:
             return result
         failed: list[str] = []
@@ -181,8 +214,11 @@ class PartitionMonitoringService:
 
     async def _check(self, exact: bool) -> MonitoringResult:
         # Three independent reads: concurrently, each on a connection of its own.
-        snapshots, counts, activity = await asyncio.gather(
-            self._snapshots(exact), self._stats.collection_counts(exact=exact), self._stats.write_activity()
+        snapshots, counts, activity, forecasts = await asyncio.gather(
+            self._snapshots(exact),
+            self._stats.collection_counts(exact=exact),
+            self._stats.write_activity(),
+            self.get_forecasts(),
         )
         healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
         skews = skew.skew_metrics(snapshots, self.partition_count, self.thresholds)
@@ -190,7 +226,19 @@ class PartitionMonitoringService:
         total = sum(h.chunk_count for h in healths)
         large = chance.large_collections_by_partition(counts, total, self.partition_count) if from_collections else {}
         hot = await self._hot_with_collections(activity)
-        found = advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
+        by_partition: dict[int, list[CollectionCount]] = {}
+        for count in counts:
+            by_partition.setdefault(count.partition_num, []).append(count)
+        # Capacity first: it is the question a partition beyond its budget raises whatever placement says.
+        found = advice.capacity_alerts(healths, by_partition, self.thresholds)
+        horizon, now = timedelta(days=self.thresholds.forecast_horizon_days), self._clock()
+        crossing = [
+            f
+            for f in forecasts
+            if f.status is history.ForecastStatus.CROSSING and history.crosses_within(f, horizon, now)
+        ]
+        found += advice.forecast_alerts(crossing, by_partition, self.partition_count, self.thresholds)
+        found += advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(advice.STALE_COLLECTION_STATS_ALERT)
         unreachable = tuple(s for s in skew.server_totals(snapshots) if not s.reachable)
@@ -215,7 +263,6 @@ class PartitionMonitoringService:
             timestamp=self._clock(),
             alerts=tuple(found),
             metrics=metrics,
-            overall=PartitionHealthStatus.CRITICAL if unreachable else advice.overall_status(found),
             unreachable=unreachable,
         )
 
@@ -225,5 +272,7 @@ def check_failed_alert(error: str | None) -> Alert:
     return Alert(
         level=AlertLevel.CRITICAL,
         message=f"partition health check failed: {error}",
-        action="Check that the database is reachable and migrated (semantik-chunks migrate)",
+        action="Check that the database is reachable and migrated",
+        cause=AlertCause.MONITORING,
+        command="semantik-chunks migrate",
     )

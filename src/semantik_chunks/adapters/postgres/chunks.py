@@ -1,8 +1,9 @@
 """PostgreSQL chunk and collection repositories: COPY ingest, partition-pruned reads.
 
-Every statement about a collection carries ``partition_key = :partition_key`` (computed in
-Python by ``partition_for``) next to ``collection_id``, so PostgreSQL prunes to one
-partition at plan time (or at executor start for a generic plan). The statements are
+Every statement about a collection carries ``partition_key = get_partition_key(:collection_id)``
+(the server's routing function, an inlined immutable SQL function) next to ``collection_id``, so
+PostgreSQL prunes to one partition at plan time (or at executor start for a generic plan), and reads
+stay right across an online reshape (docs/reshape.md) whatever count the process started with. The statements are
 module constants so that tests can EXPLAIN exactly what runs here.
 
 ``get`` without a collection cannot name a partition: it probes the primary-key index of
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import json.encoder
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,11 +51,22 @@ from semantik_chunks.domain.errors import (
     IdsExhaustedError,
     InvalidChunkError,
 )
-from semantik_chunks.domain.hashing import partition_for, postgres_text, validate_partition_count
+from semantik_chunks.domain.hashing import postgres_text, validate_partition_count
 from semantik_chunks.domain.model import Chunk
 
+logger = logging.getLogger(__name__)
+
+
+class _KeyRefused(Exception):
+    """The database refused a partition key of the batch (nothing of it was stored)."""
+
+    def __init__(self, error: asyncpg.CheckViolationError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 _COLUMNS = ", ".join(CHUNK_COLUMNS)
-_ONE_COLLECTION = "partition_key = :partition_key AND collection_id = :collection_id"
+_ONE_COLLECTION = "partition_key = get_partition_key(CAST(:collection_id AS text)) AND collection_id = :collection_id"
 # Byte order (= code point order for UTF-8), like Python's str ordering, whatever the database's collation.
 _BY_DOCUMENT = 'document_id COLLATE "C" NULLS LAST, chunk_index, id'
 
@@ -265,7 +278,7 @@ class PostgresChunkRepository:
         return self._partition_count
 
     def _where(self, collection_id: str) -> dict[str, Any]:
-        return {"partition_key": partition_for(collection_id, self._partition_count), "collection_id": collection_id}
+        return {"collection_id": collection_id}
 
     async def _prepare(self, chunks: Sequence[Chunk]) -> list[Chunk]:
         """``prepare_batch``, a slice at a time with a turn of the event loop in between. A socket holds
@@ -282,6 +295,34 @@ class PostgresChunkRepository:
         return prepared
 
     async def add_many(self, chunks: Sequence[Chunk]) -> list[Chunk]:
+        try:
+            return await self._store(chunks)
+        except _KeyRefused as refused:
+            # The CHECK (or "no partition for row") refused a key computed here: the table may have been
+            # reshaped since this process started (docs/reshape.md). Learn the database's count and retry
+            # the batch once.
+            if not await self._learn_partition_count():
+                await self._explain_wrong_partition(refused.error)
+        try:
+            return await self._store(chunks)
+        except _KeyRefused as again:
+            await self._explain_wrong_partition(again.error)
+            raise  # unreachable: the explanation raises
+
+    async def _learn_partition_count(self) -> bool:
+        """Adopt the database's partition count; True if it differed from the one in use."""
+        try:
+            async with self._db.writing() as conn:  # a savepoint on a given connection: it may fail
+                database_count = int((await conn.execute(DATABASE_PARTITION_COUNT)).scalar_one())
+        except DBAPIError:
+            return False
+        if database_count == self._partition_count:
+            return False
+        logger.info("chunks has %d partitions now (was %d): keys follow", database_count, self._partition_count)
+        self._partition_count = validate_partition_count(database_count)
+        return True
+
+    async def _store(self, chunks: Sequence[Chunk]) -> list[Chunk]:
         """Validation streams with the COPY: each slice of ``_PREPARE_SLICE`` chunks is checked and built
         while the server stores the slices before it, so that Python's work overlaps with the server's
         instead of preceding it. A chunk found invalid part-way aborts the COPY (nothing is stored, as
@@ -343,7 +384,7 @@ class PostgresChunkRepository:
                 await self._explain_rejection(prepared, exc)
             except asyncpg.CheckViolationError as exc:
                 check_the_rest()
-                await self._explain_wrong_partition(exc)
+                raise _KeyRefused(exc) from None
         return prepared
 
     async def _explain_wrong_partition(self, exc: asyncpg.CheckViolationError) -> None:

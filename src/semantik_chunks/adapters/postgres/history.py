@@ -1,4 +1,4 @@
-"""The partition history in PostgreSQL (table ``chunk_partition_history``, migration sc0006).
+"""The partition history in PostgreSQL (table ``chunk_partition_history``, migration sc0004).
 
 ``record`` is one INSERT of every partition's sample (arrays unnested server-side) that refuses,
 in the same statement, a snapshot not newer than the newest stored; ``read`` and ``prune`` walk

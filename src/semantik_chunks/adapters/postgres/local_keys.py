@@ -1,4 +1,4 @@
-"""The chunks table's keys declared on each partition instead of the parent (migration sc0006).
+"""The chunks table's keys declared on each partition instead of the parent (migration sc0007).
 
 PostgreSQL refuses to ATTACH a foreign table to a partitioned table that has a unique index or a
 foreign key. So the parent's primary key and foreign keys move to its partitions, each with the same

@@ -35,6 +35,7 @@ VIEWS = (
     "partition_size_distribution",
     "partition_chunk_distribution",
     "partition_hot_spots",
+    "partition_isolated_collections",
 )
 FUNCTIONS = (
     "analyze_partition_skew()",
@@ -243,10 +244,12 @@ def _functions_before_views() -> list[str]:
 
 def _catalog_view() -> str:
     # A partition found by name among the children of chunks; one row per partition number,
-    # also for a partition that is missing. Row counts fall back to reltuples when the
-    # statistics were reset (no insert counted since), e.g. after a crash. A partition on another
-    # server (a foreign table) has its figures from that server's own statistics; ``reachable`` is
-    # false (figures 0, ``unreachable_reason`` set) while that server does not answer.
+    # also for a partition that is missing. A partition sub-partitioned by an isolation
+    # (docs/reshape.md) counts the rows and bytes of all its leaves. Row counts fall back to
+    # reltuples when the statistics were reset (no insert counted since), e.g. after a crash. A
+    # partition on another server (a foreign table) has its figures from that server's own
+    # statistics; ``reachable`` is false (figures 0, ``unreachable_reason`` set) while that server
+    # does not answer.
     return f"""
 CREATE VIEW {CATALOG_VIEW} AS
 WITH remote AS (
@@ -254,32 +257,72 @@ WITH remote AS (
 )
 SELECT p.partition_num,
        p.partition_name,
-       CASE
-           WHEN r.partition_name IS NOT NULL THEN r.row_count
-           WHEN c.oid IS NULL THEN 0::bigint
-           WHEN pg_stat_get_live_tuples(c.oid) = 0 AND pg_stat_get_tuples_inserted(c.oid) = 0
-                AND pg_stat_get_dead_tuples(c.oid) = 0 THEN greatest(c.reltuples, 0)::bigint
-           ELSE pg_stat_get_live_tuples(c.oid)
-       END AS row_count,
-       CASE WHEN r.partition_name IS NOT NULL THEN r.dead_rows
-            ELSE coalesce(pg_stat_get_dead_tuples(c.oid), 0)::bigint END AS dead_rows,
-       CASE WHEN r.partition_name IS NOT NULL THEN r.size_bytes
-            ELSE coalesce(pg_total_relation_size(c.oid), 0)::bigint END AS size_bytes,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.row_count ELSE coalesce(leaves.row_count, 0)::bigint END
+           AS row_count,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.dead_rows ELSE coalesce(leaves.dead_rows, 0)::bigint END
+           AS dead_rows,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.size_bytes ELSE coalesce(leaves.size_bytes, 0)::bigint END
+           AS size_bytes,
        coalesce(r.server, {_literal(COORDINATOR)}) AS server,
        coalesce(r.reachable, true) AS reachable,
        r.error AS unreachable_reason,
-       CASE WHEN r.partition_name IS NOT NULL THEN r.writes
-            ELSE coalesce(pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid)
-                          + pg_stat_get_tuples_deleted(c.oid), 0)::bigint END AS writes,
-       CASE WHEN r.partition_name IS NOT NULL THEN r.last_vacuum
-            ELSE pg_stat_get_last_vacuum_time(c.oid) END AS last_vacuum,
-       CASE WHEN r.partition_name IS NOT NULL THEN r.last_autovacuum
-            ELSE pg_stat_get_last_autovacuum_time(c.oid) END AS last_autovacuum,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.writes ELSE coalesce(leaves.writes, 0)::bigint END AS writes,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.last_vacuum ELSE leaves.last_vacuum END AS last_vacuum,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.last_autovacuum ELSE leaves.last_autovacuum END
+           AS last_autovacuum,
        r.newest_chunk_at AS remote_newest_chunk_at
 FROM {_names()} AS p
 LEFT JOIN (pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid)
        ON i.inhparent = 'chunks'::regclass AND c.relname = p.partition_name
+LEFT JOIN LATERAL (
+    SELECT sum(CASE
+                   WHEN pg_stat_get_live_tuples(l.oid) = 0 AND pg_stat_get_tuples_inserted(l.oid) = 0
+                        AND pg_stat_get_dead_tuples(l.oid) = 0 THEN greatest(l.reltuples, 0)::bigint
+                   ELSE pg_stat_get_live_tuples(l.oid)
+               END) AS row_count,
+           sum(pg_stat_get_dead_tuples(l.oid)) AS dead_rows,
+           sum(pg_total_relation_size(l.oid)) AS size_bytes,
+           sum(pg_stat_get_tuples_inserted(l.oid) + pg_stat_get_tuples_updated(l.oid)
+               + pg_stat_get_tuples_deleted(l.oid)) AS writes,
+           max(pg_stat_get_last_vacuum_time(l.oid)) AS last_vacuum,
+           max(pg_stat_get_last_autovacuum_time(l.oid)) AS last_autovacuum
+    FROM pg_partition_tree(c.oid) AS tree JOIN pg_class AS l ON l.oid = tree.relid
+    WHERE tree.isleaf AND l.relkind <> 'f'
+) AS leaves ON c.oid IS NOT NULL
 LEFT JOIN remote AS r ON r.partition_name = p.partition_name
+"""
+
+
+ISOLATED_VIEW = "partition_isolated_collections"
+# The collection a sub-partition is bound to, from its bound ``FOR VALUES IN ('id')`` ('' unescaped).
+_BOUND_VALUE = (
+    r"""replace((regexp_match(pg_get_expr(s.relpartbound, s.oid), '^FOR VALUES IN \(''(.*)''\)$'))[1], '''''', '''')"""
+)
+
+
+def _isolated_view() -> str:
+    # The sub-partitions an isolation made (docs/reshape.md): a partition of chunks that is itself
+    # partitioned by collection_id, one sub-partition per isolated collection (bound to that one
+    # value), possibly hash-split into parts, and a DEFAULT one for the neighbours (not listed).
+    return f"""
+CREATE VIEW {ISOLATED_VIEW} AS
+SELECT {_BOUND_VALUE} AS collection_id,
+       substring(pg_get_expr(t.relpartbound, t.oid) FROM '\\((-?\\d+)\\)')::integer AS partition_num,
+       t.relname::text AS partition_name,
+       s.relname::text AS sub_partition,
+       greatest(1, (SELECT count(*) FROM pg_inherits AS h WHERE h.inhparent = s.oid))::integer AS parts,
+       coalesce(leaves.rows, 0)::bigint AS rows,
+       coalesce(leaves.size_bytes, 0)::bigint AS size_bytes,
+       pg_size_pretty(coalesce(leaves.size_bytes, 0)::bigint) AS size_pretty
+FROM pg_inherits AS ti
+JOIN pg_class AS t ON t.oid = ti.inhrelid AND t.relkind = 'p'
+JOIN pg_inherits AS si ON si.inhparent = t.oid
+JOIN pg_class AS s ON s.oid = si.inhrelid AND pg_get_expr(s.relpartbound, s.oid) <> 'DEFAULT'
+LEFT JOIN LATERAL (
+    SELECT sum(pg_stat_get_live_tuples(tree.relid)) AS rows, sum(pg_total_relation_size(tree.relid)) AS size_bytes
+    FROM pg_partition_tree(s.oid) AS tree WHERE tree.isleaf
+) AS leaves ON true
+WHERE ti.inhparent = 'chunks'::regclass
 """
 
 
@@ -508,10 +551,11 @@ ORDER BY p.partition_num
 """
 
 
-def _collection_stats_matview() -> list[str]:
+def collection_stats_matview(table: str = "chunks", name: str = STATS_MATVIEW) -> list[str]:
+    """The materialized view over ``table`` under ``name`` (a reshape builds the next one beside the old)."""
     return [
         f"""
-CREATE MATERIALIZED VIEW {STATS_MATVIEW} AS
+CREATE MATERIALIZED VIEW {name} AS
 SELECT c.id,
        c.name,
        get_partition_key(c.id) AS partition_num,
@@ -526,14 +570,14 @@ LEFT JOIN (
            count(*) AS total_chunks,
            avg(token_count) AS avg_tokens_per_chunk,
            max(created_at) AS last_chunk_created
-    FROM chunks
+    FROM {table}
     GROUP BY collection_id
 ) AS s ON s.collection_id = c.id
 WITH DATA
 """,
         # REFRESH ... CONCURRENTLY needs a unique index on plain columns covering every row.
-        f"CREATE UNIQUE INDEX {STATS_MATVIEW}_id ON {STATS_MATVIEW} (id)",
-        f"CREATE INDEX {STATS_MATVIEW}_partition ON {STATS_MATVIEW} (partition_num, total_chunks DESC)",
+        f"CREATE UNIQUE INDEX {name}_id ON {name} (id)",
+        f"CREATE INDEX {name}_partition ON {name} (partition_num, total_chunks DESC)",
     ]
 
 
@@ -629,8 +673,8 @@ $$
     return [*(f"DROP FUNCTION IF EXISTS {f} CASCADE" for f in FUNCTIONS), drop_relations]
 
 
-def create_statements(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[str]:
-    """Every view, the materialized view and the functions, in dependency order."""
+def create_statements(thresholds: Thresholds = DEFAULT_THRESHOLDS, *, stats_matview: bool = True) -> list[str]:
+    """Every view, the materialized view (unless a reshape brings its own) and the functions, in dependency order."""
     return [
         *_functions_before_views(),
         _catalog_view(),
@@ -641,7 +685,8 @@ def create_statements(thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[str]:
         _size_distribution_view(),
         _chunk_distribution_view(),
         _hot_spots_view(),
-        *_collection_stats_matview(),
+        _isolated_view(),
+        *(collection_stats_matview() if stats_matview else []),
         _analyze_skew_function(thresholds),
         _REFRESH_FUNCTION,
     ]

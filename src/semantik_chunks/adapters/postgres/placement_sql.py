@@ -1,4 +1,4 @@
-"""DDL of partition placement (migration sc0006): the move bookkeeping, the write capture, and the
+"""DDL of partition placement (migration sc0007): the move bookkeeping, the write capture, and the
 collection checks of partitions on other servers. Constants only: nothing here comes from input."""
 
 from __future__ import annotations

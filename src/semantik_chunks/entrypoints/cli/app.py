@@ -28,15 +28,16 @@ from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.hashing import MAX_PARTITIONS
 from semantik_chunks.domain.schema import SchemaRevision
 from semantik_chunks.entrypoints.cli import database, payloads, render, reports, runtime
+from semantik_chunks.entrypoints.cli import queries as statement_queries
 from semantik_chunks.entrypoints.cli.errors import CommandError, ExitCode
 from semantik_chunks.services.demo import DEFAULT_CHUNKS, DEFAULT_COLLECTIONS, DemoSummary
 
 R = TypeVar("R")
 
 EXIT_CODES = (
-    "Exit codes: 0 healthy, 1 warning, 2 unbalanced (or a usage error), 3 could not check "
-    "(database unreachable, credentials refused, schema missing, bad configuration). "
-    "health and full exit with the health verdict; the other commands exit 0 when they could read the database."
+    "Exit codes: 0 healthy, 1 warning, 4 unbalanced (the verdict of health and full), 2 usage error, "
+    "3 could not check (database unreachable, credentials refused, schema missing, bad configuration), "
+    "130 interrupted. The other commands exit 0 when they could read the database."
 )
 
 
@@ -73,7 +74,7 @@ class OneLineUsageErrors(TyperGroup):
             if not standalone_mode:
                 raise
             typer.echo("Aborted.", err=True)
-            sys.exit(1)
+            sys.exit(ExitCode.ABORTED)
         if not standalone_mode:
             return outcome
         sys.exit(outcome if isinstance(outcome, int) else 0)
@@ -184,10 +185,11 @@ def _report(
 
 @app.command()
 def health(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
-    """Health verdict, alerts and every partition's share of chunks.
+    """Health verdict, alerts (each with its cause and command) and every partition's share of chunks.
 
-    Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check. The verdict counts only
-    imbalance beyond what chance placement of collections explains.
+    Exits 0 healthy, 1 warning, 4 unbalanced, 3 could not check (2 is a usage error). The verdict is
+    the worst of placement (imbalance beyond what chance placement of collections explains) and
+    capacity (a partition beyond its budget, whatever the cause).
     """
     report = _report(ctx, db_url, output, lambda c: reports.health(c, exact=exact), render.health, payloads.health)
     raise typer.Exit(report.exit_code)
@@ -206,7 +208,14 @@ def distribution(
 @app.command()
 def sizes(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Bytes on disk per partition, largest first."""
-    _report(ctx, db_url, output, reports.sizes, render.sizes, payloads.sizes)
+    _report(
+        ctx,
+        db_url,
+        output,
+        _reshape_commands.with_isolated(reports.sizes),
+        _reshape_commands.draw_with_isolated(render.sizes),
+        _reshape_commands.document_without_isolated(payloads.sizes),
+    )
 
 
 @app.command()
@@ -243,10 +252,36 @@ def collections(
 def full(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table, exact: Exact = False) -> None:
     """The full maintenance report: health, distribution, skew, hot spots, advice, collections.
 
-    Exits 0 healthy, 1 warning, 2 unbalanced, 3 could not check.
+    Exits 0 healthy, 1 warning, 4 unbalanced, 3 could not check (2 is a usage error).
     """
-    report = _report(ctx, db_url, output, lambda c: reports.full(c, exact=exact), render.full, payloads.full)
+    report, _isolated = _report(
+        ctx,
+        db_url,
+        output,
+        _reshape_commands.with_isolated(lambda c: reports.full(c, exact=exact)),
+        _reshape_commands.draw_with_isolated(render.full),
+        _reshape_commands.document_without_isolated(payloads.full),
+    )
     raise typer.Exit(report.health.exit_code)
+
+
+@app.command()
+def queries(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
+    """Statements on chunks (from pg_stat_statements) whose plans read more than one partition, and the fix.
+
+    Plans each statement as a call would, never executing it. Exits 0 when no pruning alert, 1 when
+    statements reading every partition take more than SEMANTIK_PRUNING_ALERT_SHARE of the time spent
+    on chunks, 3 when pg_stat_statements is missing or not loaded (the error says how to enable it).
+    """
+    report = _report(
+        ctx,
+        db_url,
+        output,
+        statement_queries.gather,
+        statement_queries.draw,
+        statement_queries.document,
+    )
+    raise typer.Exit(report.exit_code)
 
 
 # -- commands that change something -------------------------------------------------------------
@@ -521,5 +556,9 @@ def main() -> None:
     app()
 
 
-# The scale-out commands (servers add/list/remove, place) register themselves on ``app``.
-from semantik_chunks.entrypoints.cli import servers as _servers  # noqa: E402, F401
+# The shape commands (plan, reshape, isolate) and the scale-out commands (servers add/list/remove,
+# place) register themselves on ``app``.
+from semantik_chunks.entrypoints.cli import reshape as _reshape_commands  # noqa: E402
+from semantik_chunks.entrypoints.cli import servers as _servers  # noqa: E402
+
+__all__ = ["_reshape_commands", "_servers", "app", "main"]

@@ -36,6 +36,7 @@ def _health_fields(report: HealthReport) -> dict[str, Any]:
     return {
         "overall": checked.overall,
         "exit_code": int(report.exit_code),
+        "verdict": checked.verdict,
         "status": checked.status,
         "timestamp": checked.timestamp,
         "alerts": checked.alerts,

@@ -206,6 +206,18 @@ def _verdict(console: Console, report: HealthReport) -> None:
             "Verdict: ", (overall.value, f"bold {STATUS_COLOUR[overall]}"), f"  (exit code {int(report.exit_code)})"
         )
     )
+    if result.verdict is not None:
+        verdict = result.verdict
+        because = f"; cause: {', '.join(c.value for c in verdict.causes)}" if verdict.causes else ""
+        console.print(
+            Text.assemble(
+                "Placement: ",
+                (verdict.placement.value, STATUS_COLOUR[verdict.placement]),
+                "   Capacity: ",
+                (verdict.capacity.value, STATUS_COLOUR[verdict.capacity]),
+                because,
+            )
+        )
     console.print(
         f"{count(metrics.total_chunks)} chunks in {metrics.total_partitions} partitions: "
         f"{metrics.healthy_count} healthy, {metrics.warning_count} warning, "
@@ -239,7 +251,12 @@ def _alerts(console: Console, alerts: Sequence[Alert]) -> None:
             more = f", … ({len(alert.partitions)} in all)" if len(alert.partitions) > 12 else ""
             message.append(f": partitions {listed}{more}")
         message.append(f"\n→ {safe(alert.action)}", style="dim")
-        table.add_row(Text(alert.level.value, style=f"bold {ALERT_COLOUR[alert.level]}"), message)
+        if alert.command:
+            message.append("\n$ ", style="dim")
+            message.append(safe(alert.command), style="bold")
+        level = Text(alert.level.value, style=f"bold {ALERT_COLOUR[alert.level]}")
+        level.append(f" {alert.cause.value}", style="dim")
+        table.add_row(level, message)
     console.print(table)
 
 

@@ -9,27 +9,27 @@ under way, the keys written during a copy, and the collection checks of partitio
 and renders the monitoring objects again from ``monitoring_sql``: they read a partition on another
 server from that server's own statistics, and never through the foreign table (a server that is down
 must not make them fail). Whoever changes ``monitoring_sql`` next freezes this revision's rendering
-into this file first (as sc0005's was), then ships the change as a new revision.
+into this file first (as sc0005's and sc0006's were), then ships the change as a new revision.
 
 Downgrade puts the keys back on the parent; it refuses while a partition is a foreign table.
 
-Revision ID: sc0006
-Revises: sc0005
-Create Date: 2026-12-01
+Revision ID: sc0007
+Revises: sc0006
+Create Date: 2026-12-03
 """
 
 from __future__ import annotations
 
 from alembic import context, op
 from semantik_chunks.migrations._common import configured_partition_count
-from semantik_chunks.migrations.versions import sc0005_host_names
+from semantik_chunks.migrations.versions import sc0006_reshape
 from sqlalchemy import text
 
 from semantik_chunks.adapters.postgres import local_keys, monitoring_sql, placement_sql
 from semantik_chunks.domain.hashing import partition_table_name
 
-revision = "sc0006"
-down_revision = "sc0005"
+revision = "sc0007"
+down_revision = "sc0006"
 branch_labels = None
 depends_on = None
 
@@ -86,7 +86,7 @@ def downgrade() -> None:
 
 
 def _downgrade(stored: list[tuple[str, str, str]], partitions: list[str]) -> None:
-    for statement in [*monitoring_sql.drop_statements(), *sc0005_host_names.CREATE_STATEMENTS]:
+    for statement in [*monitoring_sql.drop_statements(), *sc0006_reshape.CREATE_STATEMENTS]:
         op.execute(statement)
     for statement in placement_sql.DROP_STATEMENTS:
         op.execute(statement)
