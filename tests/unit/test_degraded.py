@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.domain import skew
 from semantik_chunks.domain.model import (
+    AlertCause,
     AlertLevel,
     CheckOutcome,
     PartitionHealthStatus,
@@ -76,10 +77,14 @@ async def test_a_check_with_a_server_down_is_degraded_with_a_critical_alert_and_
     service = container.monitoring_service()
     result = await service.check_partition_health()
     assert result.status is CheckOutcome.DEGRADED and result.succeeded and result.degraded
-    assert result.overall is PartitionHealthStatus.CRITICAL
+    # The verdict comes from the alerts like any other: the unreachable server is a CRITICAL alert of
+    # cause monitoring, so the verdict is the worst status, naming that cause, never HEALTHY.
+    assert result.overall is PartitionHealthStatus.UNBALANCED
+    assert result.verdict is not None and AlertCause.MONITORING in result.verdict.causes
     assert [s.server for s in result.unreachable] == ["beta"]
     alert = result.alerts[0]
     assert alert.level is AlertLevel.CRITICAL and alert.partitions == (2,)
+    assert alert.cause is AlertCause.MONITORING and alert.command == "semantik-chunks servers list"
     assert "beta" in alert.message and "partitions 2" in alert.message
     assert result.metrics is not None and result.metrics.total_partitions == PARTITIONS
     expected = sum(s.row_count for s in await container.partition_statistics().partition_snapshots())

@@ -172,3 +172,42 @@ async def test_servers_list_reports_partitions_rows_bytes_and_remove_is_refused_
     await placement.remove_server("alpha")
     assert [s.name for s in await placement.servers()] == ["beta"]
     await engine.dispose()
+
+
+async def test_reshape_and_isolation_wait_for_partitions_on_other_servers_and_a_move_for_isolations(
+    cluster: Cluster,
+) -> None:
+    """A rebuild beside the table cannot copy a foreign partition, and a move copies one plain table: each
+    refuses, with the command that clears the way, and changes nothing."""
+    from semantik_chunks.adapters.postgres.reshape import PostgresTableReshaper
+    from semantik_chunks.domain.reshape import ReshapeError
+    from semantik_chunks.services.reshape import ReshapeService
+
+    engine, placement, _repo = await _setup(cluster, 300)
+    shapes = ReshapeService(PostgresTableReshaper(engine))
+    await placement.move(PARTITION, "alpha")
+    before = await snapshot(cluster.coordinator)
+    with pytest.raises(ReshapeError, match=rf"chunks_part_{PARTITION:02d} is on another server: move it home"):
+        await shapes.reshape(200)
+    with pytest.raises(ReshapeError, match="on another server"):
+        await shapes.isolate(COLLECTION)
+    assert await shapes.pending() is None
+    assert await scalar(cluster.coordinator, "SELECT chunk_partition_count()") == 100
+    assert await snapshot(cluster.coordinator) == before
+
+    await placement.move(PARTITION, COORDINATOR)
+    await shapes.isolate(COLLECTION)
+    assert await partition_kind(cluster.coordinator, PARTITION) == "p"
+    with pytest.raises(PlacementError, match="isolated collections"):
+        await placement.move(PARTITION, "alpha")
+    assert await partition_kind(cluster.coordinator, PARTITION) == "p"
+    assert await snapshot(cluster.coordinator) == before
+    # The isolated partition keeps the keys on its own table, enforced in its sub-partitions.
+    with pytest.raises(Exception, match="duplicate key"):
+        await run_sql(
+            cluster.coordinator,
+            "INSERT INTO chunks (id, collection_id, partition_key, chunk_index, content) "
+            "SELECT id, collection_id, partition_key, 0, 'again' FROM chunks "
+            f"WHERE collection_id = '{COLLECTION}' LIMIT 1",
+        )
+    await engine.dispose()

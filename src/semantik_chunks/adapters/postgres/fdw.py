@@ -44,6 +44,7 @@ from semantik_chunks.adapters.postgres.placement_sql import (
     SERVER_MARK,
     remote_monitoring_tables,
 )
+from semantik_chunks.adapters.postgres.reshape import RUNS as RESHAPE_RUNS
 from semantik_chunks.domain.hashing import partition_table_name, validate_partition_count
 from semantik_chunks.domain.placement import (
     COORDINATOR,
@@ -405,6 +406,21 @@ class PostgresPlacement:
             finally:
                 await coord.execute("SELECT pg_advisory_unlock($1, $2)", _LOCK_CLASS, partition_num)
 
+    async def _refuse_while_reshaping(self, coord: Any, part: str) -> None:
+        """A move copies one plain table: not while a reshape or isolation rebuilds the table (both would
+        capture the same writes), nor a partition an isolation sub-partitioned (docs/reshape.md)."""
+        if await coord.fetchval(f"SELECT to_regclass('{RESHAPE_RUNS}') IS NOT NULL") and await coord.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {RESHAPE_RUNS} WHERE phase <> 'done')"
+        ):
+            raise PlacementError(
+                "a reshape or isolation is unfinished: run its command again to finish it (or --undo) first"
+            )
+        if await coord.fetchval("SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)", part) == "p":
+            raise PlacementError(
+                f"{part} holds isolated collections (sub-partitions): undo them first "
+                "(semantik-chunks isolate COLLECTION_ID --undo)"
+            )
+
     async def _move_locked(
         self, coord: Any, p: int, target: str, report: MoveProgressCallback, started: float
     ) -> MoveOutcome:
@@ -418,6 +434,7 @@ class PostgresPlacement:
                 return MoveOutcome(p, current, target, 0, 0, 0, 0.0, "", already_done=True)
             if current != COORDINATOR and target != COORDINATOR:
                 raise PlacementError(f"partition {p} is on {current!r}: move it home first (place {p} --home)")
+            await self._refuse_while_reshaping(coord, part)
             if target != COORDINATOR:
                 async with self._remote(coord, target) as remote:
                     if await remote.fetchval("SELECT to_regclass($1) IS NOT NULL", f"public.{part}"):

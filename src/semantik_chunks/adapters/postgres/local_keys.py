@@ -29,12 +29,13 @@ FROM pg_constraint
 WHERE conrelid = 'chunks'::regclass AND contype IN ('p', 'u', 'f') AND conparentid = 0
 ORDER BY CASE contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 ELSE 2 END, conname
 """
-# Local (plain table) partitions of chunks, by name.
+# Local partitions of chunks, by name: plain tables, and those an isolation sub-partitioned (relkind p;
+# their keys recurse into their sub-partitions). Never a foreign table.
 LOCAL_PARTITIONS = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-WHERE i.inhparent = 'chunks'::regclass AND c.relkind = 'r' ORDER BY c.relname
+WHERE i.inhparent = 'chunks'::regclass AND c.relkind IN ('r', 'p') ORDER BY c.relname
 """
-STORED_KEYS = f"SELECT suffix, kind, definition FROM {KEYS_TABLE} ORDER BY position"
+STORED_KEYS = f"SELECT suffix, kind::text, definition FROM {KEYS_TABLE} ORDER BY position"
 
 CREATE_KEYS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (
