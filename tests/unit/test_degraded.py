@@ -117,3 +117,12 @@ async def test_the_servers_endpoint_and_the_server_metrics() -> None:
     assert samples[("semantik_chunks_server_up", (("server", "beta"),))] == 0
     assert samples[("semantik_chunks_server_up", (("server", "alpha"),))] == 1
     assert samples[("semantik_chunks_server_partitions", (("server", "coordinator"),))] == PARTITIONS - 2
+
+
+async def test_a_snapshot_while_a_server_is_down_leaves_a_gap_not_a_zero() -> None:
+    container = await _container()
+    taken = await container.history_service().take_snapshot()
+    assert taken.partitions == PARTITIONS - 1
+    stored = await container.partition_history().read(taken.taken_at)
+    recorded = {s.partition_num for s in stored}
+    assert 2 not in recorded and recorded == set(range(PARTITIONS)) - {2}

@@ -91,7 +91,7 @@ class MoveStep:
     """Progress of one move, for a progress line."""
 
     partition_num: int
-    phase: str  # "copy", "catch-up", "swap", "drop source", "done"
+    phase: str  # "copy", "catch-up", "swap", "analyze", "drop source", "done"
     rows_copied: int
 
 

@@ -22,6 +22,7 @@ from semantik_chunks.adapters.postgres.fdw import PostgresPlacement
 from semantik_chunks.adapters.postgres.statistics import PostgresPartitionStatistics
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.model import (
+    AlertCause,
     AlertLevel,
     CheckOutcome,
     Chunk,
@@ -192,7 +193,9 @@ async def test_a_server_stopped_during_a_health_check_is_reported_unreachable_an
 
         result = await PartitionMonitoringService(_StopFirst(statistics, stop_beta)).check_partition_health()
         assert result.status is CheckOutcome.DEGRADED and result.succeeded
-        assert result.overall is PartitionHealthStatus.CRITICAL
+        # The unreachable server is a CRITICAL alert of cause monitoring: the verdict's worst status.
+        assert result.overall is PartitionHealthStatus.UNBALANCED
+        assert result.verdict is not None and AlertCause.MONITORING in result.verdict.causes
         [down] = result.unreachable
         assert down.server == "beta" and down.partitions == (BETA_PARTITION,) and not down.reachable
         assert down.error

@@ -97,6 +97,12 @@ async def test_a_partition_moves_to_a_server_with_concurrent_writes_and_back_hom
     assert await partition_kind(cluster.coordinator, PARTITION) == "f"
     remote_rows = await scalar(cluster.servers["alpha"], f"SELECT count(*) FROM chunks_part_{PARTITION:02d}")
     assert remote_rows == expected_rows
+    # The move ended with ANALYZE there: the planner knows the partition's rows (all sampled at this size).
+    analyzed = await scalar(
+        cluster.servers["alpha"],
+        f"SELECT reltuples::bigint FROM pg_class WHERE relname = 'chunks_part_{PARTITION:02d}'",
+    )
+    assert analyzed == expected_rows
     assert await scalar(cluster.coordinator, f"SELECT to_regclass('chunks_part_{PARTITION:02d}_moved')") is None
     before_home = await snapshot(cluster.coordinator)
     assert len(before_home) == expected_rows

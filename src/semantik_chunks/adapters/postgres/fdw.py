@@ -482,6 +482,13 @@ class PostgresPlacement:
                 more, rows, checksum = await self._swap(coord, p, part, target, src, dst, columns)
                 replayed += more
             await self._step("swapped")
+            report(MoveStep(p, "analyze", copied))
+            # The copy loaded every row at once: the planner's statistics for the partition where it now
+            # lives, as after any bulk load (the coordinator samples a foreign partition on its own ANALYZE).
+            if target == COORDINATOR:
+                await coord.execute(f"ANALYZE {_ident(part)}")
+            else:
+                await remote.execute(f"ANALYZE public.{_ident(part)}")
             report(MoveStep(p, "drop source", copied))
             if target == COORDINATOR:
                 await remote.execute(f"DROP TABLE IF EXISTS public.{_ident(part)}")
