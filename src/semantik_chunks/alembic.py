@@ -16,6 +16,8 @@ or, with an ``include_object`` of the host's own::
     context.configure(..., include_object=include_object_except_library(my_include_object))
 
 Left out: the tables ``chunks``, ``chunks_part_*`` and ``chunk_partition_history``, the version table,
+the bookkeeping of partition keys and moves (``semantik_chunks_partition_keys``, ``semantik_chunks_moves``,
+``semantik_chunks_move_log``),
 the monitoring views and the materialized view (for an environment that reflects views), and every
 index, constraint and column of those. ``collections`` is left out only when the host's models do not
 have it (the library's own minimal table); when the host maps ``collections`` it is the host's,
@@ -30,13 +32,18 @@ from collections.abc import Callable
 from typing import Any
 
 from semantik_chunks.adapters.postgres.history import HISTORY_TABLE
+from semantik_chunks.adapters.postgres.local_keys import KEYS_TABLE
 from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW, VIEWS
+from semantik_chunks.adapters.postgres.placement_sql import MOVE_LOG_TABLE, MOVES_TABLE
 from semantik_chunks.adapters.postgres.schema import VERSION_TABLE
 
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
 
-LIBRARY_TABLES = frozenset({"chunks", VERSION_TABLE, HISTORY_TABLE, STATS_MATVIEW, *VIEWS})
-_PARTITION = re.compile(r"chunks_part_\d+")
+LIBRARY_TABLES = frozenset(
+    {"chunks", VERSION_TABLE, HISTORY_TABLE, STATS_MATVIEW, *VIEWS, KEYS_TABLE, MOVES_TABLE, MOVE_LOG_TABLE}
+)
+# A partition, and the tables of a partition move under way (docs/scale-out.md).
+_PARTITION = re.compile(r"chunks_part_\d+(_home|_moved|_fdw)?")
 _COLLECTIONS = "collections"
 
 

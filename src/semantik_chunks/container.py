@@ -33,6 +33,7 @@ from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.partition_manager import PartitionManager
 from semantik_chunks.services.queries import StatementPruningService
 from semantik_chunks.services.reshape import ReshapeService
+from semantik_chunks.services.scale_out import ScaleOutService
 from semantik_chunks.services.schema import SchemaService
 
 
@@ -106,8 +107,18 @@ def _postgres_adoption(engine: Any, partition_count: int) -> Any:
     return PostgresTableAdoption(engine, partition_count)
 
 
+def _postgres_placement(engine: Any, partition_count: int) -> Any:
+    from semantik_chunks.adapters.postgres.fdw import PostgresPlacement
+
+    return PostgresPlacement(engine, partition_count)
+
+
 def _no_schema() -> Any:
     raise ConfigurationError("memory:// keeps no schema: there is nothing to migrate or take over")
+
+
+def _no_servers() -> Any:
+    raise ConfigurationError("memory:// has no servers: partitions on other servers need PostgreSQL")
 
 
 def _embedded_server() -> Any:
@@ -204,6 +215,11 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Callable(_no_schema),
         postgres=providers.Singleton(_postgres_adoption, engine, partition_count),
     )
+    partition_placement = providers.Selector(
+        backend,
+        memory=providers.Callable(_no_servers),
+        postgres=providers.Singleton(_postgres_placement, engine, partition_count),
+    )
     # The server used when no database is named (the CLI's default); independent of the backend.
     embedded_server = providers.Singleton(_embedded_server)
 
@@ -244,6 +260,7 @@ class Container(containers.DeclarativeContainer):
         statistics_port=partition_statistics,
     )
     schema_service = providers.Singleton(SchemaService, migrations=schema_migrations, adoption=table_adoption)
+    scale_out_service = providers.Singleton(ScaleOutService, placement=partition_placement)
 
 
 def bootstrap(settings: Settings | None = None, *, statistics_read_once: bool = False) -> Container:

@@ -19,6 +19,7 @@ from semantik_chunks.domain.model import (
     PartitionSnapshot,
     WriteActivity,
 )
+from semantik_chunks.domain.placement import MoveOutcome, MoveProgressCallback, PartitionPlace, ServerStatus
 from semantik_chunks.domain.pruning import StatementPlan
 from semantik_chunks.domain.reshape import (
     CollectionFootprint,
@@ -300,4 +301,29 @@ class EmbeddedServer(Protocol):
 
     def stop(self) -> bool:
         """Stop the server; False when none was running."""
+        ...
+
+
+class PartitionPlacement(Protocol):
+    """Partitions on other PostgreSQL servers (postgres_fdw): the servers, and moving partitions online."""
+
+    async def add_server(self, name: str, url: str, password: str | None = None) -> ServerStatus:
+        """Register a server; its credentials are stored for the coordinator only, never shown."""
+        ...
+
+    async def remove_server(self, name: str) -> None:
+        """Forget a server; refused (``PlacementError``) while it holds partitions."""
+        ...
+
+    async def servers(self) -> list[ServerStatus]:
+        """Every server with its partitions, rows and bytes; an unreachable one says so."""
+        ...
+
+    async def placements(self) -> list[PartitionPlace]:
+        """Where each partition lives, with its bytes."""
+        ...
+
+    async def move(self, partition_num: int, target: str, progress: MoveProgressCallback | None = None) -> MoveOutcome:
+        """Move a partition to ``target`` (a server or ``COORDINATOR``), online; a rerun finishes an
+        interrupted move."""
         ...

@@ -184,15 +184,15 @@ def test_upgrade_removes_the_trigger_and_every_writer_must_supply_the_key(
 
 def test_upgrade_keeps_the_hosts_keys_indexes_and_own_objects(adopted: tuple[str, tuple[int, str]]) -> None:
     url, _ = adopted
-    foreign_keys = {
-        (r[0], r[1])
-        for r in fetch_sync(
-            url,
-            "SELECT confrelid::regclass::text, confdeltype::text FROM pg_constraint "
-            "WHERE conrelid = 'chunks'::regclass AND contype = 'f'",
-        )
-    }
-    assert foreign_keys == {("collections", "c"), ("chunking_configs", "a")}
+    # The host's foreign keys, declared on every partition since sc0004 (each partition has both).
+    foreign_keys = fetch_sync(
+        url,
+        "SELECT i.inhrelid, array_agg(c.confrelid::regclass::text || ':' || c.confdeltype::text ORDER BY 1) "
+        "FROM pg_inherits i LEFT JOIN pg_constraint c ON c.conrelid = i.inhrelid AND c.contype = 'f' "
+        "WHERE i.inhparent = 'chunks'::regclass GROUP BY 1",
+    )
+    assert len(foreign_keys) == 100
+    assert {tuple(r[1]) for r in foreign_keys} == {("chunking_configs:a", "collections:c")}
     # The host's eight per-partition indexes are attached to the library's parent indexes, none rebuilt twice.
     per_partition = fetch_sync(
         url,

@@ -256,14 +256,15 @@ def test_a_host_alembic_history_includes_the_library(make_database: Callable[[],
         r[0] for r in fetch(url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'collections'")
     }
     assert {"owner_id", "vector_store_name"} <= columns  # the host's table, untouched
-    foreign = {
-        r[0]
-        for r in fetch(
-            url,
-            "SELECT confrelid::regclass::text FROM pg_constraint WHERE conrelid = 'chunks'::regclass AND contype = 'f'",
-        )
-    }
-    assert foreign == {"collections", "chunking_configs"}
+    # sc0004: the foreign keys are declared on every partition (a foreign table can then be attached).
+    foreign = fetch(
+        url,
+        "SELECT i.inhrelid::regclass::text, array_agg(c.confrelid::regclass::text ORDER BY 1) "
+        "FROM pg_inherits i LEFT JOIN pg_constraint c ON c.conrelid = i.inhrelid AND c.contype = 'f' "
+        "WHERE i.inhparent = 'chunks'::regclass GROUP BY 1",
+    )
+    assert len(foreign) == 100
+    assert {tuple(row[1]) for row in foreign} == {("chunking_configs", "collections")}
 
     command.downgrade(host_config(url), "h001")
     assert fetch(url, "SELECT to_regclass('chunks'), to_regclass('collections') IS NOT NULL")[0] == (None, True)
@@ -289,8 +290,9 @@ def test_the_hosts_autogenerate_proposes_nothing_about_the_librarys_schema(make_
     proposed = str(detected.value)
     for table in ("chunks", "chunks_part_00", "chunks_part_99", "semantik_chunks_alembic_version"):
         assert f"('remove_table', Table('{table}'" in proposed
-    # chunks, its 100 partitions, the version table and chunk_partition_history (views are not reflected here)
-    assert proposed.count("('remove_table'") == 103
+    # chunks, its 100 partitions, the version table, chunk_partition_history and sc0007's bookkeeping of
+    # partition keys and moves (views are not reflected here)
+    assert proposed.count("('remove_table'") == 106
 
 
 def test_the_wrapper_keeps_the_hosts_own_include_object() -> None:

@@ -19,7 +19,7 @@ from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.statements import PostgresStatementStatistics
 from semantik_chunks.config import Settings
 from semantik_chunks.container import bootstrap, dispose
-from semantik_chunks.domain.hashing import partition_for
+from semantik_chunks.domain.hashing import partition_for, partition_table_name
 from semantik_chunks.domain.model import Chunk
 from semantik_chunks.domain.pruning import PruningReport, pruning_report
 from tests.postgres_servers import asyncpg_dsn, run_sql
@@ -289,16 +289,18 @@ async def test_under_an_access_exclusive_lock_nothing_is_planned_and_nothing_wai
 async def test_a_statement_the_replica_cannot_plan_is_planned_on_the_real_table(
     engine: AsyncEngine, statements_pg_url: str
 ) -> None:
-    """ON CONFLICT needs the unique index the replica lacks: the real table answers."""
+    """ON CONFLICT needs the unique index the replica lacks: the real table answers. (Since sc0007 the
+    primary key is on each partition, not on chunks: an upsert names the collection's partition.)"""
     upsert = (
-        "INSERT INTO chunks (id, collection_id, partition_key, chunk_index, content) VALUES ($1, $2, $3, $4, $5) "
+        f"INSERT INTO {partition_table_name(KEY, N)} (id, collection_id, partition_key, chunk_index, content) "
+        "VALUES ($1, $2, $3, $4, $5) "
         "ON CONFLICT (id, collection_id, partition_key) DO UPDATE SET content = excluded.content"
     )
     await execute(statements_pg_url, f"INSERT INTO collections (id) VALUES ('{COLLECTION}') ON CONFLICT DO NOTHING")
     await run(statements_pg_url, {upsert: ((10**9, COLLECTION, KEY, 0, "x"), 0)})
     plans = {p.stats.query: p for p in await PostgresStatementStatistics(engine, N).chunk_statements()}
     assert plans[upsert].problem is None
-    assert plans[upsert].partitions_read == 0  # an INSERT routes each row; its plan scans no partition
+    assert plans[upsert].partitions_read == 1  # it names one partition: pruned by construction
 
 
 async def test_analysis_leaves_no_prepared_statement_and_no_lock_behind(

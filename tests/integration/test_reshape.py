@@ -162,12 +162,10 @@ def assert_shape(url: str, count: int) -> None:
     assert wrong[0][0] == 0
     name = rows(url, "SELECT get_partition_for_collection('abc')")[0][0]
     assert name == partition_table_name(partition_for("abc", count), count)
-    # The host's foreign keys, its own per-partition indexes (named after their partition) and its column.
-    fks = {
-        r[0]
-        for r in rows(url, "SELECT conname FROM pg_constraint WHERE conrelid = 'chunks'::regclass AND contype = 'f'")
-    }
-    assert fks == {"chunks_collection_id_fkey", "chunks_chunking_config_id_fkey"}
+    # The primary key and the host's foreign keys, on every partition since sc0007 (docs/scale-out.md):
+    # each partition (an isolated one's too, recursing into its sub-partitions) declares exactly the
+    # stored definitions, named after it.
+    assert_keys_on_every_partition(url)
     first = partition_table_name(0, count)
     indexes = {
         r[0] for r in rows(url, "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::regclass", first)
@@ -180,6 +178,35 @@ def assert_shape(url: str, count: int) -> None:
     assert {"ix_chunks_collection_id", f"ix_chunks_{EXTRA_COLUMN}"} <= parent_indexes
     assert rows(url, "SELECT pg_get_serial_sequence('chunks', 'id') IS NOT NULL")[0][0] is True
     assert leftovers(url) == []
+
+
+KEYS = "SELECT suffix, kind::text, definition FROM semantik_chunks_partition_keys ORDER BY position"
+PARTITION_KEYS = """
+SELECT c.conrelid::regclass::text, c.conname, c.contype::text, pg_get_constraintdef(c.oid)
+FROM pg_constraint c JOIN pg_inherits i ON i.inhrelid = c.conrelid
+WHERE i.inhparent = 'chunks'::regclass AND c.contype IN ('p', 'u', 'f') AND c.conparentid = 0
+"""
+
+
+def assert_keys_on_every_partition(url: str) -> None:
+    stored = [(r[0], r[1], r[2]) for r in rows(url, KEYS)]
+    assert {suffix for suffix, _kind, _definition in stored} == {
+        "pkey",
+        "collection_id_fkey",
+        "chunking_config_id_fkey",
+    }
+    assert (
+        rows(url, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'chunks'::regclass AND contype IN ('p','f')")[0][
+            0
+        ]
+        == 0
+    )
+    found: dict[str, set[tuple[str, str, str]]] = {}
+    for table, name, kind, definition in rows(url, PARTITION_KEYS):
+        found.setdefault(table, set()).add((name, kind, definition))
+    for part in partition_names(url):
+        expected = {(f"{part}_{suffix}"[:63], kind, definition) for suffix, kind, definition in stored}
+        assert found.get(part) == expected, part
 
 
 class Writer(threading.Thread):

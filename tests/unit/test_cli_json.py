@@ -93,6 +93,7 @@ def test_health_keys_come_in_a_stable_order(container: Container) -> None:
         "alerts",
         "metrics",
         "error",
+        "unreachable",
         "partitions",
     ]
 

@@ -55,6 +55,10 @@ def test_the_schema_names_every_document() -> None:
     }
     assert commands == {
         "health",
+        "servers add",
+        "servers list",
+        "servers remove",
+        "place",
         "distribution",
         "sizes",
         "hot",

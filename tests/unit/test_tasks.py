@@ -229,6 +229,7 @@ def test_the_monitor_payload_is_plain_json() -> None:
             "causes": ["hot_writes"],
             "level": 1,
         },
+        "unreachable": [],
     }
     failed = MonitoringResult(status=CheckOutcome.FAILED, timestamp=result.timestamp, error="database unreachable")
     assert monitoring_payload(failed)["metrics"] == {}

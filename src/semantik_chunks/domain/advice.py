@@ -24,6 +24,7 @@ from semantik_chunks.domain.model import (
     PartitionHealthStatus,
     Priority,
     Recommendation,
+    ServerTotals,
 )
 from semantik_chunks.domain.thresholds import Thresholds
 
@@ -411,3 +412,19 @@ def capacity_alerts(
             )
         )
     return result
+
+
+def unreachable_alert(servers: Sequence[ServerTotals]) -> Alert:
+    """CRITICAL: partitions whose server did not answer were counted as empty (a degraded check)."""
+    parts = "; ".join(f"server {s.server} ({s.error}): partitions {', '.join(map(str, s.partitions))}" for s in servers)
+    partitions = tuple(sorted(p for s in servers for p in s.partitions))
+    return Alert(
+        level=AlertLevel.CRITICAL,
+        message=f"{len(partitions)} partitions could not be read, their servers did not answer; "
+        f"they count as empty in this check: {parts}",
+        action=f"Check that {', '.join(s.server for s in servers)} is running and reachable from the coordinator "
+        "(semantik-chunks servers list)",
+        partitions=partitions,
+        cause=AlertCause.MONITORING,
+        command="semantik-chunks servers list",
+    )

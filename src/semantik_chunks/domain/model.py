@@ -51,10 +51,16 @@ class AlertCause(enum.StrEnum):
 
 
 class CheckOutcome(enum.StrEnum):
-    """Whether a health check ran (``success``) or could not read the database (``failed``)."""
+    """Whether a health check ran (``success``), ran without some partitions because the server holding
+    them did not answer (``degraded``: those partitions counted as empty, an alert names them), or could
+    not read the database (``failed``)."""
 
     SUCCESS = "success"
+    DEGRADED = "degraded"
     FAILED = "failed"
+
+
+COORDINATOR_SERVER = "coordinator"
 
 
 class Priority(enum.StrEnum):
@@ -87,7 +93,10 @@ class Chunk:
 @attrs.frozen
 class PartitionSnapshot:
     """What storage knows about one partition, cheaply: rows, bytes, dead rows, newest write, and
-    ``writes``, the rows written to it (inserted, updated, deleted) since the statistics began."""
+    ``writes``, the rows written to it (inserted, updated, deleted) since the statistics began.
+
+    ``server`` is where it lives (``COORDINATOR_SERVER`` or another server's name); ``unreachable`` is
+    why its server did not answer (its figures are then zeros), None when it was read."""
 
     partition_num: int
     row_count: int
@@ -95,6 +104,21 @@ class PartitionSnapshot:
     dead_rows: int = 0
     newest_chunk_at: datetime | None = None
     writes: int = 0
+    server: str = COORDINATOR_SERVER
+    unreachable: str | None = None
+
+
+@attrs.frozen
+class ServerTotals:
+    """One server's share of the table, from the partitions' own statistics: how many partitions it
+    holds, their rows and bytes, and whether it answered (``error`` says why not)."""
+
+    server: str
+    partitions: tuple[int, ...]
+    rows: int
+    size_bytes: int
+    reachable: bool
+    error: str | None = None
 
 
 @attrs.frozen
@@ -350,20 +374,22 @@ def decide_verdict(alerts: Sequence[Alert]) -> Verdict:
 @attrs.frozen
 class MonitoringResult:
     """Outcome of a full health check. A failed check carries ``error``, no alerts, no metrics and no
-    verdict. ``verdict`` (and ``overall``, its status) is computed from the alerts by
-    ``decide_verdict``, never given: whatever reports a result reports the same verdict."""
+    verdict; a degraded one names the servers that did not answer in ``unreachable`` (and in a CRITICAL
+    alert of cause ``monitoring``). ``verdict`` (and ``overall``, its status) is computed from the alerts
+    by ``decide_verdict``, never given: whatever reports a result reports the same verdict."""
 
     status: CheckOutcome
     timestamp: datetime
     alerts: tuple[Alert, ...] = ()
     metrics: HealthMetrics | None = None
     error: str | None = None
+    unreachable: tuple[ServerTotals, ...] = ()
     verdict: Verdict | None = attrs.field(init=False)
     overall: PartitionHealthStatus | None = attrs.field(init=False)
 
     @verdict.default
     def _decide(self) -> Verdict | None:
-        return decide_verdict(self.alerts) if self.status is CheckOutcome.SUCCESS else None
+        return decide_verdict(self.alerts) if self.status is not CheckOutcome.FAILED else None
 
     @overall.default
     def _overall(self) -> PartitionHealthStatus | None:
@@ -371,4 +397,9 @@ class MonitoringResult:
 
     @property
     def succeeded(self) -> bool:
-        return self.status is CheckOutcome.SUCCESS
+        """The check ran and has metrics (``success`` or ``degraded``)."""
+        return self.status is not CheckOutcome.FAILED
+
+    @property
+    def degraded(self) -> bool:
+        return self.status is CheckOutcome.DEGRADED

@@ -20,6 +20,7 @@ from semantik_chunks.domain.advice import recommendation_text
 from semantik_chunks.domain.chance import chance_skew
 from semantik_chunks.domain.hashing import partition_table_name
 from semantik_chunks.domain.model import (
+    COORDINATOR_SERVER,
     CollectionCount,
     CollectionShare,
     DistributionStats,
@@ -29,6 +30,7 @@ from semantik_chunks.domain.model import (
     PartitionLoad,
     PartitionSnapshot,
     PartitionTemperature,
+    ServerTotals,
     SkewMetric,
     SkewStatus,
     WriteActivity,
@@ -232,3 +234,25 @@ def hot_partitions(
         if a.last_hour / hour_total >= thresholds.hot_hour_share
     ]
     return sorted(hot, key=lambda h: (-h.hour_share, h.partition_num))
+
+
+def server_totals(snapshots: Sequence[PartitionSnapshot]) -> list[ServerTotals]:
+    """Per server (the coordinator first, then by name): its partitions, rows, bytes, and whether it answered."""
+    by_server: dict[str, list[PartitionSnapshot]] = {}
+    for snap in sorted(snapshots, key=lambda s: s.partition_num):
+        by_server.setdefault(snap.server, []).append(snap)
+    result = []
+    for server in sorted(by_server, key=lambda name: (name != COORDINATOR_SERVER, name)):
+        held = by_server[server]
+        errors = [s.unreachable for s in held if s.unreachable]
+        result.append(
+            ServerTotals(
+                server=server,
+                partitions=tuple(s.partition_num for s in held),
+                rows=sum(s.row_count for s in held),
+                size_bytes=sum(s.size_bytes for s in held),
+                reachable=not errors,
+                error=errors[0] if errors else None,
+            )
+        )
+    return result

@@ -49,6 +49,8 @@ from semantik_chunks.entrypoints.report_models import (
     PartitionHealthReport,
     PartitionHealthSummary,
     PartitionsError,
+    PartitionServer,
+    PartitionServers,
     PartitionStatisticsDetail,
     PartitionStatisticsResponse,
     PartitionStatisticsSummary,
@@ -241,6 +243,20 @@ def create_partition_router(
             unbalanced_count=counts[PartitionHealthStatus.UNBALANCED],
             health_percentage=100.0 * healthy / len(healths) if healths else 100.0,
             partitions=[PartitionHealthEntry.model_validate(h) for h in healths],
+        )
+
+    @router.get(
+        "/servers",
+        response_model=PartitionServers,
+        responses=_UNAVAILABLE,
+        summary="Per server holding partitions: partitions, rows, bytes, and whether it answered",
+    )
+    async def partition_servers(service: Service) -> PartitionServers:
+        with _unavailable_as_503():
+            found = await service.get_server_totals()
+        return PartitionServers(
+            status="success" if all(s.reachable for s in found) else "degraded",
+            servers=[PartitionServer.model_validate(s) for s in found],
         )
 
     add_query_routes(router, container, unavailable_detail)

@@ -50,6 +50,10 @@ Per partition (the selected ones):
 - ``semantik_chunks_partition_health_status{partition,status}`` 1 for the partition's status, 0 for
   the others, and ``semantik_chunks_partitions{status}`` how many partitions have each status, over
   the statuses a partition can have (HEALTHY, WARNING, UNBALANCED);
+- per server holding partitions (``server`` is ``coordinator`` or a postgres_fdw server's name):
+  ``semantik_chunks_server_up{server}`` 1 when it answered, ``semantik_chunks_server_partitions{server}``,
+  ``semantik_chunks_server_rows{server}``, ``semantik_chunks_server_size_bytes{server}`` (0 rows and
+  bytes while it does not answer);
 - ``semantik_chunks_collection_rows{collection,partition}`` the largest ``TOP_COLLECTIONS``
   collections (from ``collection_chunking_stats``: as fresh as its last refresh);
 - ``semantik_chunks_partition_days_until_budget{partition}`` days until the partition's forecast
@@ -89,7 +93,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.history import PartitionForecast
-from semantik_chunks.domain.model import CollectionCount, MonitoringResult, PartitionHealth, PartitionHealthStatus
+from semantik_chunks.domain.model import (
+    CollectionCount,
+    MonitoringResult,
+    PartitionHealth,
+    PartitionHealthStatus,
+    ServerTotals,
+)
 from semantik_chunks.domain.pruning import PruningReport
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.queries import StatementPruningService
@@ -132,6 +142,7 @@ class _Snapshot:
     result: MonitoringResult | None = None
     collections: Sequence[CollectionCount] = ()
     forecasts: Sequence[PartitionForecast] = ()
+    servers: Sequence[ServerTotals] = ()
     read_at: float | None = None  # Unix time of a successful read
     taken_at: float | None = None  # monotonic time of the attempt, for max_age
 
@@ -202,11 +213,12 @@ class PartitionMetricsCollector:
         """Run the health check now (statistics mode: catalog statistics, O(partitions))."""
         taken_at = self._monotonic()
         try:
-            result, partitions, collections, forecasts = await asyncio.gather(
+            result, partitions, collections, forecasts, servers = await asyncio.gather(
                 self._service.check_partition_health(),
                 self._service.get_partition_health_summary(),
                 self._service.get_top_collections(TOP_COLLECTIONS),
                 self._service.get_forecasts(),
+                self._service.get_server_totals(),
             )
             if not result.succeeded:
                 raise ChunksError(result.error or "the health check failed")
@@ -223,6 +235,7 @@ class PartitionMetricsCollector:
             result=result,
             collections=tuple(collections),
             forecasts=tuple(forecasts),
+            servers=servers,
             read_at=time.time(),
             taken_at=taken_at,
         )
@@ -364,6 +377,16 @@ class PartitionMetricsCollector:
                 status.add_metric([label, candidate.value], 1.0 if p.health_status is candidate else 0.0)
         for c in snapshot.collections:
             collection_rows.add_metric([c.collection_id, str(c.partition_num)], c.chunk_count)
+        server_up = gauge("server_up", "Whether the server holding partitions answered (1) or not (0)", ["server"])
+        server_partitions = gauge("server_partitions", "Partitions the server holds", ["server"])
+        server_rows = gauge("server_rows", "Chunks on the server, from its own statistics", ["server"])
+        server_size = gauge("server_size_bytes", "On-disk size of the server's partitions", ["server"])
+        for s in snapshot.servers:
+            server_up.add_metric([s.server], 1.0 if s.reachable else 0.0)
+            server_partitions.add_metric([s.server], len(s.partitions))
+            server_rows.add_metric([s.server], s.rows)
+            server_size.add_metric([s.server], s.size_bytes)
+        servers = [server_up, server_partitions, server_rows, server_size]
         return [
             up,
             read_at,
@@ -391,6 +414,7 @@ class PartitionMetricsCollector:
             top,
             exported,
             omitted,
+            *servers,
         ]
 
     def _statement_families(self, statements: _Statements) -> list[Metric]:

@@ -70,7 +70,9 @@ NonNegative = Annotated[float, _Schema(minimum=0)]
 Fraction = Annotated[float, _Schema(minimum=0, maximum=1)]
 Percentage = Annotated[float, _Schema(minimum=0, maximum=100)]
 Mode = Literal["statistics", "exact"]
-Verdict = Literal["HEALTHY", "WARNING", "UNBALANCED"]
+# CRITICAL only for a degraded check (a server holding partitions did not answer; docs/scale-out.md).
+Verdict = Literal["HEALTHY", "WARNING", "UNBALANCED", "CRITICAL"]
+CheckStatus = Literal["success", "degraded"]
 SkewMetricName = Literal["chunk_distribution", "size_distribution", "chunk_count_variation"]
 DatabaseLabel = Annotated[str, _Schema(description="embedded, memory://, or the URL without its password")]
 
@@ -229,19 +231,33 @@ class CollectionRow(Model):
     partition_num: PartitionNum
 
 
+class PartitionServer(Model):
+    """One server's share of the table (``coordinator`` is the database holding ``chunks``), from its own
+    statistics; a server that did not answer has ``reachable`` false, its ``error``, and zeros."""
+
+    server: str
+    partitions: list[PartitionNum]
+    rows: Count
+    size_bytes: Count
+    reachable: bool
+    error: str | None
+
+
 # -- the API's responses (also the Celery monitor task's result) -----------------------------------
 
 
 class PartitionHealthReport(Model):
-    """A completed health check: alerts, aggregate metrics and the overall verdict."""
+    """A completed health check: alerts, aggregate metrics and the overall verdict; ``degraded`` when a
+    server holding partitions did not answer (``unreachable`` names it; its partitions count as empty)."""
 
-    status: Literal["success"]
+    status: CheckStatus
     timestamp: Timestamp
     alerts: list[PartitionAlert]
     metrics: PartitionHealthMetrics
     error: None
     overall: PartitionHealthStatus
     verdict: HealthVerdict
+    unreachable: list[PartitionServer] = []
 
 
 class PartitionHealthCheckFailed(Model):
@@ -287,6 +303,11 @@ class PartitionHealthSummary(Model):
     partitions: list[PartitionHealthEntry]
 
 
+class PartitionServers(Model):
+    status: CheckStatus
+    servers: list[PartitionServer]
+
+
 class PartitionsError(Model):
     detail: str
 
@@ -304,6 +325,7 @@ def health_report(result: MonitoringResult) -> PartitionHealthReport | Partition
         "verdict": None if result.verdict is None else HealthVerdict.model_validate(result.verdict),
     }
     if result.succeeded:
+        fields["unreachable"] = [PartitionServer.model_validate(s) for s in result.unreachable]
         return PartitionHealthReport.model_validate(fields)
     return PartitionHealthCheckFailed.model_validate(fields)
 
@@ -378,11 +400,12 @@ class HealthDocument(Model):
     overall: Verdict
     exit_code: Literal[0, 1, 4]
     verdict: HealthVerdict
-    status: Literal["success"]
+    status: CheckStatus
     timestamp: Timestamp
     alerts: list[PartitionAlert]
     metrics: PartitionHealthMetrics
     error: None
+    unreachable: list[PartitionServer]
     partitions: list[PartitionHealthRow]
 
 
@@ -438,11 +461,12 @@ class FullDocument(Model):
     overall: Verdict
     exit_code: Literal[0, 1, 4]
     verdict: HealthVerdict
-    status: Literal["success"]
+    status: CheckStatus
     timestamp: Timestamp
     alerts: list[PartitionAlert]
     metrics: PartitionHealthMetrics
     error: None
+    unreachable: list[PartitionServer]
     partitions: list[PartitionHealthRow]
     distribution: DistributionSummary
     skew_metrics: list[SkewMetricRow]
@@ -556,6 +580,76 @@ class ForecastDocument(Model):
     partitions: list[PartitionForecastEntry]
 
 
+class ServerRow(Model):
+    """A server as ``servers`` shows it: where it is (never its credentials), what it holds, whether it answered."""
+
+    name: str
+    host: str
+    port: int | None
+    database: str
+    partitions: list[PartitionNum]
+    rows: Count | None
+    size_bytes: Count | None
+    reachable: bool
+    error: str | None
+
+
+class ServersAddDocument(Model):
+    command: Literal["servers add"]
+    generated_at: Timestamp
+    server: ServerRow
+
+
+class ServersListDocument(Model):
+    command: Literal["servers list"]
+    generated_at: Timestamp
+    servers: list[ServerRow]
+
+
+class ServersRemoveDocument(Model):
+    command: Literal["servers remove"]
+    generated_at: Timestamp
+    server: str
+
+
+class PartitionPlacementMove(Model):
+    partition: PartitionNum
+    source: str
+    target: str
+    rows: Count
+    rows_copied: Count
+    rows_replayed: Count
+    seconds: NonNegative
+    rows_per_second: NonNegative
+    checksum: str
+    already_done: bool
+
+
+class PlannedPartitionMove(Model):
+    partition: PartitionNum
+    source: str
+    target: str
+    size_bytes: Count
+
+
+class SpreadPlanRow(Model):
+    servers: list[str]
+    moves: list[PlannedPartitionMove]
+    bytes_before: dict[str, Count]
+    bytes_after: dict[str, Count]
+
+
+class PlaceDocument(Model):
+    """``place``: the moves made; with ``--spread`` also the plan, whether it was applied, and how long it took."""
+
+    command: Literal["place"]
+    generated_at: Timestamp
+    moves: list[PartitionPlacementMove]
+    plan: SpreadPlanRow | None = None
+    applied: bool | None = None
+    duration_seconds: NonNegative | None = None
+
+
 # -- statements on chunks that miss pruning (``semantik-chunks queries``, ``GET /queries``) ----------
 
 
@@ -636,6 +730,10 @@ CLI_DOCUMENTS: tuple[type[Model], ...] = (
     SnapshotDocument,
     HistoryDocument,
     ForecastDocument,
+    ServersAddDocument,
+    ServersListDocument,
+    ServersRemoveDocument,
+    PlaceDocument,
     QueriesDocument,
 )
 

@@ -74,8 +74,12 @@ class PartitionHistoryService:
         the retention period. A clock behind the newest snapshot raises ``ClockWentBackwardsError``
         and changes nothing."""
         snapshots = await self._stats.partition_snapshots(exact=False)
+        # A partition whose server did not answer reads as empty (a degraded check, docs/scale-out.md):
+        # recorded, that zero would look like the partition emptied and refilled, so its history keeps a
+        # gap there instead.
+        readable = [s for s in snapshots if s.unreachable is None]
         taken_at = self._clock()
-        stored = await self._history.record(snapshots, taken_at)
+        stored = await self._history.record(readable, taken_at)
         pruned = await self._history.prune(taken_at - self.retention)
         return SnapshotTaken(taken_at=taken_at, partitions=stored, pruned=pruned, retention=self.retention)
 

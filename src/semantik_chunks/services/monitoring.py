@@ -28,6 +28,7 @@ from semantik_chunks.domain.model import (
     PartitionHealthStatus,
     PartitionSnapshot,
     Recommendation,
+    ServerTotals,
     SkewMetric,
     StatisticsSummary,
     WriteActivity,
@@ -68,6 +69,10 @@ class PartitionMonitoringService:
     # -- reads -------------------------------------------------------------------------
     async def _snapshots(self, exact: bool) -> list[PartitionSnapshot]:
         return await self._stats.partition_snapshots(exact=exact)
+
+    async def get_server_totals(self) -> list[ServerTotals]:
+        """Per server (the coordinator first): partitions, rows, bytes, and whether it answered."""
+        return skew.server_totals(await self._snapshots(exact=False))
 
     async def get_partition_health_summary(self, *, exact: bool = False) -> list[PartitionHealth]:
         """Every partition's health, most skewed first."""
@@ -236,6 +241,9 @@ class PartitionMonitoringService:
         found += advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(advice.STALE_COLLECTION_STATS_ALERT)
+        unreachable = tuple(s for s in skew.server_totals(snapshots) if not s.reachable)
+        if unreachable:
+            found.insert(0, advice.unreachable_alert(unreachable))
         by_status = {s: sum(1 for h in healths if h.health_status is s) for s in PartitionHealthStatus}
         metrics = HealthMetrics(
             total_partitions=len(healths),
@@ -251,10 +259,11 @@ class PartitionMonitoringService:
             mode="exact" if exact else "statistics",
         )
         return MonitoringResult(
-            status=CheckOutcome.SUCCESS,
+            status=CheckOutcome.DEGRADED if unreachable else CheckOutcome.SUCCESS,
             timestamp=self._clock(),
             alerts=tuple(found),
             metrics=metrics,
+            unreachable=unreachable,
         )
 
 

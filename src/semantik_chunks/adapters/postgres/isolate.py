@@ -40,6 +40,8 @@ from semantik_chunks.adapters.postgres.reshape import (
     _reload,
     _set_phase,
     _Stopwatch,
+    add_partition_foreign_keys,
+    add_partition_unique_keys,
     add_primary_key,
     columns,
     copy_objects_onto,
@@ -106,6 +108,7 @@ def _build(bind: Connection, run: Run, partition_num: int, layout: list[tuple[st
     )
     for constraint, definition in foreign_keys(bind):
         bind.execute(text(f"ALTER TABLE {_quote(new)} ADD CONSTRAINT {_quote(constraint)} {definition}"))
+    add_partition_foreign_keys(bind, new, final)
     for collection_id, parts in layout:
         sub = name(isolated_name(final, collection_id))
         value = bind.execute(text("SELECT quote_literal(CAST(:c AS text))"), {"c": collection_id}).scalar_one()
@@ -131,6 +134,7 @@ def build_indexes(bind: Connection, run: Run, final: str, new: str) -> None:
     every index the parent's indexes need."""
     name = Namer(bind, run.id)
     add_primary_key(bind, new)
+    add_partition_unique_keys(bind, new, final, name)
     for template in partition_index_templates(bind, [final]):
         index = "" if template.name is None else _quote(name(template.name.replace("{table}", final, 1)))
         bind.execute(text(template.render(index, _quote(new))))
@@ -174,7 +178,7 @@ def _run(
     n = database_partition_count(bind)
     partition_num = partition_for(collection_id, n)
     if run is None:
-        preflight(bind)
+        preflight(bind, partition_num)
         current = _layout(bind, partition_num)
         mine = [c for c in current if c[0] == collection_id]
         if kind == "isolate" and mine:

@@ -11,6 +11,10 @@ from the statistics (``pg_stat_get_live_tuples``, the function behind
 ``pg_stat_user_tables.n_live_tup``) and sizes from ``pg_total_relation_size``: O(partitions),
 whatever the table holds. ``partition_stats.created_at`` takes one backwards index probe per
 partition; ``partition_hot_spots`` reads the last week's rows through the created_at index.
+A partition on another server (a postgres_fdw foreign table, docs/scale-out.md) is read from that
+server's own statistics views, one query per server, each in a subtransaction that turns a server
+that does not answer into rows with ``reachable`` false: nothing here reads rows through a foreign
+partition, so a server that is down never makes these views fail.
 ``partition_chunk_distribution`` and ``collection_chunking_stats`` count distinct documents
 and average tokens, so they read the whole table (the latter only when refreshed).
 """
@@ -33,7 +37,20 @@ VIEWS = (
     "partition_hot_spots",
     "partition_isolated_collections",
 )
-FUNCTIONS = ("analyze_partition_skew()", "refresh_collection_chunking_stats()", "chunks_written_since(interval)")
+FUNCTIONS = (
+    "analyze_partition_skew()",
+    "refresh_collection_chunking_stats()",
+    "chunks_written_since(interval)",
+    "chunk_remote_partition_stats()",
+    "chunk_remote_partition_activity()",
+    "chunk_local_partition_newest()",
+    "chunk_local_partition_activity()",
+)
+# On each server holding partitions (placement_sql.REMOTE_STATEMENTS), read by the coordinator through
+# these foreign tables, one pair per server (made by ``servers add`` and by every move to the server).
+REMOTE_STATS_PREFIX = "semantik_chunks_stats__"
+REMOTE_ACTIVITY_PREFIX = "semantik_chunks_activity__"
+COORDINATOR = "coordinator"
 
 _N = "chunk_partition_count()"
 
@@ -75,23 +92,186 @@ def _skew_status(value: str, thresholds: Thresholds) -> str:
     )
 
 
+def _names() -> str:
+    return f"""(
+    SELECT n AS partition_num,
+           'chunks_part_' || lpad(n::text, greatest(2, length(({_N} - 1)::text)), '0') AS partition_name
+    FROM generate_series(0, {_N} - 1) AS n
+)"""
+
+
+_STATS_COLUMNS = (
+    ("row_count", "bigint"),
+    ("dead_rows", "bigint"),
+    ("size_bytes", "bigint"),
+    ("writes", "bigint"),
+    ("newest_chunk_at", "timestamptz"),
+    ("last_vacuum", "timestamptz"),
+    ("last_autovacuum", "timestamptz"),
+)
+_ACTIVITY_COLUMNS = (("last_hour", "bigint"), ("last_day", "bigint"), ("last_week", "bigint"))
+
+
+def _remote_function(name: str, prefix: str, columns: tuple[tuple[str, str], ...]) -> str:
+    """Rows of the partitions on other servers, each server read through its foreign table
+    ``prefix || server``. A server that does not answer (or lacks the table) gives its partitions
+    with ``reachable`` false, zeros, and the error's message: never an error, so the views over
+    this stay readable while a server is down. One remote query per server."""
+    declared = ", ".join(f"{c} {t}" for c, t in columns)
+    values = ", ".join(f"coalesce(x.{c}, 0)" if t == "bigint" else f"x.{c}" for c, t in columns)
+    return f"""
+CREATE FUNCTION {name}()
+RETURNS TABLE(partition_name text, server text, reachable boolean, {declared}, error text)
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    s record;
+    got jsonb;
+    failure text;
+BEGIN
+    FOR s IN
+        SELECT fs.srvname::text AS name, array_agg(c.relname::text ORDER BY c.relname) AS parts
+        FROM pg_inherits AS i
+        JOIN pg_class AS c ON c.oid = i.inhrelid
+        JOIN pg_foreign_table AS ft ON ft.ftrelid = c.oid
+        JOIN pg_foreign_server AS fs ON fs.oid = ft.ftserver
+        WHERE i.inhparent = 'chunks'::regclass
+        GROUP BY fs.srvname
+        ORDER BY fs.srvname
+    LOOP
+        got := NULL;
+        failure := NULL;
+        BEGIN
+            EXECUTE format('SELECT coalesce(jsonb_agg(t), ''[]'') FROM %I AS t WHERE t.partition_name = ANY($1)',
+                           '{prefix}' || s.name)
+                INTO got USING s.parts;
+        EXCEPTION WHEN OTHERS THEN
+            failure := SQLERRM;
+        END;
+        RETURN QUERY
+            SELECT p.name, s.name, x.partition_name IS NOT NULL, {values},
+                   CASE WHEN x.partition_name IS NOT NULL THEN NULL
+                        ELSE coalesce(failure, 'the server has no table ' || p.name) END
+            FROM unnest(s.parts) AS p(name)
+            LEFT JOIN jsonb_to_recordset(coalesce(got, '[]')) AS x(partition_name text, {declared})
+                   ON x.partition_name = p.name;
+    END LOOP;
+END
+$fn$
+"""
+
+
+def _local_function(name: str, returns: str, all_local: str, select: str, rest: str = " FROM %s AS t") -> str:
+    """One row per partition of the coordinator's own (never a foreign one, which a server that is down
+    would fail). While every partition is local, ``all_local``: a static query over ``chunks``, planned
+    once per session. Otherwise ``select`` run on each local partition by name, glued with UNION ALL
+    (planned at each call: its cost is part of what partitions on other servers cost)."""
+    return f"""
+CREATE FUNCTION {name}()
+RETURNS TABLE(partition_name text, {returns})
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    query text;
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'chunks'::regclass AND c.relkind = 'f'
+    ) THEN
+        RETURN QUERY {all_local};
+        RETURN;
+    END IF;
+    SELECT string_agg(format({_literal("SELECT %L::text, " + select + rest)},
+                             c.relname, c.oid::regclass), ' UNION ALL ')
+        INTO query
+    FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'chunks'::regclass AND c.relkind IN ('r', 'p');
+    IF query IS NOT NULL THEN
+        RETURN QUERY EXECUTE query;
+    END IF;
+END
+$fn$
+"""
+
+
+_WINDOWS = {"hour": "1 hour", "day": "24 hours", "week": "168 hours"}
+
+
+def newest_all_local_sql() -> str:
+    """``chunk_local_partition_newest()`` while every partition is local: max(created_at) per partition,
+    one backwards probe of its created_at index each (run-time pruning)."""
+    return (
+        f"SELECT n.partition_name, (SELECT max(k.created_at) FROM chunks AS k WHERE k.partition_key = n.partition_num) "
+        f"FROM {_names()} AS n"
+    )
+
+
+def activity_all_local_sql() -> str:
+    """``chunk_local_partition_activity()`` while every partition is local: the week's rows read through
+    the created_at indexes (chunks_written_since is inlined into now() - span, and PARALLEL UNSAFE keeps
+    the query serial)."""
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE created_at > chunks_written_since('{span}'))" for span in _WINDOWS.values()
+    )
+    return (
+        f"SELECT n.partition_name, a.h, a.d, a.w FROM (SELECT partition_key, {counts} FROM chunks "
+        f"WHERE created_at > chunks_written_since('{_WINDOWS['week']}') GROUP BY partition_key) "
+        "AS a(partition_key, h, d, w) "
+        f"JOIN {_names()} AS n ON n.partition_num = a.partition_key"
+    )
+
+
+def _functions_before_views() -> list[str]:
+    return [
+        _remote_function("chunk_remote_partition_stats", REMOTE_STATS_PREFIX, _STATS_COLUMNS),
+        _remote_function("chunk_remote_partition_activity", REMOTE_ACTIVITY_PREFIX, _ACTIVITY_COLUMNS),
+        _WRITTEN_SINCE_FUNCTION,
+        _local_function(
+            "chunk_local_partition_newest",
+            "newest_chunk_at timestamptz",
+            newest_all_local_sql(),
+            "(SELECT max(created_at) FROM %s)",
+            "",
+        ),
+        _local_function(
+            "chunk_local_partition_activity",
+            "last_hour bigint, last_day bigint, last_week bigint",
+            activity_all_local_sql(),
+            "count(*) FILTER (WHERE t.created_at > now() - interval '1 hour'), "
+            "count(*) FILTER (WHERE t.created_at > now() - interval '24 hours'), count(*)",
+            " FROM %s AS t WHERE t.created_at > now() - interval '168 hours'",
+        ),
+    ]
+
+
 def _catalog_view() -> str:
     # A partition found by name among the children of chunks; one row per partition number,
     # also for a partition that is missing. A partition sub-partitioned by an isolation
     # (docs/reshape.md) counts the rows and bytes of all its leaves. Row counts fall back to
-    # reltuples when the statistics were reset (no insert counted since), e.g. after a crash.
+    # reltuples when the statistics were reset (no insert counted since), e.g. after a crash. A
+    # partition on another server (a foreign table) has its figures from that server's own
+    # statistics; ``reachable`` is false (figures 0, ``unreachable_reason`` set) while that server
+    # does not answer.
     return f"""
 CREATE VIEW {CATALOG_VIEW} AS
+WITH remote AS (
+    SELECT * FROM chunk_remote_partition_stats()
+)
 SELECT p.partition_num,
        p.partition_name,
-       coalesce(leaves.row_count, 0)::bigint AS row_count,
-       coalesce(leaves.dead_rows, 0)::bigint AS dead_rows,
-       coalesce(leaves.size_bytes, 0)::bigint AS size_bytes
-FROM (
-    SELECT n AS partition_num,
-           'chunks_part_' || lpad(n::text, greatest(2, length(({_N} - 1)::text)), '0') AS partition_name
-    FROM generate_series(0, {_N} - 1) AS n
-) AS p
+       CASE WHEN r.partition_name IS NOT NULL THEN r.row_count ELSE coalesce(leaves.row_count, 0)::bigint END
+           AS row_count,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.dead_rows ELSE coalesce(leaves.dead_rows, 0)::bigint END
+           AS dead_rows,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.size_bytes ELSE coalesce(leaves.size_bytes, 0)::bigint END
+           AS size_bytes,
+       coalesce(r.server, {_literal(COORDINATOR)}) AS server,
+       coalesce(r.reachable, true) AS reachable,
+       r.error AS unreachable_reason,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.writes ELSE coalesce(leaves.writes, 0)::bigint END AS writes,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.last_vacuum ELSE leaves.last_vacuum END AS last_vacuum,
+       CASE WHEN r.partition_name IS NOT NULL THEN r.last_autovacuum ELSE leaves.last_autovacuum END
+           AS last_autovacuum,
+       r.newest_chunk_at AS remote_newest_chunk_at
+FROM {_names()} AS p
 LEFT JOIN (pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid)
        ON i.inhparent = 'chunks'::regclass AND c.relname = p.partition_name
 LEFT JOIN LATERAL (
@@ -101,10 +281,15 @@ LEFT JOIN LATERAL (
                    ELSE pg_stat_get_live_tuples(l.oid)
                END) AS row_count,
            sum(pg_stat_get_dead_tuples(l.oid)) AS dead_rows,
-           sum(pg_total_relation_size(l.oid)) AS size_bytes
+           sum(pg_total_relation_size(l.oid)) AS size_bytes,
+           sum(pg_stat_get_tuples_inserted(l.oid) + pg_stat_get_tuples_updated(l.oid)
+               + pg_stat_get_tuples_deleted(l.oid)) AS writes,
+           max(pg_stat_get_last_vacuum_time(l.oid)) AS last_vacuum,
+           max(pg_stat_get_last_autovacuum_time(l.oid)) AS last_autovacuum
     FROM pg_partition_tree(c.oid) AS tree JOIN pg_class AS l ON l.oid = tree.relid
-    WHERE tree.isleaf
+    WHERE tree.isleaf AND l.relkind <> 'f'
 ) AS leaves ON c.oid IS NOT NULL
+LEFT JOIN remote AS r ON r.partition_name = p.partition_name
 """
 
 
@@ -142,7 +327,8 @@ WHERE ti.inhparent = 'chunks'::regclass
 
 
 def _partition_stats_view() -> str:
-    # max(created_at) per partition becomes one backwards probe of that partition's created_at index.
+    # max(created_at) per partition: one backwards probe of each local partition's created_at index, and
+    # the servers' own answers for theirs (never read through the foreign table: a server down would fail it).
     return f"""
 CREATE VIEW partition_stats AS
 SELECT c.partition_num,
@@ -150,10 +336,15 @@ SELECT c.partition_num,
        c.row_count AS chunk_count,
        round(c.size_bytes / 1048576.0, 3) AS total_size_mb,
        CASE WHEN c.row_count > 0 THEN round(c.size_bytes / 1024.0 / c.row_count, 3) ELSE 0 END AS avg_chunk_size_kb,
-       (SELECT max(k.created_at) FROM chunks AS k WHERE k.partition_key = c.partition_num) AS created_at,
+       coalesce(local.newest_chunk_at, c.remote_newest_chunk_at) AS created_at,
        c.size_bytes,
-       c.dead_rows
+       c.dead_rows,
+       c.writes,
+       c.server,
+       c.reachable,
+       c.unreachable_reason
 FROM {CATALOG_VIEW} AS c
+LEFT JOIN chunk_local_partition_newest() AS local ON local.partition_name = c.partition_name
 ORDER BY c.partition_num
 """
 
@@ -201,7 +392,7 @@ def _partition_health_view(thresholds: Thresholds) -> str:
     return f"""
 CREATE VIEW partition_health AS
 WITH cat AS (
-    SELECT {CATALOG_VIEW}.*, to_regclass(quote_ident(partition_name)) AS relid FROM {CATALOG_VIEW}
+    SELECT * FROM {CATALOG_VIEW}
 ), totals AS (
     SELECT sum(row_count)::bigint AS total_rows FROM cat
 ), deviations AS (
@@ -217,8 +408,8 @@ SELECT partition_name,
        size_bytes,
        row_count,
        dead_rows,
-       pg_stat_get_last_vacuum_time(relid) AS last_vacuum,
-       pg_stat_get_last_autovacuum_time(relid) AS last_autovacuum,
+       last_vacuum,
+       last_autovacuum,
        pg_size_pretty(size_bytes) AS size_pretty,
        (100.0::float8 * deviation)::numeric AS pct_deviation_from_avg,
        CASE
@@ -331,10 +522,6 @@ def _hot_spots_view() -> str:
     # windows are in hours (24, 168), as the memory adapter's timedelta(days=...) are: a '1 day'
     # interval would also cost a time-zone computation per row.
     windows = {"hour": "1 hour", "day": "24 hours", "week": "168 hours"}
-    counts = ",\n           ".join(
-        f"count(*) FILTER (WHERE created_at > chunks_written_since('{span}')) AS last_{name}"
-        for name, span in windows.items()
-    )
     totals = ", ".join(f"sum(last_{name}) AS total_{name}" for name in windows)
     columns = ",\n       ".join(f"coalesce(recent.last_{name}, 0) AS chunks_last_{name}" for name in windows)
     percentages = ",\n       ".join(
@@ -344,12 +531,13 @@ def _hot_spots_view() -> str:
     )
     return f"""
 CREATE VIEW partition_hot_spots AS
-WITH recent AS (
-    SELECT partition_key,
-           {counts}
-    FROM chunks
-    WHERE created_at > chunks_written_since('{windows["week"]}')
-    GROUP BY partition_key
+WITH activity AS (
+    SELECT partition_name, last_hour, last_day, last_week FROM chunk_local_partition_activity()
+    UNION ALL
+    SELECT partition_name, last_hour, last_day, last_week FROM chunk_remote_partition_activity()
+), recent AS (
+    SELECT names.partition_num AS partition_key, activity.last_hour, activity.last_day, activity.last_week
+    FROM {_names()} AS names JOIN activity ON activity.partition_name = names.partition_name
 ), totals AS (
     SELECT {totals} FROM recent
 )
@@ -488,6 +676,7 @@ $$
 def create_statements(thresholds: Thresholds = DEFAULT_THRESHOLDS, *, stats_matview: bool = True) -> list[str]:
     """Every view, the materialized view (unless a reshape brings its own) and the functions, in dependency order."""
     return [
+        *_functions_before_views(),
         _catalog_view(),
         _partition_stats_view(),
         _health_summary_view(thresholds),
@@ -495,7 +684,6 @@ def create_statements(thresholds: Thresholds = DEFAULT_THRESHOLDS, *, stats_matv
         _distribution_view(thresholds),
         _size_distribution_view(),
         _chunk_distribution_view(),
-        _WRITTEN_SINCE_FUNCTION,
         _hot_spots_view(),
         _isolated_view(),
         *(collection_stats_matview() if stats_matview else []),

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks.adapters.postgres import monitoring_sql, schema
+from semantik_chunks.adapters.postgres import local_keys, monitoring_sql, placement_sql, schema
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.errors import ConfigurationError
@@ -338,8 +338,10 @@ def columns(bind: Connection, table: str = "chunks") -> list[str]:
     )
 
 
-def preflight(bind: Connection) -> None:
-    """Refuse, changing nothing, what a rebuild beside the old table cannot carry over."""
+def preflight(bind: Connection, partition_num: int | None = None) -> None:
+    """Refuse, changing nothing, what a rebuild beside the old table (or, given ``partition_num``, beside
+    that partition) cannot carry over."""
+    _refuse_partitions_elsewhere(bind, partition_num)
     check = bind.execute(
         text("SELECT convalidated FROM pg_constraint WHERE conrelid = 'chunks'::regclass AND conname = :n"),
         {"n": schema.PARTITION_CHECK},
@@ -361,6 +363,73 @@ def preflight(bind: Connection) -> None:
             f"foreign keys reference chunks ({', '.join(refs)}); a reshape rebuilds the table, so drop them "
             "first and add them back afterwards"
         )
+
+
+def _refuse_partitions_elsewhere(bind: Connection, partition_num: int | None) -> None:
+    """A partition on another server is a foreign table (docs/scale-out.md): a rebuild beside it cannot
+    copy its rows, so a reshape waits until every partition is home, an isolation until its own is. A
+    partition move under way finishes first: both would capture the same writes."""
+    if relation_exists(bind, placement_sql.MOVES_TABLE):
+        moving = bind.execute(
+            text(
+                f"SELECT string_agg(partition_num::text, ', ' ORDER BY partition_num) FROM {placement_sql.MOVES_TABLE}"
+            )
+        ).scalar_one()
+        if moving:
+            raise ReshapeError(
+                f"partition moves between servers are unfinished (partitions {moving}): run their "
+                "`semantik-chunks place` command again to finish them first"
+            )
+    foreign = list(
+        bind.execute(
+            text(
+                """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                   WHERE i.inhparent = 'chunks'::regclass AND c.relkind = 'f' ORDER BY c.relname"""
+            )
+        ).scalars()
+    )
+    if partition_num is not None:
+        own = partition_table_name(partition_num, database_partition_count(bind))
+        foreign = [name for name in foreign if name == own]
+    if foreign:
+        raise ReshapeError(
+            f"{', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} on another server: move "
+            f"{'it' if len(foreign) == 1 else 'them'} home first (semantik-chunks place PARTITION --home)"
+        )
+
+
+def stored_partition_keys(bind: Connection) -> list[tuple[str, str, str]]:
+    """``(suffix, kind, definition)`` of the keys sc0007 moved from ``chunks`` onto each partition
+    (``local_keys``); none while the parent holds them (a database before sc0007)."""
+    if not relation_exists(bind, local_keys.KEYS_TABLE):
+        return []
+    return [(r[0], r[1], r[2]) for r in bind.execute(text(local_keys.STORED_KEYS))]
+
+
+def add_partition_foreign_keys(bind: Connection, table: str, final: str) -> None:
+    """The stored foreign keys on ``table`` (to become partition ``final``), named as sc0007 names them."""
+    for suffix, kind, definition in stored_partition_keys(bind):
+        if kind == "f":
+            constraint = local_keys.partition_constraint_name(final, suffix)
+            bind.execute(text(f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(constraint)} {definition}"))
+
+
+def add_partition_unique_keys(bind: Connection, table: str, final: str, name: Callable[[str], str]) -> None:
+    """The stored primary (and unique) keys on ``table`` (to become partition ``final``), unless it has
+    them (an index phase killed after them); ``name`` gives the index a free name until the swap."""
+    for suffix, kind, definition in stored_partition_keys(bind):
+        if kind not in ("p", "u"):
+            continue
+        if bind.execute(
+            text(
+                """SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(:t) AND contype::text = :k
+                   AND pg_get_constraintdef(oid) = :d)"""
+            ),
+            {"t": _quote(table), "k": kind, "d": definition},
+        ).scalar_one():
+            continue
+        constraint = name(local_keys.partition_constraint_name(final, suffix))
+        bind.execute(text(f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(constraint)} {definition}"))
 
 
 LIBRARY_RELATIONS = {*monitoring_sql.VIEWS, monitoring_sql.STATS_MATVIEW, NEXT_STATS}
@@ -898,6 +967,7 @@ def _build_new_table(bind: Connection, run: Run) -> None:
     for i in range(m):
         part = name(partition_table_name(i, m))
         bind.execute(text(f"CREATE TABLE {_quote(part)} PARTITION OF {NEW_TABLE} FOR VALUES IN ({i}) {NO_AUTOVACUUM}"))
+        add_partition_foreign_keys(bind, part, partition_table_name(i, m))
     # The indexes, the primary key included, are built after the copy (index_phase): sorted once, not
     # maintained row by row. Nothing reads the new table before then.
 
@@ -925,7 +995,8 @@ def drop_partial_indexes(bind: Connection, root: str) -> None:
             """WITH tree AS (SELECT relid FROM pg_partition_tree(to_regclass(:root))
                             UNION SELECT to_regclass(:root))
                SELECT x.indexrelid::regclass::text FROM pg_index x JOIN tree ON tree.relid = x.indrelid
-               WHERE NOT x.indisprimary AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = x.indexrelid)"""
+               WHERE NOT x.indisprimary AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = x.indexrelid)
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)"""
         ),
         {"root": _quote(root)},
     ).scalars():
@@ -961,6 +1032,7 @@ def build_reshape_indexes(bind: Connection, run: Run) -> None:
     )
     for number, part in sorted(children(bind, NEW_TABLE).items()):
         final = partition_table_name(number, run.to_count)
+        add_partition_unique_keys(bind, part, final, name)
         for template in templates:
             index = "" if template.name is None else _quote(name(template.name.replace("{table}", final, 1)))
             bind.execute(text(template.render(index, _quote(part))))

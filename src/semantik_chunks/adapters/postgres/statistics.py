@@ -30,21 +30,19 @@ from semantik_chunks.domain.hashing import validate_partition_count
 from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
 from semantik_chunks.domain.timeouts import SessionTimeouts
 
-# Rows written to a partition since its statistics began (the counters of pg_stat_user_tables).
-_WRITES = """coalesce(
-    pg_stat_get_tuples_inserted(to_regclass(quote_ident(s.partition_name)))
-    + pg_stat_get_tuples_updated(to_regclass(quote_ident(s.partition_name)))
-    + pg_stat_get_tuples_deleted(to_regclass(quote_ident(s.partition_name))), 0) AS writes"""
-_SNAPSHOTS = f"""
-SELECT s.partition_num, s.chunk_count AS row_count, s.size_bytes, s.dead_rows, s.created_at, {_WRITES}
+# A partition on another server has its figures from that server's own statistics (monitoring_sql); while
+# that server does not answer, ``reachable`` is false, its figures 0 and ``unreachable_reason`` says why.
+_SNAPSHOTS = """
+SELECT s.partition_num, s.chunk_count AS row_count, s.size_bytes, s.dead_rows, s.created_at, s.writes,
+       s.server, CASE WHEN s.reachable THEN NULL ELSE coalesce(s.unreachable_reason, 'unreachable') END
 FROM partition_stats AS s ORDER BY s.partition_num
 """
-_EXACT_SNAPSHOTS = f"""
-WITH counted AS (SELECT partition_key, count(*) AS n FROM chunks GROUP BY partition_key)
-SELECT s.partition_num, coalesce(counted.n, 0) AS row_count, s.size_bytes, s.dead_rows, s.created_at, {_WRITES}
-FROM partition_stats AS s LEFT JOIN counted ON counted.partition_key = s.partition_num
-ORDER BY s.partition_num
+# Exact counts of the partitions that can be read: a partition whose server is down keeps its 0 (the
+# list of readable ones prunes the scan at executor start, before any foreign scan connects).
+_EXACT_COUNTS_OF = """
+SELECT partition_key, count(*) AS n FROM chunks {where} GROUP BY partition_key
 """
+_UNREADABLE = "SELECT partition_num FROM chunk_partition_catalog WHERE NOT reachable"
 _ACTIVITY = """
 SELECT partition_num, chunks_last_hour, chunks_last_day, chunks_last_week
 FROM partition_hot_spots ORDER BY partition_num
@@ -123,15 +121,25 @@ class PostgresPartitionStatistics:
         return await self._fetch(sql, params, unpopulated_is_empty=True)
 
     async def partition_snapshots(self, *, exact: bool = False) -> list[PartitionSnapshot]:
-        rows = await self._fetch(_EXACT_SNAPSHOTS if exact else _SNAPSHOTS)
+        rows = await self._fetch(_SNAPSHOTS)
         if len(rows) != self._partition_count:
             raise ConfigurationError(
                 f"the database's chunks table has {len(rows)} partitions, this library was configured for "
                 f"{self._partition_count} (CHUNK_PARTITION_COUNT)"
             )
+        snapshots = [PartitionSnapshot(*row) for row in rows]
+        if not exact:
+            return snapshots
+        readable = [s.partition_num for s in snapshots if s.unreachable is None]
+        if len(readable) == len(snapshots):
+            counted = await self._fetch(_EXACT_COUNTS_OF.format(where=""))
+        else:
+            where = "WHERE partition_key = ANY(CAST(:readable AS integer[]))"
+            counted = await self._fetch(_EXACT_COUNTS_OF.format(where=where), {"readable": readable})
+        counts = {row.partition_key: row.n for row in counted}
         return [
-            PartitionSnapshot(partition_num, row_count, size_bytes, dead_rows, newest, writes)
-            for partition_num, row_count, size_bytes, dead_rows, newest, writes in rows
+            s if s.unreachable is not None else attrs.evolve(s, row_count=counts.get(s.partition_num, 0))
+            for s in snapshots
         ]
 
     async def write_activity(self) -> list[WriteActivity]:
@@ -141,11 +149,21 @@ class PostgresPartitionStatistics:
     async def collection_counts(
         self, *, partition_num: int | None = None, limit: int | None = None, exact: bool = False
     ) -> list[CollectionCount]:
-        params = {"partition": partition_num, "limit": limit}
+        params: dict[str, Any] = {"partition": partition_num, "limit": limit}
         one_partition = partition_num is not None
         if exact:
-            # Filtering on the partition key lets the planner read that one partition only.
-            where = "WHERE partition_key = :partition" if one_partition else ""
+            # Filtering on the partition key lets the planner read that one partition only; the partitions
+            # of a server that does not answer are left out (never scanned), as in partition_snapshots.
+            unreadable = await self._unreadable()
+            if one_partition and partition_num in unreadable:
+                return []
+            if one_partition:
+                where = "WHERE partition_key = :partition"
+            elif unreadable:
+                where = "WHERE partition_key = ANY(CAST(:readable AS integer[]))"
+                params["readable"] = [p for p in range(self._partition_count) if p not in unreadable]
+            else:
+                where = ""
             rows = await self._fetch(_EXACT_COUNTS.format(where=where), params)
         else:
             partition_filter = "AND partition_num = :partition" if one_partition else ""
@@ -156,6 +174,11 @@ class PostgresPartitionStatistics:
             )
             for row in rows
         ]
+
+    async def _unreadable(self) -> set[int]:
+        """Partitions on a server that does not answer (one question to each server holding partitions)."""
+        rows = await self._fetch(_UNREADABLE)
+        return {row[0] for row in rows}
 
     async def recent_collection_counts(self, partition_num: int, limit: int) -> list[CollectionCount]:
         rows = await self._fetch(_RECENT_COUNTS, {"partition": partition_num, "limit": limit})

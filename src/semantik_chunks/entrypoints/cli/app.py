@@ -556,7 +556,9 @@ def main() -> None:
     app()
 
 
-# The shape commands (plan, reshape, isolate) register themselves on ``app``.
+# The shape commands (plan, reshape, isolate) and the scale-out commands (servers add/list/remove,
+# place) register themselves on ``app``.
 from semantik_chunks.entrypoints.cli import reshape as _reshape_commands  # noqa: E402
+from semantik_chunks.entrypoints.cli import servers as _servers  # noqa: E402
 
-__all__ = ["_reshape_commands", "app", "main"]
+__all__ = ["_reshape_commands", "_servers", "app", "main"]

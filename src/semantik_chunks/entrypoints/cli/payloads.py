@@ -42,6 +42,7 @@ def _health_fields(report: HealthReport) -> dict[str, Any]:
         "alerts": checked.alerts,
         "metrics": checked.metrics,
         "error": checked.error,
+        "unreachable": getattr(checked, "unreachable", []),
         "partitions": report.partitions,
     }
 
@@ -152,7 +153,14 @@ def full(report: FullReport) -> m.FullDocument:
     )
 
 
-_COMMAND_RESULTS: dict[str, type[m.Model]] = {"refresh": m.RefreshDocument, "migrate": m.MigrateDocument}
+_COMMAND_RESULTS: dict[str, type[m.Model]] = {
+    "refresh": m.RefreshDocument,
+    "migrate": m.MigrateDocument,
+    "servers add": m.ServersAddDocument,
+    "servers list": m.ServersListDocument,
+    "servers remove": m.ServersRemoveDocument,
+    "place": m.PlaceDocument,
+}
 
 
 def command_result(command: str, generated_at: datetime, **fields: Any) -> JSON:
