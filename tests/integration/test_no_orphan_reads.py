@@ -3,9 +3,10 @@ of the library's engine outlives the check, ``active`` or ``idle in transaction`
 
 Two sessions of the test hold ACCESS EXCLUSIVE locks. One on ``collection_chunking_stats`` (a REFRESH): the
 collection counts wait for it and give up after the 300 ms lock timeout, the one read that fails.
-One on ``chunk_partition_history``: the forecast's read of the history has no timeout of its own, so it
-is certainly still waiting when the other read fails, whatever the timing; it is the sibling that
-``asyncio.gather`` left running (``active`` below) and a ``TaskGroup`` cancels. The test asserts while
+One on ``chunk_partition_history``: the forecast's read of the history is given no bounds here
+(``NO_TIMEOUTS``, as ``SEMANTIK_*_TIMEOUT_MS=0`` would), so it is certainly still waiting when the other
+read fails, whatever the timing; it is the sibling that ``asyncio.gather`` left running (``active``
+below) and a ``TaskGroup`` cancels. The test asserts while
 both locks are still held: nothing is waited for, and ``pytest.mark.timeout`` turns a hang into a
 failure."""
 
@@ -13,12 +14,15 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from dependency_injector import providers
 
+from semantik_chunks.adapters.postgres.history import PostgresPartitionHistory
 from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW
 from semantik_chunks.config import Settings
 from semantik_chunks.container import bootstrap, dispose
 from semantik_chunks.domain.errors import DatabaseTimeoutError
 from semantik_chunks.domain.model import CheckOutcome
+from semantik_chunks.domain.timeouts import NO_TIMEOUTS
 from tests.postgres_servers import asyncpg_dsn
 
 pytestmark = pytest.mark.timeout(300)
@@ -52,6 +56,9 @@ async def busy_sessions(url: str, holders: list[asyncpg.Connection]) -> list[tup
 async def test_a_failed_read_cancels_its_siblings_and_its_error_reaches_the_caller(clean_pg_url: str) -> None:
     container = bootstrap(
         Settings(partition_count=100, database_url=clean_pg_url, lock_timeout_ms=300, statement_timeout_ms=0)
+    )
+    container.partition_history.override(
+        providers.Singleton(PostgresPartitionHistory, container.engine, timeouts=NO_TIMEOUTS)
     )
     holders = [
         # LOCK TABLE refuses a materialized view; a REFRESH takes ACCESS EXCLUSIVE on it too.
