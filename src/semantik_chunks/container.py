@@ -85,10 +85,12 @@ def _postgres_statements(engine: Any, partition_count: int, settings: Settings) 
     return PostgresStatementStatistics(engine, partition_count, lock_timeout_seconds=settings.lock_timeout_ms / 1000)
 
 
-def _postgres_history(engine: Any) -> Any:
+def _postgres_history(engine: Any, settings: Settings) -> Any:
     from semantik_chunks.adapters.postgres.history import PostgresPartitionHistory
 
-    return PostgresPartitionHistory(engine)
+    # Its reads are monitoring reads (the health check's forecast): bounded like the statistics'.
+    timeouts = SessionTimeouts(settings.lock_timeout_ms, settings.statement_timeout_ms)
+    return PostgresPartitionHistory(engine, timeouts=timeouts)
 
 
 def _retention(settings: Settings) -> timedelta:
@@ -195,7 +197,7 @@ class Container(containers.DeclarativeContainer):
     partition_history = providers.Selector(
         backend,
         memory=providers.Singleton(InMemoryPartitionHistory, memory_database),
-        postgres=providers.Singleton(_postgres_history, engine),
+        postgres=providers.Singleton(_postgres_history, engine, settings),
     )
     # "live" asks the database every time; "once" (a command of the CLI) answers each question from the
     # first answer, so that the sections of one report describe one moment (adapters/read_once.py).

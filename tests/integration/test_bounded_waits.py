@@ -23,6 +23,8 @@ from typer.testing import CliRunner
 
 from semantik_chunks.config import Settings
 from semantik_chunks.container import bootstrap, dispose
+from semantik_chunks.domain.errors import DatabaseTimeoutError
+from semantik_chunks.domain.model import CheckOutcome
 from semantik_chunks.entrypoints.api import UNAVAILABLE_DETAILS, create_partition_router
 from semantik_chunks.entrypoints.cli import app
 from semantik_chunks.entrypoints.metrics import make_metrics_app
@@ -157,6 +159,27 @@ async def test_the_default_timeouts_bound_the_api_too(clean_pg_url: str) -> None
         await asyncio.to_thread(lock.release)
     assert response.status_code == 503
     assert response.json() == {"detail": TIMED_OUT}
+
+
+async def test_behind_a_lock_on_the_history_the_health_check_and_forecast_give_up(clean_pg_url: str) -> None:
+    """The forecast's read of chunk_partition_history is a monitoring read too: bounded, not waited on."""
+    holder = await asyncpg.connect(asyncpg_dsn(clean_pg_url))
+    container = bootstrap(Settings(partition_count=100, database_url=clean_pg_url, lock_timeout_ms=300))
+    try:
+        await holder.execute("BEGIN")
+        await holder.execute("LOCK TABLE chunk_partition_history IN ACCESS EXCLUSIVE MODE")
+        result = await container.monitoring_service().check_partition_health()
+        with pytest.raises(DatabaseTimeoutError):
+            await container.history_service().forecast()
+        held = await holder.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'chunk_partition_history'::regclass AND granted"
+        )
+    finally:
+        await holder.close()
+        await dispose(container)
+    assert held  # they answered while the lock was held
+    assert result.status is CheckOutcome.FAILED
+    assert "did not answer in time" in str(result.error)
 
 
 def test_behind_a_held_lock_the_cli_exits_3_in_one_line(clean_pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -308,6 +308,27 @@ def test_migrate_to_a_revision_down_to_base_and_back_with_current_and_history(
     assert "unknown revision 'sc9999'" in line
 
 
+def test_migrate_current_and_history_as_json_follow_the_database(make_database: Callable[[], str]) -> None:
+    url = make_database()
+    order = migrate.revision_order()
+
+    def history() -> list[tuple[str, bool]]:
+        found = document(url, "migrate", "history")
+        assert found["command"] == "migrate history"
+        return [(r["revision"], r["applied"]) for r in found["revisions"]]
+
+    before = document(url, "migrate", "current")
+    assert (before["command"], before["revisions"]) == ("migrate current", [])
+    assert history() == [(revision, False) for revision in order]
+
+    assert document(url, "migrate", "--to", "sc0002")["database"] == before["database"]  # the same label
+    assert document(url, "migrate", "current")["revisions"] == ["sc0002"]
+    assert history() == [(revision, revision in ("sc0001", "sc0002")) for revision in order]
+    revisions = document(url, "migrate", "history")["revisions"]
+    assert [r["down_revision"] for r in revisions] == [None, *order[:-1]]  # oldest first, each after the one before
+    assert all(r["description"] for r in revisions)
+
+
 def test_migrate_with_another_partition_count_points_to_reshape_and_changes_nothing(
     make_database: Callable[[], str],
 ) -> None:

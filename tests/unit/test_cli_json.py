@@ -8,8 +8,10 @@ from typing import Any
 
 import jsonschema_rs
 import pytest
+from dependency_injector import providers
 
 from semantik_chunks.container import Container
+from semantik_chunks.domain.schema import SchemaRevision
 from semantik_chunks.entrypoints import report_models
 from tests.unit.test_cli_support import run_cli, share_memory_container, unbalanced_workload, warning_workload
 
@@ -115,3 +117,70 @@ def test_the_full_document_names_the_collections_behind_a_partition(container: C
     assert {c["collection_id"] for c in advice["top_collections"]} <= set(crowded)
     assert len(advice["top_collections"]) == 5
     assert all(c["partition_num"] in range(100) for c in full["top_collections"])
+
+
+class Migrations:
+    """The ``SchemaMigrations`` port of a database at ``sc0002`` of three revisions (memory:// has no schema;
+    tests/integration/test_cli_postgres.py runs these commands on PostgreSQL)."""
+
+    REVISIONS = (("sc0001", None, "chunks table"), ("sc0002", "sc0001", "take over"), ("sc0003", "sc0002", "views"))
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    async def applied(self) -> tuple[str, ...]:
+        return (self.REVISIONS[self.at - 1][0],) if self.at else ()
+
+    async def history(self) -> list[SchemaRevision]:
+        return [SchemaRevision(r, down, text, i < self.at) for i, (r, down, text) in enumerate(self.REVISIONS)]
+
+
+@pytest.mark.parametrize(("at", "current"), [(2, ["sc0002"]), (0, [])])
+def test_migrate_current_and_history_print_documents_of_the_schema(
+    container: Container, at: int, current: list[str]
+) -> None:
+    container.schema_migrations.override(providers.Object(Migrations(at)))
+    container.table_adoption.override(providers.Object(None))  # neither command moves rows
+    document = document_of("migrate", "current")
+    assert (document["command"], document["database"], document["revisions"]) == (
+        "migrate current",
+        "memory://",
+        current,
+    )
+    history = document_of("migrate", "history")
+    assert history["command"] == "migrate history"
+    assert history["revisions"] == [
+        {"revision": "sc0001", "down_revision": None, "description": "chunks table", "applied": at >= 1},
+        {"revision": "sc0002", "down_revision": "sc0001", "description": "take over", "applied": at >= 2},
+        {"revision": "sc0003", "down_revision": "sc0002", "description": "views", "applied": False},
+    ]
+    # The table stays what it was: one line, and a line per revision that scripts split by whitespace.
+    assert run_cli("migrate", "current").stdout == f"memory:// is at revision {', '.join(current) or '(none)'}.\n"
+    lines = run_cli("migrate", "history").stdout.splitlines()
+    assert lines[0] == "base  (nothing of the library's schema)"
+    assert [line.split()[:2] for line in lines[1:]] == [
+        ["sc0001", "applied" if at >= 1 else "pending"],
+        ["sc0002", "applied" if at >= 2 else "pending"],
+        ["sc0003", "pending"],
+    ]
+
+
+@pytest.mark.parametrize("command", ["current", "history"])
+def test_migrate_current_and_history_on_memory_fail_in_one_line_even_as_json(
+    container: Container, command: str
+) -> None:
+    result = run_cli("migrate", command, "--format", "json")
+    assert result.exit_code == 3
+    assert result.stdout == ""  # no half document
+    assert "memory:// keeps no schema" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_schema_tells_the_migrate_documents_apart() -> None:
+    now = "2026-03-01T12:00:00Z"
+    current = {"command": "migrate current", "generated_at": now, "database": "embedded", "revisions": []}
+    assert VALIDATOR.is_valid(current)
+    assert not VALIDATOR.is_valid({**current, "command": "migrate-current"})
+    assert not VALIDATOR.is_valid({**current, "revisions": [{"revision": "sc0001"}]})
+    history = {**current, "command": "migrate history", "revisions": [{"revision": "sc0001"}]}
+    assert not VALIDATOR.is_valid(history)  # a revision names what it follows, says what it is and if applied

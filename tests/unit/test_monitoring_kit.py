@@ -142,6 +142,8 @@ def test_every_rule_has_a_severity_a_summary_and_a_runbook_into_operations_md() 
         "SemantikChunksUnbalanced",
         "SemantikChunksWarning",
         "SemantikChunksForecast",
+        "SemantikChunksAlertsNotDelivered",
+        "SemantikChunksStatementsReadEveryPartition",
     }
     for rule in rules:
         assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]

@@ -67,6 +67,8 @@ def test_the_schema_names_every_document() -> None:
         "full",
         "refresh",
         "migrate",
+        "migrate current",
+        "migrate history",
         "demo",
         "snapshot",
         "history",

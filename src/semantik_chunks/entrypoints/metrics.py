@@ -91,6 +91,7 @@ from prometheus_client import CollectorRegistry, Counter, make_asgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from semantik_chunks.container import Container
+from semantik_chunks.domain.concurrency import concurrently
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.history import PartitionForecast
 from semantik_chunks.domain.model import (
@@ -213,7 +214,7 @@ class PartitionMetricsCollector:
         """Run the health check now (statistics mode: catalog statistics, O(partitions))."""
         taken_at = self._monotonic()
         try:
-            result, partitions, collections, forecasts, servers = await asyncio.gather(
+            result, partitions, collections, forecasts, servers = await concurrently(
                 self._service.check_partition_health(),
                 self._service.get_partition_health_summary(),
                 self._service.get_top_collections(TOP_COLLECTIONS),

@@ -536,6 +536,31 @@ class MigratePreviewDocument(Model):
     partitions: list[PartitionMove]
 
 
+class MigrateCurrentDocument(Model):
+    """``migrate current``: the library's revisions the database has (empty before the first migration)."""
+
+    command: Literal["migrate current"]
+    generated_at: Timestamp
+    database: DatabaseLabel
+    revisions: Annotated[list[str], _Schema(description="applied revisions; empty: none of the library's schema")]
+
+
+class MigrationRevision(Model):
+    revision: str
+    down_revision: Annotated[str | None, _Schema(description="the revision it follows; null for the first")]
+    description: str
+    applied: bool
+
+
+class MigrateHistoryDocument(Model):
+    """``migrate history``: every revision of the library, oldest first, and which the database has."""
+
+    command: Literal["migrate history"]
+    generated_at: Timestamp
+    database: DatabaseLabel
+    revisions: list[MigrationRevision]
+
+
 class SnapshotDocument(Model):
     command: Literal["snapshot"]
     generated_at: Timestamp
@@ -727,6 +752,8 @@ CLI_DOCUMENTS: tuple[type[Model], ...] = (
     MigrateDocument,
     DemoDocument,
     MigratePreviewDocument,
+    MigrateCurrentDocument,
+    MigrateHistoryDocument,
     SnapshotDocument,
     HistoryDocument,
     ForecastDocument,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import statistics
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ import attrs
 
 from semantik_chunks.domain import advice, chance, history, skew
 from semantik_chunks.domain.clock import Clock, utc_now
+from semantik_chunks.domain.concurrency import concurrently
 from semantik_chunks.domain.errors import AlertDeliveryError, ChunksError
 from semantik_chunks.domain.model import (
     Alert,
@@ -134,7 +134,7 @@ class PartitionMonitoringService:
         return result
 
     async def get_rebalancing_recommendations(self, *, exact: bool = False) -> list[Recommendation]:
-        snapshots, counts = await asyncio.gather(self._snapshots(exact), self._stats.collection_counts(exact=exact))
+        snapshots, counts = await concurrently(self._snapshots(exact), self._stats.collection_counts(exact=exact))
         healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
         total = sum(h.chunk_count for h in healths)
         by_partition: dict[int, list[CollectionCount]] = {}
@@ -213,8 +213,9 @@ class PartitionMonitoringService:
         return result
 
     async def _check(self, exact: bool) -> MonitoringResult:
-        # Three independent reads: concurrently, each on a connection of its own.
-        snapshots, counts, activity, forecasts = await asyncio.gather(
+        # Four independent reads: concurrently, each on a connection of its own; if one fails, the
+        # others are cancelled and awaited before its error goes on (``concurrently``: no orphans).
+        snapshots, counts, activity, forecasts = await concurrently(
             self._snapshots(exact),
             self._stats.collection_counts(exact=exact),
             self._stats.write_activity(),

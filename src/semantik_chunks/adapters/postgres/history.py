@@ -3,6 +3,10 @@
 ``record`` is one INSERT of every partition's sample (arrays unnested server-side) that refuses,
 in the same statement, a snapshot not newer than the newest stored; ``read`` and ``prune`` walk
 the primary key, which leads with ``taken_at``.
+
+``read`` is a monitoring read (the health check's forecast, ``forecast``, ``history``): it runs with
+the adapter's ``SessionTimeouts`` (``SEMANTIK_LOCK_TIMEOUT_MS`` / ``SEMANTIK_STATEMENT_TIMEOUT_MS``),
+so behind a lock on the history it fails with ``DatabaseTimeoutError`` instead of waiting for ever.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from semantik_chunks.adapters.postgres.engine import apply_timeouts
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.history import ClockWentBackwardsError, PartitionSample
 from semantik_chunks.domain.model import PartitionSnapshot
+from semantik_chunks.domain.timeouts import SessionTimeouts
 
 HISTORY_TABLE = "chunk_partition_history"
 
@@ -53,8 +59,14 @@ def backwards(taken_at: datetime, newest: datetime | None) -> ClockWentBackwards
 class PostgresPartitionHistory:
     """The ``PartitionHistory`` port over ``chunk_partition_history``."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        timeouts: SessionTimeouts = SessionTimeouts(),  # noqa: B008 -- frozen, shared safely
+    ) -> None:
         self._engine = engine
+        self._timeouts = timeouts
 
     async def record(self, snapshots: Sequence[PartitionSnapshot], taken_at: datetime) -> int:
         if not snapshots:
@@ -87,7 +99,12 @@ class PostgresPartitionHistory:
         if partition_num is not None:
             statement, params["partition"] = READ_ONE, partition_num
         async with database_errors(), self._engine.connect() as conn:
-            rows = (await conn.execute(statement, params)).all()
+            if self._timeouts.any:
+                async with conn.begin():  # SET LOCAL: the bounds end with this read's transaction
+                    await apply_timeouts(conn, self._timeouts)
+                    rows = (await conn.execute(statement, params)).all()
+            else:
+                rows = (await conn.execute(statement, params)).all()
         return [
             PartitionSample(num, taken, row_count, size_bytes, dead_rows, writes)
             for num, taken, row_count, size_bytes, dead_rows, writes in rows

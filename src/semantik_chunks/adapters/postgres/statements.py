@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import database_errors
+from semantik_chunks.domain.concurrency import concurrently
 from semantik_chunks.domain.hashing import partition_table_name, validate_partition_count
 from semantik_chunks.domain.pruning import (
     ENABLE_HINT,
@@ -353,7 +354,8 @@ class PostgresStatementStatistics:
     async def _partitions_read(self, statements: list[str]) -> dict[str, tuple[int | None, str | None]]:
         batches = [statements[i : i + self._batch] for i in range(0, len(statements), self._batch)]
         gate = asyncio.Semaphore(self._concurrency)
-        found = await asyncio.gather(*(self._plan_batch(batch, gate) for batch in batches))
+        # A failed batch cancels the others (their transactions end) before its error goes on.
+        found = await concurrently(*(self._plan_batch(batch, gate) for batch in batches))
         result: dict[str, tuple[int | None, str | None]] = {}
         for batch, rows in zip(batches, found, strict=True):
             for statement, (reads, problem) in zip(batch, rows, strict=True):

@@ -287,9 +287,14 @@ def queries(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFor
 # -- commands that change something -------------------------------------------------------------
 
 
-def _done(output: OutputFormat, document: payloads.JSON, *lines: str) -> None:
+def _done(output: OutputFormat, document: payloads.JSON, *lines: str, wrap: bool = True) -> None:
+    """``document`` as JSON, or ``lines`` for people; ``wrap=False``: each line whole, as printed
+    before ``--format`` existed (a listing that scripts split by whitespace, e.g. ``migrate history``)."""
     if output is OutputFormat.json:
         typer.echo(payloads.dumps(document))
+    elif not wrap:
+        for line in lines:
+            typer.echo(line)
     else:
         console = render.stdout_console()
         for line in lines:
@@ -416,25 +421,35 @@ async def _migrate(container: Container, revision: str | None = None) -> tuple[t
 
 
 @migrate_app.command("current")
-def migrate_current(ctx: typer.Context, db_url: DbUrl = None) -> None:
+def migrate_current(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """The library's revision the database is at ((none) before the first migration)."""
     with _one_line_failures():
         make = runtime.containers(ctx.obj)
         settings, target = runtime.select_database(db_url, make)
         applied = runtime.run_once(settings, target, _applied_revisions, make)
-        typer.echo(f"{target.shown} is at revision {', '.join(applied) or '(none)'}.")
+        _done(
+            output,
+            payloads.migrate_current(applied, target.label),
+            f"{target.shown} is at revision {', '.join(applied) or '(none)'}.",
+            wrap=False,
+        )
 
 
 @migrate_app.command("history")
-def migrate_history(ctx: typer.Context, db_url: DbUrl = None) -> None:
+def migrate_history(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Every revision of the library, oldest first, and which the database has."""
     with _one_line_failures():
         make = runtime.containers(ctx.obj)
         settings, target = runtime.select_database(db_url, make)
         revisions = runtime.run_once(settings, target, _history, make)
-        typer.echo("base  (nothing of the library's schema)")
-        for r in revisions:
-            typer.echo(f"{r.revision}  {'applied' if r.applied else 'pending'}  {r.description}")
+        lines = [f"{r.revision}  {'applied' if r.applied else 'pending'}  {r.description}" for r in revisions]
+        _done(
+            output,
+            payloads.migrate_history(revisions, target.label),
+            "base  (nothing of the library's schema)",
+            *lines,
+            wrap=False,
+        )
 
 
 async def _applied_revisions(container: Container) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ Timestamps are ISO 8601 in UTC with a ``Z``. ``docs/cli.schema.json`` is generat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from semantik_chunks.services.demo import DemoSummary
 
 if TYPE_CHECKING:
     from semantik_chunks.domain.adoption import MoveReport
+    from semantik_chunks.domain.schema import SchemaRevision
 
 JSON = m.Model  # a CLI document; ``dumps`` prints it
 dumps = m.dumps
@@ -187,6 +189,23 @@ def demo(summary: DemoSummary, took: float, database: str) -> m.DemoDocument:
             else None
         ),
         ingesting_collections=[c.collection_id for c in summary.collections if c.ingesting],
+    )
+
+
+def migrate_current(applied: Sequence[str], database: str) -> m.MigrateCurrentDocument:
+    """``migrate current``: the revisions the database has."""
+    return m.MigrateCurrentDocument(
+        command="migrate current", generated_at=utc_now(), database=database, revisions=list(applied)
+    )
+
+
+def migrate_history(revisions: Sequence[SchemaRevision], database: str) -> m.MigrateHistoryDocument:
+    """``migrate history``: every revision, oldest first, each saying whether the database has it."""
+    return m.MigrateHistoryDocument(
+        command="migrate history",
+        generated_at=utc_now(),
+        database=database,
+        revisions=[m.MigrationRevision.model_validate(r) for r in revisions],
     )
 
 
