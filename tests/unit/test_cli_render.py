@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.cells import cell_len
+from rich.console import Console
 
 from semantik_chunks.container import Container
-from semantik_chunks.domain.model import PartitionHealth, PartitionHealthStatus
+from semantik_chunks.domain.model import Alert, AlertCause, AlertLevel, PartitionHealth, PartitionHealthStatus
 from semantik_chunks.entrypoints.cli import render
 from tests.unit.test_cli_support import run_cli, share_memory_container, unbalanced_workload, warning_workload
 
@@ -132,3 +133,24 @@ def test_demo_shows_progress_on_a_terminal_only(container: Container, monkeypatc
     shown = run_cli("demo", "--collections", "5", "--chunks", "500", "--seed", "1")
     assert "Loading chunks" in shown.stderr
     assert "Loading chunks" not in shown.stdout
+
+
+def test_an_alerts_command_is_one_line_however_long() -> None:
+    # The command of an isolated collection's parts over budget is longer than a terminal line: cut or
+    # wrapped, it could not be pasted; it is printed whole on a line of its own.
+    command = (
+        "semantik-chunks isolate a-rather-long-collection-id --undo && "
+        "semantik-chunks isolate a-rather-long-collection-id --split-documents 48"
+    )
+    alert = Alert(
+        level=AlertLevel.CRITICAL,
+        message="chunks_part_67: collection a-rather-long-collection-id is isolated but its parts are over",
+        action="Split it into more parts",
+        partitions=(67,),
+        cause=AlertCause.CAPACITY,
+        command=command,
+    )
+    console = Console(width=60, record=True, color_system=None)
+    render._alerts(console, [alert])
+    lines = console.export_text().splitlines()
+    assert f"  $ {command}" in lines

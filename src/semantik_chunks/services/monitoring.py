@@ -22,6 +22,7 @@ from semantik_chunks.domain.model import (
     DistributionStats,
     HealthMetrics,
     HotPartition,
+    IsolatedCollection,
     MonitoringResult,
     PartitionDetail,
     PartitionHealth,
@@ -109,6 +110,10 @@ class PartitionMonitoringService:
             taken = [s.taken_at for s in samples]
             self._forecast_cache = (min(taken), max(taken), found)
         return found
+
+    async def get_isolated_collections(self) -> list[IsolatedCollection]:
+        """The collections with a sub-partition of their own, with their parts, rows and bytes."""
+        return await self._stats.isolated_collections()
 
     async def get_top_collections(self, limit: int) -> list[CollectionCount]:
         """The ``limit`` largest collections, largest first (statistics: ``collection_chunking_stats``)."""
@@ -208,13 +213,18 @@ class PartitionMonitoringService:
         return result
 
     async def _check(self, exact: bool) -> MonitoringResult:
-        # Three independent reads: concurrently, each on a connection of its own.
-        snapshots, counts, activity, forecasts = await asyncio.gather(
+        # Independent reads: concurrently, each on a connection of its own.
+        snapshots, counts, activity, forecasts, isolated = await asyncio.gather(
             self._snapshots(exact),
             self._stats.collection_counts(exact=exact),
             self._stats.write_activity(),
             self.get_forecasts(),
+            self._stats.isolated_collections(),
         )
+        if exact:
+            # The isolated collections' rows as counted now, like the partitions' (bytes stay the catalog's).
+            counted = {(c.collection_id, c.partition_num): c.chunk_count for c in counts}
+            isolated = [attrs.evolve(i, rows=counted.get((i.collection_id, i.partition_num), 0)) for i in isolated]
         healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
         skews = skew.skew_metrics(snapshots, self.partition_count, self.thresholds)
         sigma, k_eff, from_collections = self._chance(snapshots, counts)
@@ -225,14 +235,15 @@ class PartitionMonitoringService:
         for count in counts:
             by_partition.setdefault(count.partition_num, []).append(count)
         # Capacity first: it is the question a partition beyond its budget raises whatever placement says.
-        found = advice.capacity_alerts(healths, by_partition, self.thresholds)
+        # An isolated collection's partition is judged per leaf table (the remedy applied: advice.capacity_alerts).
+        found = advice.capacity_alerts(healths, by_partition, self.thresholds, isolated)
         horizon, now = timedelta(days=self.thresholds.forecast_horizon_days), self._clock()
         crossing = [
             f
             for f in forecasts
             if f.status is history.ForecastStatus.CROSSING and history.crosses_within(f, horizon, now)
         ]
-        found += advice.forecast_alerts(crossing, by_partition, self.partition_count, self.thresholds)
+        found += advice.forecast_alerts(crossing, by_partition, self.partition_count, self.thresholds, isolated)
         found += advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(advice.STALE_COLLECTION_STATS_ALERT)

@@ -241,23 +241,29 @@ def _alerts(console: Console, alerts: Sequence[Alert]) -> None:
     if not alerts:
         console.print("None.")
         return
-    table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
-    table.add_column("level", no_wrap=True)
-    table.add_column("alert")
+    # One grid per alert, its command below it on a line of its own that never wraps (soft_wrap): a
+    # command broken over two lines, or cut at a table's edge, is not one an operator can paste. (Indented
+    # by two only: most commands then fit 80 columns; a longer one runs past them rather than break.)
+    width = max(len(f"{a.level.value} {a.cause.value}") for a in alerts)
     for alert in alerts:
+        table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+        table.add_column("level", no_wrap=True, min_width=width)
+        table.add_column("alert")
         message = Text(safe(alert.message))
         if alert.partitions:
             listed = ", ".join(str(p) for p in alert.partitions[:12])
             more = f", … ({len(alert.partitions)} in all)" if len(alert.partitions) > 12 else ""
             message.append(f": partitions {listed}{more}")
         message.append(f"\n→ {safe(alert.action)}", style="dim")
-        if alert.command:
-            message.append("\n$ ", style="dim")
-            message.append(safe(alert.command), style="bold")
         level = Text(alert.level.value, style=f"bold {ALERT_COLOUR[alert.level]}")
         level.append(f" {alert.cause.value}", style="dim")
         table.add_row(level, message)
-    console.print(table)
+        console.print(table)
+        if alert.command:
+            command = Text("  ")
+            command.append("$ ", style="dim")
+            command.append(safe(alert.command), style="bold")
+            console.print(command, soft_wrap=True)
 
 
 def _partition_table(partitions: Sequence[PartitionHealth]) -> Table:

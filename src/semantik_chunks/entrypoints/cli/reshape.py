@@ -19,8 +19,8 @@ import typer
 from semantik_chunks.container import Container
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.hashing import MAX_PARTITIONS
+from semantik_chunks.domain.model import IsolatedCollection
 from semantik_chunks.domain.reshape import (
-    IsolatedCollection,
     IsolationPlan,
     ReshapeOutcome,
     ReshapePlan,

@@ -1,0 +1,93 @@
+"""The capacity alert's remedy, run: a giant collection's partition is over its budget, the verdict names
+capacity and the isolate command; after running that command the verdict no longer flags it (real
+PostgreSQL, through the CLI as an operator would; docs/reshape.md, "The verdict after an isolation")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from semantik_chunks.domain.hashing import partition_for
+from semantik_chunks.entrypoints.cli.app import app as cli_app
+from tests.monitoring_data import GIANT, PARTITION_COUNT, load_giant, postgres_backend, wait_for_statistics
+
+GIANT_PARTITION = partition_for(GIANT, PARTITION_COUNT)
+
+
+@pytest.fixture
+def giant_url(make_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """A database of its own (the test changes the table's layout), with issue 14's giant collection."""
+    from semantik_chunks.adapters.postgres import migrate
+
+    for name in ("DATABASE_URL", "CHUNK_PARTITION_COUNT", "CHUNK_MAX_PARTITION_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    url = make_database()
+    migrate.upgrade(url, PARTITION_COUNT)
+
+    async def load() -> None:
+        async with postgres_backend(url) as backend:
+            await load_giant(backend)
+
+    asyncio.run(load())
+    return url
+
+
+def _cli(url: str, *args: str) -> Any:
+    return CliRunner().invoke(cli_app, [*args, "--db-url", url])
+
+
+def _settled(url: str) -> None:
+    """Every leaf's row count in the statistics equals its rows (the mover's sessions have flushed theirs)."""
+    from semantik_chunks.adapters.postgres.engine import create_engine
+
+    async def wait() -> None:
+        engine = create_engine(url)
+        try:
+            await wait_for_statistics(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(wait())
+
+
+def test_running_the_capacity_alerts_command_remedies_the_partition(giant_url: str) -> None:
+    before = _cli(giant_url, "health", "--format", "json")
+    assert before.exit_code == 4, before.output
+    document = json.loads(before.stdout)
+    assert (document["overall"], document["verdict"]["capacity"], document["verdict"]["causes"]) == (
+        "UNBALANCED",
+        "UNBALANCED",
+        ["capacity"],
+    )
+    [capacity] = [a for a in document["alerts"] if a["cause"] == "capacity"]
+    assert capacity["partitions"] == [GIANT_PARTITION]
+    # 17,000 of 18,000 rows; the budget is 4 x 18,000 / 100 = 720 rows, parts of at most 360: 48.
+    assert capacity["command"] == f"semantik-chunks isolate {GIANT} --split-documents 48"
+
+    program, *arguments = shlex.split(capacity["command"])
+    assert program == "semantik-chunks"
+    isolated = _cli(giant_url, *arguments)
+    assert isolated.exit_code == 0, isolated.output
+    try:
+        _settled(giant_url)
+        after = _cli(giant_url, "health", "--format", "json")
+        assert after.exit_code == 0, after.output
+        document = json.loads(after.stdout)
+        assert (document["overall"], document["verdict"]["capacity"], document["verdict"]["causes"]) == (
+            "HEALTHY",
+            "HEALTHY",
+            [],
+        )
+        assert not [a for a in document["alerts"] if a["cause"] in ("capacity", "forecast")]
+        exact = _cli(giant_url, "health", "--exact", "--format", "json")
+        assert (exact.exit_code, json.loads(exact.stdout)["overall"]) == (0, "HEALTHY"), exact.output
+
+    finally:
+        released = _cli(giant_url, "isolate", GIANT, "--undo")
+        assert released.exit_code == 0, released.output
