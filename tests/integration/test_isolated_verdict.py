@@ -1,6 +1,7 @@
 """The capacity alert's remedy, run: a giant collection's partition is over its budget, the verdict names
 capacity and the isolate command; after running that command the verdict no longer flags it (real
-PostgreSQL, through the CLI as an operator would; docs/reshape.md, "The verdict after an isolation")."""
+PostgreSQL, through the CLI as an operator would; docs/reshape.md, "The verdict after an isolation").
+The isolated collection is then listed by `sizes` and `full` (JSON) and the API."""
 
 from __future__ import annotations
 
@@ -10,14 +11,20 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
-from semantik_chunks.domain.hashing import partition_for
+from semantik_chunks.config import Settings
+from semantik_chunks.container import bootstrap, dispose
+from semantik_chunks.domain.hashing import partition_for, partition_table_name
+from semantik_chunks.domain.reshape import isolated_name
 from semantik_chunks.entrypoints.cli.app import app as cli_app
+from tests.host_data import host_app
 from tests.monitoring_data import GIANT, PARTITION_COUNT, load_giant, postgres_backend, wait_for_statistics
 
 GIANT_PARTITION = partition_for(GIANT, PARTITION_COUNT)
+ADMIN = {"Authorization": "Bearer admin-token"}
 
 
 @pytest.fixture
@@ -56,6 +63,24 @@ def _settled(url: str) -> None:
     asyncio.run(wait())
 
 
+def _api_isolated(url: str) -> dict[str, Any]:
+    """``GET /api/v2/partitions/isolated`` on the host's app, as an admin."""
+
+    async def get() -> dict[str, Any]:
+        container = bootstrap(Settings(database_url=url))
+        try:
+            transport = httpx.ASGITransport(app=host_app(container))
+            async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
+                response = await client.get("/api/v2/partitions/isolated", headers=ADMIN)
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+        finally:
+            await dispose(container)
+
+    return asyncio.run(get())
+
+
 def test_running_the_capacity_alerts_command_remedies_the_partition(giant_url: str) -> None:
     before = _cli(giant_url, "health", "--format", "json")
     assert before.exit_code == 4, before.output
@@ -69,6 +94,7 @@ def test_running_the_capacity_alerts_command_remedies_the_partition(giant_url: s
     assert capacity["partitions"] == [GIANT_PARTITION]
     # 17,000 of 18,000 rows; the budget is 4 x 18,000 / 100 = 720 rows, parts of at most 360: 48.
     assert capacity["command"] == f"semantik-chunks isolate {GIANT} --split-documents 48"
+    assert _api_isolated(giant_url) == {"count": 0, "isolated": []}
 
     program, *arguments = shlex.split(capacity["command"])
     assert program == "semantik-chunks"
@@ -88,6 +114,27 @@ def test_running_the_capacity_alerts_command_remedies_the_partition(giant_url: s
         exact = _cli(giant_url, "health", "--exact", "--format", "json")
         assert (exact.exit_code, json.loads(exact.stdout)["overall"]) == (0, "HEALTHY"), exact.output
 
+        # The isolated collection in the JSON of `sizes` and `full`, and in the API.
+        sub = isolated_name(partition_table_name(GIANT_PARTITION, PARTITION_COUNT), GIANT)
+        for command in ("sizes", "full"):
+            listed = _cli(giant_url, command, "--format", "json")
+            assert listed.exit_code == 0, listed.output
+            [entry] = json.loads(listed.stdout)["isolated"]
+            assert (entry["collection_id"], entry["partition_num"], entry["sub_partition"]) == (
+                GIANT,
+                GIANT_PARTITION,
+                sub,
+            )
+            assert (entry["parts"], entry["rows"]) == (48, 17_000)
+            assert entry["bytes"] > 0
+        body = _api_isolated(giant_url)
+        assert body["count"] == 1
+        assert {k: body["isolated"][0][k] for k in ("collection_id", "sub_partition", "parts", "rows")} == {
+            "collection_id": GIANT,
+            "sub_partition": sub,
+            "parts": 48,
+            "rows": 17_000,
+        }
     finally:
         released = _cli(giant_url, "isolate", GIANT, "--undo")
         assert released.exit_code == 0, released.output
