@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from semantik_chunks.config import Settings
@@ -20,6 +22,7 @@ from semantik_chunks.container import bootstrap, dispose
 from semantik_chunks.domain.hashing import partition_for, partition_table_name
 from semantik_chunks.domain.reshape import isolated_name
 from semantik_chunks.entrypoints.cli.app import app as cli_app
+from semantik_chunks.entrypoints.metrics import make_metrics_app
 from tests.host_data import host_app
 from tests.monitoring_data import GIANT, PARTITION_COUNT, load_giant, postgres_backend, wait_for_statistics
 
@@ -81,6 +84,26 @@ def _api_isolated(url: str) -> dict[str, Any]:
     return asyncio.run(get())
 
 
+def _metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """One scrape of the metrics app over the database."""
+
+    async def get() -> str:
+        container = bootstrap(Settings(database_url=url))
+        try:
+            app = FastAPI()
+            app.mount("/metrics", make_metrics_app(container, statements=False))
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://host") as client:
+                return (await client.get("/metrics/")).text
+        finally:
+            await dispose(container)
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(asyncio.run(get()))
+        for sample in family.samples
+    }
+
+
 def test_running_the_capacity_alerts_command_remedies_the_partition(giant_url: str) -> None:
     before = _cli(giant_url, "health", "--format", "json")
     assert before.exit_code == 4, before.output
@@ -135,6 +158,12 @@ def test_running_the_capacity_alerts_command_remedies_the_partition(giant_url: s
             "parts": 48,
             "rows": 17_000,
         }
+        samples = _metrics(giant_url)
+        labels = (("collection", GIANT), ("partition", str(GIANT_PARTITION)))
+        assert samples[("semantik_chunks_isolated_collections", ())] == 1
+        assert samples[("semantik_chunks_isolated_collection_parts", labels)] == 48
+        assert samples[("semantik_chunks_isolated_collection_rows", labels)] == 17_000
+        assert samples[("semantik_chunks_verdict", ())] == 0
     finally:
         released = _cli(giant_url, "isolate", GIANT, "--undo")
         assert released.exit_code == 0, released.output

@@ -56,6 +56,15 @@ Per partition (the selected ones):
   crosses its capacity budget (0 when over it already; absent when it never does at its current
   growth, or with too little history).
 
+Isolated collections (``semantik-chunks isolate``; one series each per isolated collection, whatever
+``partition_series`` says: an operator isolates a handful, so the count stays small):
+
+- ``semantik_chunks_isolated_collections`` how many collections are isolated;
+- ``semantik_chunks_isolated_collection_rows{collection,partition}``,
+  ``semantik_chunks_isolated_collection_size_bytes{collection,partition}`` the rows and bytes of its
+  sub-partition (all its parts), ``semantik_chunks_isolated_collection_parts{collection,partition}``
+  its hash parts (1: one sub-partition). The verdict judges the partition's budget per part.
+
 Statements on chunks (``pg_stat_statements``, read at most once per ``statements_max_age_seconds``;
 ``kind`` is ``pruned``, ``reads_several_partitions``, ``reads_every_partition`` or ``not_analysed``):
 
@@ -89,7 +98,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from semantik_chunks.container import Container
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.history import PartitionForecast
-from semantik_chunks.domain.model import CollectionCount, MonitoringResult, PartitionHealth, PartitionHealthStatus
+from semantik_chunks.domain.model import (
+    CollectionCount,
+    IsolatedCollection,
+    MonitoringResult,
+    PartitionHealth,
+    PartitionHealthStatus,
+)
 from semantik_chunks.domain.pruning import PruningReport
 from semantik_chunks.services.monitoring import PartitionMonitoringService
 from semantik_chunks.services.queries import StatementPruningService
@@ -132,6 +147,7 @@ class _Snapshot:
     result: MonitoringResult | None = None
     collections: Sequence[CollectionCount] = ()
     forecasts: Sequence[PartitionForecast] = ()
+    isolated: Sequence[IsolatedCollection] = ()
     read_at: float | None = None  # Unix time of a successful read
     taken_at: float | None = None  # monotonic time of the attempt, for max_age
 
@@ -202,11 +218,12 @@ class PartitionMetricsCollector:
         """Run the health check now (statistics mode: catalog statistics, O(partitions))."""
         taken_at = self._monotonic()
         try:
-            result, partitions, collections, forecasts = await asyncio.gather(
+            result, partitions, collections, forecasts, isolated = await asyncio.gather(
                 self._service.check_partition_health(),
                 self._service.get_partition_health_summary(),
                 self._service.get_top_collections(TOP_COLLECTIONS),
                 self._service.get_forecasts(),
+                self._service.get_isolated_collections(),
             )
             if not result.succeeded:
                 raise ChunksError(result.error or "the health check failed")
@@ -223,6 +240,7 @@ class PartitionMetricsCollector:
             result=result,
             collections=tuple(collections),
             forecasts=tuple(forecasts),
+            isolated=tuple(isolated),
             read_at=time.time(),
             taken_at=taken_at,
         )
@@ -317,6 +335,22 @@ class PartitionMetricsCollector:
             "absent: never, or not enough history)",
             ["partition"],
         )
+        isolated_count = gauge("isolated_collections", "Collections with a sub-partition of their own")
+        isolated_rows = gauge(
+            "isolated_collection_rows",
+            "Chunks of an isolated collection, all its parts (from the database's statistics)",
+            ["collection", "partition"],
+        )
+        isolated_bytes = gauge(
+            "isolated_collection_size_bytes",
+            "On-disk size of an isolated collection's parts",
+            ["collection", "partition"],
+        )
+        isolated_parts = gauge(
+            "isolated_collection_parts",
+            "Hash parts of an isolated collection's sub-partition (1: not split)",
+            ["collection", "partition"],
+        )
         crossing = frozenset(f.partition_num for f in snapshot.forecasts if f.days_to_budget is not None)
         chosen, left_out = select_partitions(snapshot.partitions, self._mode, self._top_k, self._max_series, crossing)
         shown = frozenset(p.partition_num for p in chosen)
@@ -352,6 +386,7 @@ class PartitionMetricsCollector:
                 top.add_metric([str(rank), str(p.partition_num)], p.chunk_count / total_rows if total_rows else 0.0)
             exported.add_metric([], len(chosen))
             omitted.add_metric([], left_out)
+            isolated_count.add_metric([], len(snapshot.isolated))
         for p in chosen:
             label = str(p.partition_num)
             rows.add_metric([label], p.chunk_count)
@@ -364,6 +399,11 @@ class PartitionMetricsCollector:
                 status.add_metric([label, candidate.value], 1.0 if p.health_status is candidate else 0.0)
         for c in snapshot.collections:
             collection_rows.add_metric([c.collection_id, str(c.partition_num)], c.chunk_count)
+        for i in snapshot.isolated:
+            labels = [i.collection_id, str(i.partition_num)]
+            isolated_rows.add_metric(labels, i.rows)
+            isolated_bytes.add_metric(labels, i.bytes)
+            isolated_parts.add_metric(labels, i.parts)
         return [
             up,
             read_at,
@@ -391,6 +431,10 @@ class PartitionMetricsCollector:
             top,
             exported,
             omitted,
+            isolated_count,
+            isolated_rows,
+            isolated_bytes,
+            isolated_parts,
         ]
 
     def _statement_families(self, statements: _Statements) -> list[Metric]:
