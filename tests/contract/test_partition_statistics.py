@@ -280,6 +280,8 @@ async def test_isolating_the_huge_collection_remedies_its_partition(adapter: Bac
                 PartitionHealthStatus.HEALTHY,
             )
             assert [a for a in check.alerts if a.cause is AlertCause.CAPACITY] == []
+            [advice] = await monitoring.get_rebalancing_recommendations(exact=exact)
+            assert f"It is isolated already ({sub}, 38 parts)" in advice.action
     finally:
         if await reshaper.isolated_collections():
             await reshaper.release(HUGE)

@@ -357,3 +357,7 @@ def test_the_recommendation_for_a_dominated_partition_is_the_isolate_command() -
     }
     [recommendation] = advice.recommendations(found, T, shares, 0.2, 100, 1)
     assert "`semantik-chunks isolate giant --split-documents 48` (online" in recommendation.action
+    # Once isolated, it is not told to isolate it again.
+    [after] = advice.recommendations(found, T, shares, 0.2, 100, 1, [_isolated(48)])
+    assert "semantik-chunks isolate" not in after.action
+    assert "It is isolated already (chunks_part_67_cgiant, 48 parts)" in after.action

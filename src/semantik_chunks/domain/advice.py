@@ -117,13 +117,16 @@ def recommendations(
     sigma: float | None,
     partition_count: int,
     large_collections: int | None = None,
+    isolated: Sequence[IsolatedCollection] = (),
 ) -> list[Recommendation]:
     """Advice for every over-full partition at or above the rebalance threshold, worst first.
 
     Under-full partitions need no action: they only mean the others carry more.
     Rows go where their collection hashes, so the advice names the collections behind
-    a partition; no change of hash spreads a single collection over partitions.
+    a partition; no change of hash spreads a single collection over partitions. A dominant
+    collection isolated already (``isolated``) is said to be so, not to be isolated again.
     """
+    isolated_by_id = {i.collection_id: i for i in isolated}
     result = []
     fair = 100.0 / partition_count
     for h in sorted(healths, key=lambda h: (-h.chunk_skew, h.partition_num)):
@@ -157,10 +160,18 @@ def recommendations(
                 if len(dominant) == 1
                 else f"Collections {', '.join(c.collection_id for c in dominant)} together hold"
             )
+            done = isolated_by_id.get(first.collection_id)
+            remedy = (
+                f"It is isolated already ({done.sub_partition}, {done.parts} part{'s' if done.parts > 1 else ''}): "
+                "the health check judges each part and the neighbours' DEFAULT sub-partition against the "
+                "capacity budget, and says when it needs more parts."
+                if done is not None
+                else "If it keeps growing, give it a sub-partition of its own: "
+                f"`{isolate_command(first.collection_id, parts)}` (online; see docs/reshape.md)."
+            )
             action = (
                 f"{who} {held:.0%} of this partition; a collection always lives in one partition, so no hash "
-                "or partition-count change spreads it. If it keeps growing, give it a sub-partition of its own: "
-                f"`{isolate_command(first.collection_id, parts)}` (online; see docs/reshape.md)."
+                f"or partition-count change spreads it. {remedy}"
             )
         elif real:
             action = (

@@ -134,7 +134,9 @@ class PartitionMonitoringService:
         return result
 
     async def get_rebalancing_recommendations(self, *, exact: bool = False) -> list[Recommendation]:
-        snapshots, counts = await asyncio.gather(self._snapshots(exact), self._stats.collection_counts(exact=exact))
+        snapshots, counts, isolated = await asyncio.gather(
+            self._snapshots(exact), self._stats.collection_counts(exact=exact), self._stats.isolated_collections()
+        )
         healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
         total = sum(h.chunk_count for h in healths)
         by_partition: dict[int, list[CollectionCount]] = {}
@@ -150,7 +152,9 @@ class PartitionMonitoringService:
         sigma, _, from_collections = self._chance(snapshots, counts)
         large = chance.large_collections_by_partition(counts, total, self.partition_count)
         large_count = sum(len(found) for found in large.values()) if from_collections else None
-        return advice.recommendations(healths, self.thresholds, shares, sigma, self.partition_count, large_count)
+        return advice.recommendations(
+            healths, self.thresholds, shares, sigma, self.partition_count, large_count, isolated
+        )
 
     async def get_partition_statistics(self, partition_num: int | None = None) -> StatisticsSummary | PartitionDetail:
         """One partition's ``partition_stats`` row, or the aggregate over all partitions."""
