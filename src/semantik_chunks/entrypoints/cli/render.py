@@ -14,6 +14,7 @@ Two guards: every plain string the consoles render goes through ``SafeConsole.re
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -236,14 +237,39 @@ def _verdict(console: Console, report: HealthReport) -> None:
         )
 
 
+def command_lines(command: str, width: int) -> list[str]:
+    """``command`` as lines of at most ``width`` characters, broken between arguments with `` \\`` (a
+    POSIX shell's line continuation; continuation lines indented by two), so that the lines pasted are
+    the one command. An argument longer than ``width`` gets a line of its own, whole. The arguments
+    keep their shell quoting; ``&&`` stays an operator."""
+    if len(command) <= width:
+        return [command]
+    try:
+        words = [w if w == "&&" else shlex.quote(w) for w in shlex.split(command)]
+    except ValueError:  # not one the library wrote (they are shlex-quoted): shown as it is
+        return [command]
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}" if current else word
+        indent = 2 if lines else 0
+        if current and indent + len(candidate) + 2 > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    lines.append(current)
+    return [("  " if i else "") + line + (" \\" if i < len(lines) - 1 else "") for i, line in enumerate(lines)]
+
+
 def _alerts(console: Console, alerts: Sequence[Alert]) -> None:
     _section(console, "Alerts")
     if not alerts:
         console.print("None.")
         return
-    # One grid per alert, its command below it on a line of its own that never wraps (soft_wrap): a
-    # command broken over two lines, or cut at a table's edge, is not one an operator can paste. (Indented
-    # by two only: most commands then fit 80 columns; a longer one runs past them rather than break.)
+    # One grid per alert, its command below it, never wrapped by the terminal or cut at a table's edge
+    # (it could not be pasted then): a command wider than the console is broken between its arguments
+    # with shell line continuations (``command_lines``), which paste as one command.
     width = max(len(f"{a.level.value} {a.cause.value}") for a in alerts)
     for alert in alerts:
         table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
@@ -260,10 +286,11 @@ def _alerts(console: Console, alerts: Sequence[Alert]) -> None:
         table.add_row(level, message)
         console.print(table)
         if alert.command:
-            command = Text("  ")
-            command.append("$ ", style="dim")
-            command.append(safe(alert.command), style="bold")
-            console.print(command, soft_wrap=True)
+            for i, line in enumerate(command_lines(alert.command, console.width - 4)):
+                command = Text("  ")
+                command.append("$ " if i == 0 else "  ", style="dim")
+                command.append(safe(line), style="bold")
+                console.print(command, soft_wrap=True)
 
 
 def _partition_table(partitions: Sequence[PartitionHealth]) -> Table:
