@@ -54,7 +54,8 @@ Per partition (the selected ones):
   collections (from ``collection_chunking_stats``: as fresh as its last refresh);
 - ``semantik_chunks_partition_days_until_budget{partition}`` days until the partition's forecast
   crosses its capacity budget (0 when over it already; absent when it never does at its current
-  growth, or with too little history).
+  growth, or with too little history, or for a partition with isolated collections, whose budget is
+  judged per leaf table).
 
 Isolated collections (``semantik-chunks isolate``; one series each per isolated collection, whatever
 ``partition_series`` says: an operator isolates a handful, so the count stays small):
@@ -351,10 +352,14 @@ class PartitionMetricsCollector:
             "Hash parts of an isolated collection's sub-partition (1: not split)",
             ["collection", "partition"],
         )
-        crossing = frozenset(f.partition_num for f in snapshot.forecasts if f.days_to_budget is not None)
+        # A partition with isolated collections is judged per leaf (advice.capacity_alerts): the forecast of
+        # the whole partition against one partition's budget is not its question, so no days for it.
+        remedied = frozenset(i.partition_num for i in snapshot.isolated)
+        forecasts = [f for f in snapshot.forecasts if f.partition_num not in remedied]
+        crossing = frozenset(f.partition_num for f in forecasts if f.days_to_budget is not None)
         chosen, left_out = select_partitions(snapshot.partitions, self._mode, self._top_k, self._max_series, crossing)
         shown = frozenset(p.partition_num for p in chosen)
-        for f in snapshot.forecasts:
+        for f in forecasts:
             if f.days_to_budget is not None and f.partition_num in shown:
                 days.add_metric([str(f.partition_num)], f.days_to_budget)
         result = snapshot.result
