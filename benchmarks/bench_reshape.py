@@ -16,6 +16,11 @@ every run). Then:
    batches of 100; afterwards the plan's per-partition prediction is compared with the actual counts
    of the rows that were there when it was made, and a checksum of every such row with before;
 3. ``isolate``: ``isolate giant --split-documents K`` on the reshaped table, the writer again.
+   Just before it, the same machine copies the same rows the plain way (``copy_baseline``: one
+   ``INSERT … SELECT`` of the giant's partition into a plain table, then its primary key and four
+   indexes; no writer, no batches, no routing) and the isolation's rate is also reported as a ratio of
+   that one (``rows_per_s_vs_plain_copy``): what the online machinery costs, whatever the load of a
+   shared machine does to both.
 
 The writer's backend is sampled in ``pg_stat_activity`` every 5 ms: the longest stretch it waited on a
 lock is reported, with its failed batches and its slowest batch. One JSON line per step.
@@ -45,6 +50,7 @@ from semantik_chunks.adapters.postgres.chunks import PostgresChunkRepository
 from semantik_chunks.adapters.postgres.embedded import embedded_url, stop_embedded
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.reshape import DEFAULT_BATCH_SIZE, PostgresTableReshaper
+from semantik_chunks.adapters.postgres.schema import CHUNK_INDEXES
 from semantik_chunks.domain.model import Chunk
 from semantik_chunks.services.reshape import ReshapeService
 
@@ -204,6 +210,40 @@ def with_writer(url: str, rate: int, collections: list[str], work: Any) -> tuple
     return result, writer.report()
 
 
+def copy_baseline(url: str, collection_id: str) -> float:
+    """Rows per second of the plain copy of ``collection_id``'s partition: one INSERT … SELECT into a
+    table without partitions, then the same primary key and indexes a partition has (built after)."""
+
+    async def go() -> float:
+        conn = await asyncpg.connect(dsn(url))
+        try:
+            key = await conn.fetchval("SELECT get_partition_key($1::text)", collection_id)
+            await conn.execute("DROP TABLE IF EXISTS bench_plain_copy")
+            await conn.execute(
+                "CREATE TABLE bench_plain_copy (LIKE chunks INCLUDING DEFAULTS) WITH (autovacuum_enabled = false)"
+            )
+            started = time.perf_counter()
+            rows = int(
+                (
+                    await conn.execute(f"INSERT INTO bench_plain_copy SELECT * FROM chunks WHERE partition_key = {key}")
+                ).split()[-1]
+            )
+            await conn.execute("ALTER TABLE bench_plain_copy ADD PRIMARY KEY (id, collection_id, partition_key)")
+            for statement in CHUNK_INDEXES:
+                await conn.execute(
+                    statement.replace(" ix_chunks_", " bench_plain_copy_").replace(
+                        " ON chunks ", " ON bench_plain_copy "
+                    )
+                )
+            took = time.perf_counter() - started
+            await conn.execute("DROP TABLE bench_plain_copy")
+            return rows / took
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
 def run_service(url: str, work: Any, batch_size: int) -> Any:
     async def go() -> Any:
         engine = create_engine(url)
@@ -304,6 +344,7 @@ def main() -> None:
                 if args.giant
                 else query(url, "SELECT collection_id FROM chunks GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
             )
+            plain_rate = copy_baseline(url, largest)
             outcome, seen = with_writer(
                 url,
                 args.rate,
@@ -318,6 +359,8 @@ def main() -> None:
                         "rows_copied": outcome.rows_copied,
                         "copy_s": round(outcome.copy_seconds, 1),
                         "rows_per_s": round(outcome.rows_per_second),
+                        "plain_copy_rows_per_s": round(plain_rate),
+                        "rows_per_s_vs_plain_copy": round(outcome.rows_per_second / plain_rate, 2),
                         "total_s": round(outcome.seconds, 1),
                         "swap_ms": round(outcome.swap_seconds * 1000),
                         "replayed": outcome.changes_replayed,

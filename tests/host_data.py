@@ -68,7 +68,7 @@ class UnreachableStatistics:
         raise DatabaseUnavailableError("database unreachable: [Errno 111] Connection refused")
 
     partition_snapshots = write_activity = collection_counts = _fail
-    recent_collection_counts = collection_stats = refresh_collection_stats = analyze = _fail
+    recent_collection_counts = collection_stats = refresh_collection_stats = analyze = isolated_collections = _fail
     chunk_statements = reset = _fail  # the statement statistics port of the same database
 
 

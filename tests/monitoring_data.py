@@ -109,15 +109,16 @@ class Backend:
 # quiet machine each condition holds at the first look; the bound only turns a bug into a failure.
 DEADLINE_SECONDS = 120.0
 
-# Partitions whose row count in the statistics (what statistics mode reads) differs from the rows there.
+# Tables holding rows (every leaf of chunks: a partition, or a sub-partition's part of an isolated
+# collection) whose row count in the statistics (what statistics mode reads) differs from the rows there.
 UNSETTLED_PARTITIONS = """
 WITH exact AS (SELECT tableoid AS relid, count(*) AS n FROM chunks GROUP BY tableoid)
 SELECT c.relname::text AS partition, coalesce(s.n_live_tup, 0) AS counted, coalesce(e.n, 0) AS exact
-FROM pg_inherits AS i
-JOIN pg_class AS c ON c.oid = i.inhrelid
-LEFT JOIN pg_stat_user_tables AS s ON s.relid = i.inhrelid
-LEFT JOIN exact AS e ON e.relid = i.inhrelid
-WHERE i.inhparent = 'chunks'::regclass AND coalesce(s.n_live_tup, 0) <> coalesce(e.n, 0)
+FROM pg_partition_tree('chunks'::regclass) AS t
+JOIN pg_class AS c ON c.oid = t.relid
+LEFT JOIN pg_stat_user_tables AS s ON s.relid = t.relid
+LEFT JOIN exact AS e ON e.relid = t.relid
+WHERE t.isleaf AND coalesce(s.n_live_tup, 0) <> coalesce(e.n, 0)
 ORDER BY c.relname
 """
 # Idle sessions an earlier test left open (an engine never disposed): ended, which flushes their

@@ -15,6 +15,7 @@ from semantik_chunks.domain.model import (
     Chunk,
     CollectionCount,
     CollectionStats,
+    IsolatedCollection,
     PartitionHealthStatus,
     PartitionSnapshot,
     WriteActivity,
@@ -23,7 +24,6 @@ from semantik_chunks.domain.placement import MoveOutcome, MoveProgressCallback, 
 from semantik_chunks.domain.pruning import StatementPlan
 from semantik_chunks.domain.reshape import (
     CollectionFootprint,
-    IsolatedCollection,
     PendingChange,
     ReshapeOutcome,
     ReshapeProgress,
@@ -151,6 +151,12 @@ class PartitionStatistics(Protocol):
     async def analyze(self, partitions: Sequence[int]) -> None:
         """Bring the database's statistics of ``partitions`` up to date after a bulk change, so that
         ``exact=False`` answers what ``exact=True`` counts (ANALYZE; nothing to do in memory)."""
+        ...
+
+    async def isolated_collections(self) -> list[IsolatedCollection]:
+        """The collections with a sub-partition of their own (``semantik-chunks isolate``), by partition
+        then id, with their parts, rows and bytes (the view ``partition_isolated_collections``); the
+        verdict judges their partitions' capacity per leaf table."""
         ...
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import pytest
 
-from semantik_chunks.domain.hashing import partition_for
+from semantik_chunks.domain.hashing import partition_for, partition_table_name
 from semantik_chunks.domain.model import (
     AlertCause,
     AlertLevel,
@@ -21,6 +21,8 @@ from semantik_chunks.domain.model import (
     Priority,
     SkewStatus,
 )
+from semantik_chunks.domain.reshape import isolated_name
+from semantik_chunks.ports import TableReshaper
 from tests.monitoring_data import (
     BURST,
     HUGE,
@@ -193,7 +195,12 @@ async def test_one_huge_collection_is_named_as_the_cause_of_its_partition(adapte
         check = await monitoring.check_partition_health(exact=exact)
         assert check.overall is PartitionHealthStatus.UNBALANCED
         assert [(a.level, a.cause, a.partitions, a.command) for a in check.alerts] == [
-            (AlertLevel.CRITICAL, AlertCause.CAPACITY, (HUGE_PARTITION,), f"semantik-chunks isolate {HUGE}"),
+            (
+                AlertLevel.CRITICAL,
+                AlertCause.CAPACITY,
+                (HUGE_PARTITION,),
+                f"semantik-chunks isolate {HUGE} --split-documents 38",
+            ),
             (AlertLevel.INFO, AlertCause.PLACEMENT, (HUGE_PARTITION,), None),
         ]
         assert all(HUGE in a.message for a in check.alerts)
@@ -209,6 +216,75 @@ async def test_one_huge_collection_is_named_as_the_cause_of_its_partition(adapte
     assert [x.partition_num for x in overfull] == [HUGE_PARTITION]
     top = await adapter.statistics.collection_counts(partition_num=HUGE_PARTITION, limit=1)
     assert [(c.collection_id, c.chunk_count) for c in top] == [(HUGE, 3000)]
+
+
+def reshaper_of(backend: Backend) -> TableReshaper:
+    """The backend's table reshaper, over the same storage as its statistics."""
+    if backend.engine is None:
+        from semantik_chunks.adapters.memory.reshape import InMemoryTableReshaper
+
+        return InMemoryTableReshaper(backend.statistics.database)  # type: ignore[attr-defined]
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from semantik_chunks.adapters.postgres.reshape import PostgresTableReshaper
+
+    assert isinstance(backend.engine, AsyncEngine)
+    return PostgresTableReshaper(backend.engine)
+
+
+async def test_isolating_the_huge_collection_remedies_its_partition(adapter: Backend) -> None:
+    # The huge collection (3,000 of 4,000 rows) holds 75 % of the table: its partition is over the budget
+    # of 4 x 4,000 / 100 = 160 rows. Isolated in 2 parts of 1,500 rows each, both parts are still over it:
+    # the alert names them and asks for more parts; in the 38 parts the capacity alert asked for (at most
+    # 80 rows each, half the budget), no leaf is over it and capacity is HEALTHY.
+    await load_huge(adapter)
+    statistics, reshaper = adapter.statistics, reshaper_of(adapter)
+    assert await statistics.isolated_collections() == []
+    monitoring = adapter.monitoring()
+    before = await monitoring.check_partition_health()
+    [capacity] = [a for a in before.alerts if a.cause is AlertCause.CAPACITY]
+    assert capacity.command == f"semantik-chunks isolate {HUGE} --split-documents 38"
+    sub = isolated_name(partition_table_name(HUGE_PARTITION, PARTITION_COUNT), HUGE)
+    try:
+        await reshaper.isolate(HUGE, 2)
+        await adapter.settle()
+        [found] = await statistics.isolated_collections()
+        assert (found.collection_id, found.partition_num, found.sub_partition, found.parts, found.rows) == (
+            HUGE,
+            HUGE_PARTITION,
+            sub,
+            2,
+            3000,
+        )
+        assert found.bytes > 0
+        assert await monitoring.get_isolated_collections() == [found]
+        for exact in (False, True):
+            check = await monitoring.check_partition_health(exact=exact)
+            assert check.overall is PartitionHealthStatus.UNBALANCED
+            [leaf] = [a for a in check.alerts if a.cause is AlertCause.CAPACITY]
+            assert (leaf.level, leaf.partitions) == (AlertLevel.CRITICAL, (HUGE_PARTITION,))
+            assert f"collection {HUGE} is isolated ({sub}_p0..p1) but each of its 2 parts" in leaf.message
+            assert leaf.command == (
+                f"semantik-chunks isolate {HUGE} --undo && semantik-chunks isolate {HUGE} --split-documents 38"
+            )
+        await reshaper.release(HUGE)
+        await reshaper.isolate(HUGE, 38)
+        await adapter.settle()
+        [found] = await statistics.isolated_collections()
+        assert (found.parts, found.rows) == (38, 3000)
+        for exact in (False, True):
+            check = await monitoring.check_partition_health(exact=exact)
+            assert check.verdict is not None
+            assert (check.overall, check.verdict.capacity) == (
+                PartitionHealthStatus.HEALTHY,
+                PartitionHealthStatus.HEALTHY,
+            )
+            assert [a for a in check.alerts if a.cause is AlertCause.CAPACITY] == []
+            [advice] = await monitoring.get_rebalancing_recommendations(exact=exact)
+            assert f"It is isolated already ({sub}, 38 parts)" in advice.action
+    finally:
+        if await reshaper.isolated_collections():
+            await reshaper.release(HUGE)
 
 
 async def test_a_burst_of_writes_makes_its_partitions_hot_and_names_the_writers(adapter: Backend) -> None:

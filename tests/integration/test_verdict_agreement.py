@@ -56,7 +56,11 @@ class Expected:
 
 
 TABLE = {
-    "giant": Expected(PartitionHealthStatus.UNBALANCED, (AlertCause.CAPACITY,), (f"semantik-chunks isolate {GIANT}",)),
+    "giant": Expected(
+        PartitionHealthStatus.UNBALANCED,
+        (AlertCause.CAPACITY,),
+        (f"semantik-chunks isolate {GIANT} --split-documents 48",),
+    ),
     "large_by_chance": Expected(PartitionHealthStatus.HEALTHY, (), ()),
     "hash_fault": Expected(
         PartitionHealthStatus.UNBALANCED, (AlertCause.PLACEMENT,), ("semantik-chunks reshape --partitions 200",)

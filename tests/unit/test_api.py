@@ -10,12 +10,16 @@ import pytest
 from dependency_injector import providers
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.adapters.memory.reshape import InMemoryTableReshaper
+from semantik_chunks.domain.hashing import partition_table_name
+from semantik_chunks.domain.reshape import isolated_name
 from semantik_chunks.entrypoints.api import (
     HEALTH_CHECK_FAILED,
     INTERNAL_KEY_HEADER,
     PartitionHealthCheckFailed,
     PartitionHealthReport,
 )
+from semantik_chunks.entrypoints.report_models import IsolatedCollections
 from tests.host_data import (
     HEAVY_PARTITION,
     PARTITIONS,
@@ -29,7 +33,7 @@ KEY = "internal-key-0123456789abcdef"
 WRONG_KEY = "internal-key-wrong-guess-000"
 ADMIN = {"Authorization": "Bearer admin-token"}
 USER = {"Authorization": "Bearer user-token"}
-ENDPOINTS = ["/health", "/statistics", "/recommendations", "/health-summary", "/history", "/forecast"]
+ENDPOINTS = ["/health", "/statistics", "/recommendations", "/health-summary", "/history", "/forecast", "/isolated"]
 BASE = "/api/v2/partitions"
 
 
@@ -245,6 +249,27 @@ async def test_health_summary(client: httpx.AsyncClient) -> None:
 
 
 # -- database down ----------------------------------------------------------------------------------
+async def test_isolated_collections(client: httpx.AsyncClient, database: MemoryDatabase) -> None:
+    assert (await client.get(BASE + "/isolated", headers=ADMIN)).json() == {"count": 0, "isolated": []}
+    heavy = max(database.partitions[HEAVY_PARTITION].values(), key=lambda c: c.id or 0).collection_id
+    rows = sum(1 for c in database.partitions[HEAVY_PARTITION].values() if c.collection_id == heavy)
+    await InMemoryTableReshaper(database).isolate(heavy, 4)
+    response = await client.get(BASE + "/isolated", headers=ADMIN)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 1
+    [entry] = body["isolated"]
+    assert {k: entry[k] for k in ("collection_id", "partition_num", "sub_partition", "parts", "rows")} == {
+        "collection_id": heavy,
+        "partition_num": HEAVY_PARTITION,
+        "sub_partition": isolated_name(partition_table_name(HEAVY_PARTITION, PARTITIONS), heavy),
+        "parts": 4,
+        "rows": rows,
+    }
+    assert entry["bytes"] > 0
+    IsolatedCollections.model_validate(body)
+
+
 async def test_health_when_the_database_is_down_is_503_with_the_failed_result(down_client: httpx.AsyncClient) -> None:
     response = await down_client.get(BASE + "/health", headers=ADMIN)
     assert response.status_code == 503
@@ -256,7 +281,9 @@ async def test_health_when_the_database_is_down_is_503_with_the_failed_result(do
     PartitionHealthCheckFailed.model_validate(body)
 
 
-@pytest.mark.parametrize("path", ["/statistics", "/statistics?partition_num=1", "/recommendations", "/health-summary"])
+@pytest.mark.parametrize(
+    "path", ["/statistics", "/statistics?partition_num=1", "/recommendations", "/health-summary", "/isolated"]
+)
 async def test_other_endpoints_when_the_database_is_down_are_503(down_client: httpx.AsyncClient, path: str) -> None:
     response = await down_client.get(BASE + path, headers={INTERNAL_KEY_HEADER: KEY})
     assert response.status_code == 503

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import shlex
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.cells import cell_len
+from rich.console import Console
 
 from semantik_chunks.container import Container
-from semantik_chunks.domain.model import PartitionHealth, PartitionHealthStatus
+from semantik_chunks.domain.model import Alert, AlertCause, AlertLevel, PartitionHealth, PartitionHealthStatus
 from semantik_chunks.entrypoints.cli import render
 from tests.unit.test_cli_support import run_cli, share_memory_container, unbalanced_workload, warning_workload
 
@@ -132,3 +134,38 @@ def test_demo_shows_progress_on_a_terminal_only(container: Container, monkeypatc
     shown = run_cli("demo", "--collections", "5", "--chunks", "500", "--seed", "1")
     assert "Loading chunks" in shown.stderr
     assert "Loading chunks" not in shown.stdout
+
+
+def test_an_alerts_command_is_never_cut_but_broken_between_arguments() -> None:
+    # The command of an isolated collection's parts over budget is longer than a terminal line: cut or
+    # wrapped by the terminal it could not be pasted; it is broken between its arguments with shell line
+    # continuations, which a shell reads as the one command.
+    command = (
+        "semantik-chunks isolate 'a b; rm -rf ~' --undo && semantik-chunks isolate 'a b; rm -rf ~' --split-documents 48"
+    )
+    alert = Alert(
+        level=AlertLevel.CRITICAL,
+        message="chunks_part_67: collection 'a b' is isolated but its parts are over the budget",
+        action="Split it into more parts",
+        partitions=(67,),
+        cause=AlertCause.CAPACITY,
+        command=command,
+    )
+    console = Console(width=60, record=True, color_system=None)
+    render._alerts(console, [alert])
+    lines = console.export_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("  $ "))
+    shown = lines[first : first + 3]
+    assert all(cell_len(line) <= 60 for line in lines)
+    assert [line.endswith(" \\") for line in shown] == [True, True, False]
+    pasted = " ".join(line.removeprefix("  $ ").strip().removesuffix("\\").strip() for line in shown)
+    assert shlex.split(pasted) == shlex.split(command)
+
+
+@pytest.mark.parametrize("width", [40, 60, 100])
+def test_command_lines_join_back_into_the_command(width: int) -> None:
+    command = "semantik-chunks isolate f13422f6-90b9-4b12-bba1-f23adbeca59b --split-documents 8"
+    lines = render.command_lines(command, width)
+    assert (lines == [command]) is (len(command) <= width)
+    assert shlex.split(" ".join(line.strip().removesuffix("\\") for line in lines)) == shlex.split(command)
+    assert all(len(line) <= width for line in lines if "f13422f6" not in line)  # only the long id may overflow

@@ -78,6 +78,13 @@ def test_isolate_and_its_listing(container: Container) -> None:
     assert "in 4 parts" in result.stdout
     sizes = run_cli("sizes")
     assert f"{collection} in partition" in sizes.stdout
+    rows = sum(1 for c in container.memory_database().all_chunks() if c.collection_id == collection)
+    for command in ("sizes", "full"):
+        document = json.loads(run_cli(command, "--format", "json").stdout)
+        [entry] = document["isolated"]
+        assert (entry["collection_id"], entry["parts"], entry["rows"]) == (collection, 4, rows)
+        assert entry["sub_partition"].startswith("chunks_part_") and entry["bytes"] > 0
     assert run_cli("isolate", collection).exit_code == 3
     assert run_cli("isolate", collection, "--undo").exit_code == 0
+    assert json.loads(run_cli("sizes", "--format", "json").stdout)["isolated"] == []
     assert run_cli("isolate", collection, "--split-documents", "1").exit_code == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from dependency_injector import providers
@@ -11,8 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import DuplicateTimeseries
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
+from semantik_chunks.adapters.memory.reshape import InMemoryTableReshaper
+from semantik_chunks.adapters.memory.statistics import row_size
 from semantik_chunks.container import Container
-from semantik_chunks.domain.model import Chunk
+from semantik_chunks.domain.clock import utc_now
+from semantik_chunks.domain.model import Chunk, IsolatedCollection, PartitionSnapshot
 from semantik_chunks.entrypoints.metrics import (
     PartitionMetricsCollector,
     count_alert_delivery_failures,
@@ -342,6 +347,47 @@ async def test_statements_are_read_at_most_once_per_their_own_max_age(seeded: Co
     now[0] += 1
     await collector.refresh_if_stale()
     assert registry.get_sample_value("semantik_chunks_statements", {"kind": "reads_every_partition"}) == 1
+
+
+async def test_each_isolated_collection_has_its_rows_bytes_and_parts(seeded: Container) -> None:
+    _, before = await scrape(seeded)
+    assert before[("semantik_chunks_isolated_collections", ())] == 0
+    assert not [name for name, _ in before if name.startswith("semantik_chunks_isolated_collection_")]
+    database = seeded.memory_database()
+    by_collection: dict[str, list[Chunk]] = {}
+    for chunk in database.all_chunks():
+        by_collection.setdefault(chunk.collection_id, []).append(chunk)
+    (one, one_chunks), (two, two_chunks) = sorted(by_collection.items())[:2]
+    reshaper = InMemoryTableReshaper(database)
+    await reshaper.isolate(one, 4)
+    await reshaper.isolate(two, 1)
+    _, after = await scrape(seeded)
+    assert after[("semantik_chunks_isolated_collections", ())] == 2
+    for collection, chunks, parts in ((one, one_chunks, 4), (two, two_chunks, 1)):
+        labels = (("collection", collection), ("partition", str(chunks[0].partition_key)))
+        assert after[("semantik_chunks_isolated_collection_rows", labels)] == len(chunks)
+        assert after[("semantik_chunks_isolated_collection_size_bytes", labels)] == sum(row_size(c) for c in chunks)
+        assert after[("semantik_chunks_isolated_collection_parts", labels)] == parts
+    series = [name for name, _ in after if name.startswith("semantik_chunks_isolated_collection_")]
+    assert len(series) == 3 * 2  # one series of each per isolated collection
+
+
+async def test_no_days_until_budget_for_a_partition_with_an_isolated_collection() -> None:
+    # Partition 13 grows 500 rows a day from 2,000 among 99 partitions of 1,000: 4x its fair share in
+    # about two days. Once a collection in it is isolated, its budget is judged per leaf: no days for it.
+    database = MemoryDatabase(partition_count=100)
+    container = memory_container(database)
+    start = utc_now() - timedelta(hours=48, minutes=5)
+    for i in range(9):
+        rows = dict.fromkeys(range(100), 1000)
+        rows[13] = 2000 + 500 * i // 4
+        samples = [PartitionSnapshot(p, r, r * 100) for p, r in rows.items()]
+        await container.partition_history().record(samples, start + timedelta(hours=6) * i)
+    _, before = await scrape(container)
+    assert 0 < per_partition(before, "semantik_chunks_partition_days_until_budget")[13] < 14
+    database.isolated["x"] = IsolatedCollection("x", 13, "chunks_part_13_cx", 4)
+    _, after = await scrape(memory_container(database))
+    assert 13 not in per_partition(after, "semantik_chunks_partition_days_until_budget")
 
 
 async def test_names_follow_prometheus_conventions(seeded: Container) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import attrs
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -21,6 +22,8 @@ from semantik_chunks.domain.model import (
     AlertCause,
     AlertLevel,
     CollectionCount,
+    CollectionShare,
+    IsolatedCollection,
     PartitionHealthStatus,
     PartitionSnapshot,
     decide_verdict,
@@ -57,7 +60,8 @@ def test_issue_14_one_collection_holding_94_percent_is_never_healthy() -> None:
     assert verdict.causes == (AlertCause.CAPACITY,)
     [capacity] = [a for a in found if a.cause is AlertCause.CAPACITY]
     assert capacity.partitions == (67,)
-    assert capacity.command == "semantik-chunks isolate giant"
+    # The budget is 4 x 18,000 / 100 = 720 rows; parts of at most half of it: ceil(17,000 / 360) = 48.
+    assert capacity.command == "semantik-chunks isolate giant --split-documents 48"
     assert "chunks_part_67 is beyond its capacity budget: it holds 94.5% of all chunks" in capacity.message
     assert "collection giant holds 100% of it" in capacity.message
 
@@ -97,7 +101,8 @@ def test_the_byte_budget_is_off_by_default_and_absolute_when_set() -> None:
     )
     assert (alert.level, alert.cause, alert.partitions) == (AlertLevel.CRITICAL, AlertCause.CAPACITY, (2,))
     assert "takes 5.0 MB on disk (budget 5.0 MB)" in alert.message
-    assert alert.command == "semantik-chunks isolate a"  # 60 % of the partition's rows
+    # a holds 60 % of the partition's rows, so about 3.0 MB: two parts of at most half the 5 MB budget.
+    assert alert.command == "semantik-chunks isolate a --split-documents 2"
 
 
 def test_without_a_dominant_collection_the_command_spreads_and_without_statistics_refreshes() -> None:
@@ -235,3 +240,124 @@ def test_the_forecast_follows_every_new_snapshot_and_the_window_moving_on() -> N
 def test_an_isolate_command_quotes_the_collection_id_for_the_shell() -> None:
     assert advice.isolate_command("plain-id_1") == "semantik-chunks isolate plain-id_1"
     assert advice.isolate_command("a b; rm -rf ~") == "semantik-chunks isolate 'a b; rm -rf ~'"
+
+
+# -- an isolated collection's partition: the budget per leaf table ----------------------------------------
+
+
+def _giant(rows_in_giant: int = 17_000) -> tuple[list[skew.PartitionHealth], dict[int, list[CollectionCount]]]:
+    """Issue 14's table: 100 partitions of 10 rows, the giant's rows on top of partition 67's."""
+    rows = [10] * 100
+    rows[67] += rows_in_giant
+    counts = {67: [CollectionCount("giant", 67, rows_in_giant), CollectionCount("small", 67, 10)]}
+    return healths(rows), counts
+
+
+def _isolated(parts: int, rows: int = 17_000, collection_id: str = "giant") -> IsolatedCollection:
+    return IsolatedCollection(collection_id, 67, "chunks_part_67_cgiant", parts, rows, rows * 1000)
+
+
+def test_an_isolation_in_enough_parts_remedies_its_partition() -> None:
+    # The budget is 4 x 18,000 / 100 = 720 rows per table; 48 parts of 354 rows, and 10 neighbours.
+    found, counts = _giant()
+    alerts = advice.capacity_alerts(found, counts, T, [_isolated(48)])
+    assert alerts == []
+    placement = advice.alerts(found, [], 0, 9.4, T, {67: (CollectionCount("giant", 67, 17_000),)})
+    verdict = decide_verdict(alerts + placement)
+    assert (verdict.status, verdict.capacity) == (PartitionHealthStatus.HEALTHY, PartitionHealthStatus.HEALTHY)
+    # An isolation elsewhere does not excuse this partition.
+    elsewhere = attrs.evolve(_isolated(48), partition_num=3)
+    assert [a.partitions for a in advice.capacity_alerts(found, counts, T, [elsewhere])] == [(67,)]
+
+
+@pytest.mark.parametrize(("parts", "asked"), [(1, 48), (4, 48), (24, 48), (40, 64), (48, None)])
+def test_parts_still_over_the_budget_ask_for_more_parts(parts: int, asked: int | None) -> None:
+    # 17,000 / 24 = 708 rows a part: within 720; 17,000 / 23 = 739 is not. More parts: twice as many, or
+    # the 48 that keep each within half the budget if that is more, at most 64.
+    found, counts = _giant()
+    alerts = advice.capacity_alerts(found, counts, T, [_isolated(parts)])
+    if parts >= 24:
+        assert alerts == []
+        return
+    [leaf] = alerts
+    assert (leaf.level, leaf.cause, leaf.partitions) == (AlertLevel.CRITICAL, AlertCause.CAPACITY, (67,))
+    assert "collection giant is isolated (chunks_part_67_cgiant" in leaf.message
+    assert leaf.command == (
+        f"semantik-chunks isolate giant --undo && semantik-chunks isolate giant --split-documents {asked}"
+    )
+
+
+def test_parts_over_the_budget_at_the_most_parts_have_no_command() -> None:
+    # 64 parts of a collection of 60,000 among 61,000 rows: 938 a part, budget 4 x 610 = 2,440 rows; with a
+    # byte budget of 500 kB, each part's 938 kB is over it, and no isolation makes more parts.
+    rows = [10] * 100
+    rows[67] += 60_000
+    limited = Thresholds(max_partition_bytes=500_000)
+    found = skew.partition_health([PartitionSnapshot(i, r, r * 1000) for i, r in enumerate(rows)], 100, limited)
+    [leaf] = advice.capacity_alerts(found, {}, limited, [_isolated(64, 60_000)])
+    assert leaf.command is None
+    assert "the most parts an isolation makes (64)" in leaf.action
+    assert "takes 937.5 kB on disk (budget 500.0 kB)" in leaf.message
+
+
+def test_the_default_sub_partition_over_the_budget_names_who_fills_it() -> None:
+    # Partition 67: the isolated giant (48 parts) and, in its DEFAULT sub-partition, a second large
+    # collection of 5,000 rows, over the budget of 4 x 23,000 / 100 = 920 rows on its own.
+    rows = [10] * 100
+    rows[67] += 17_000 + 5_000
+    counts = {67: [CollectionCount("giant", 67, 17_000), CollectionCount("second", 67, 5_000)]}
+    [leaf] = advice.capacity_alerts(healths(rows), counts, T, [_isolated(48)])
+    assert leaf.message.startswith("chunks_part_67_default (the neighbours of the isolated collections in ")
+    assert "collection second holds 100% of it" in leaf.message
+    assert leaf.command == "semantik-chunks isolate second --split-documents 11"  # ceil(5,000 / 460)
+    # Without a collection holding half of it: spread them (after undoing the isolation).
+    many = {67: [CollectionCount("giant", 67, 17_000), *(CollectionCount(f"n{i}", 67, 500) for i in range(10))]}
+    [spread] = advice.capacity_alerts(healths(rows), many, T, [_isolated(48)])
+    assert spread.command == "semantik-chunks reshape --partitions 200"
+    assert "needs the isolation of giant undone first" in spread.action
+
+
+def test_a_forecast_is_not_alerted_for_a_partition_with_an_isolated_collection() -> None:
+    database = MemoryDatabase(partition_count=100)
+    container = memory_container(database)
+    _record_growth(container, per_day=500)
+    database.isolated["x"] = IsolatedCollection("x", 13, "chunks_part_13_cx", 4)
+    result = asyncio.run(container.monitoring_service().check_partition_health())
+    assert not [a for a in result.alerts if a.cause is AlertCause.FORECAST]
+    assert result.verdict is not None and result.verdict.status is PartitionHealthStatus.HEALTHY
+
+
+@pytest.mark.parametrize(
+    ("rows", "size_bytes", "max_bytes", "parts"),
+    [
+        (360, 0, None, 1),  # half the 720-row budget: one sub-partition
+        (361, 0, None, 2),
+        (17_000, 0, None, 48),
+        (1_000_000, 0, None, 64),  # at most 64
+        (10, 3_000_001, 3_000_000, 3),  # bytes: parts of at most 1.5 MB
+    ],
+)
+def test_split_parts_keep_each_part_within_half_the_budget(
+    rows: int, size_bytes: int, max_bytes: int | None, parts: int
+) -> None:
+    thresholds = Thresholds(max_partition_bytes=max_bytes)
+    assert advice.split_parts(rows, size_bytes, 18_000, 100, thresholds) == parts
+
+
+def test_the_recommendation_for_a_dominated_partition_is_the_isolate_command() -> None:
+    found, counts = _giant()
+    total = sum(h.chunk_count for h in found)
+    shares = {
+        67: [
+            CollectionShare(
+                c.collection_id, c.chunk_count, c.chunk_count / found[67].chunk_count, c.chunk_count / total
+            )
+            for c in counts[67]
+        ]
+    }
+    [recommendation] = advice.recommendations(found, T, shares, 0.2, 100, 1)
+    assert "`semantik-chunks isolate giant --split-documents 48` (online" in recommendation.action
+    # Once isolated, it is not told to isolate it again.
+    [after] = advice.recommendations(found, T, shares, 0.2, 100, 1, [_isolated(48)])
+    assert "semantik-chunks isolate" not in after.action
+    assert "It is isolated already (chunks_part_67_cgiant, 48 parts)" in after.action

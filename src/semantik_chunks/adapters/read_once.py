@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
+from semantik_chunks.domain.model import (
+    CollectionCount,
+    CollectionStats,
+    IsolatedCollection,
+    PartitionSnapshot,
+    WriteActivity,
+)
 from semantik_chunks.ports import PartitionStatistics
 
 T = TypeVar("T")
@@ -57,6 +63,9 @@ class ReadOnce:
 
     async def collection_stats(self) -> list[CollectionStats]:
         return await self._once("collection_stats", self._inner.collection_stats)
+
+    async def isolated_collections(self) -> list[IsolatedCollection]:
+        return await self._once("isolated", self._inner.isolated_collections)
 
     async def refresh_collection_stats(self) -> None:
         self._answers.clear()

@@ -7,6 +7,7 @@ noise in ``chance``.
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Mapping, Sequence
 
@@ -14,12 +15,15 @@ from semantik_chunks.domain.chance import beyond_chance, collision_by_chance, ex
 from semantik_chunks.domain.hashing import MAX_PARTITIONS, partition_table_name
 from semantik_chunks.domain.history import PartitionForecast, capacity_budget, describe
 from semantik_chunks.domain.model import (
+    MAX_SPLIT_PARTS,
+    MIN_SPLIT_PARTS,
     Alert,
     AlertCause,
     AlertLevel,
     CollectionCount,
     CollectionShare,
     HotPartition,
+    IsolatedCollection,
     PartitionHealth,
     PartitionHealthStatus,
     Priority,
@@ -49,9 +53,40 @@ def plan_command(partition_count: int) -> str:
     return f"{CLI} plan --partitions {suggested_partition_count(partition_count)}"
 
 
-def isolate_command(collection_id: str) -> str:
-    """``semantik-chunks isolate <id>``, the id quoted for a POSIX shell when it needs it."""
-    return f"{CLI} isolate {shlex.quote(collection_id)}"
+def isolate_command(collection_id: str, parts: int = 1) -> str:
+    """``semantik-chunks isolate <id> [--split-documents K]`` (K = ``parts`` when more than one), the id
+    quoted for a POSIX shell when it needs it."""
+    split = f" --split-documents {parts}" if parts > 1 else ""
+    return f"{CLI} isolate {shlex.quote(collection_id)}{split}"
+
+
+def resplit_command(collection_id: str, parts: int) -> str:
+    """An isolated collection into ``parts`` hash parts: an isolation is undone, then done again (both
+    online; ``isolate`` refuses a collection isolated already)."""
+    quoted = shlex.quote(collection_id)
+    return f"{CLI} isolate {quoted} --undo && {isolate_command(collection_id, parts)}"
+
+
+# A collection is split so that each part holds at most this fraction of its budget: room to double
+# before its parts are over budget again.
+SPLIT_HEADROOM = 0.5
+
+
+def budget_rows(total_rows: int, partition_count: int, thresholds: Thresholds) -> float:
+    """The share budget in rows: a table (a partition, or a leaf of an isolated one) holding this many
+    rows or more is over it (``over_budget``)."""
+    return thresholds.capacity_share_factor * total_rows / partition_count if partition_count else 0.0
+
+
+def split_parts(rows: int, size_bytes: int, total_rows: int, partition_count: int, thresholds: Thresholds) -> int:
+    """How many hash parts (``--split-documents K``) an isolated collection of ``rows`` rows and
+    ``size_bytes`` bytes needs so that each part holds at most ``SPLIT_HEADROOM`` of the budget (rows,
+    and bytes when a byte budget is set): 1 when it fits in one table so, else 2..``MAX_SPLIT_PARTS``."""
+    limit = budget_rows(total_rows, partition_count, thresholds) * SPLIT_HEADROOM
+    needed = math.ceil(rows / limit) if limit > 0 else 1
+    if thresholds.max_partition_bytes is not None:
+        needed = max(needed, math.ceil(size_bytes / (thresholds.max_partition_bytes * SPLIT_HEADROOM)))
+    return 1 if needed <= 1 else min(MAX_SPLIT_PARTS, max(MIN_SPLIT_PARTS, needed))
 
 
 WARNING_RECOMMENDATION = "Monitor partition growth"
@@ -83,13 +118,16 @@ def recommendations(
     sigma: float | None,
     partition_count: int,
     large_collections: int | None = None,
+    isolated: Sequence[IsolatedCollection] = (),
 ) -> list[Recommendation]:
     """Advice for every over-full partition at or above the rebalance threshold, worst first.
 
     Under-full partitions need no action: they only mean the others carry more.
     Rows go where their collection hashes, so the advice names the collections behind
-    a partition; no change of hash spreads a single collection over partitions.
+    a partition; no change of hash spreads a single collection over partitions. A dominant
+    collection isolated already (``isolated``) is said to be so, not to be isolated again.
     """
+    isolated_by_id = {i.collection_id: i for i in isolated}
     result = []
     fair = 100.0 / partition_count
     for h in sorted(healths, key=lambda h: (-h.chunk_skew, h.partition_num)):
@@ -110,15 +148,31 @@ def recommendations(
         )
         if dominant:
             held = sum(c.share_of_partition for c in dominant)
+            first = dominant[0]
+            parts = split_parts(
+                first.chunk_count,
+                round(h.size_bytes * first.share_of_partition),
+                h.total_chunks,
+                partition_count,
+                thresholds,
+            )
             who = (
                 f"Collection {dominant[0].collection_id} alone holds"
                 if len(dominant) == 1
                 else f"Collections {', '.join(c.collection_id for c in dominant)} together hold"
             )
+            done = isolated_by_id.get(first.collection_id)
+            remedy = (
+                f"It is isolated already ({done.sub_partition}, {done.parts} part{'s' if done.parts > 1 else ''}): "
+                "the health check judges each part and the neighbours' DEFAULT sub-partition against the "
+                "capacity budget, and says when it needs more parts."
+                if done is not None
+                else "If it keeps growing, give it a sub-partition of its own: "
+                f"`{isolate_command(first.collection_id, parts)}` (online; see docs/reshape.md)."
+            )
             action = (
                 f"{who} {held:.0%} of this partition; a collection always lives in one partition, so no hash "
-                "or partition-count change spreads it. If it keeps growing, give it a sub-partition of its own: "
-                f"`{isolate_command(dominant[0].collection_id)} --split-documents 4` (online; see docs/reshape.md)."
+                f"or partition-count change spreads it. {remedy}"
             )
         elif real:
             action = (
@@ -312,25 +366,43 @@ def _size(size_bytes: int) -> str:
 def over_budget(h: PartitionHealth, partition_count: int, thresholds: Thresholds) -> tuple[bool, bool]:
     """``(over its share budget, over its byte budget)``: the capacity question for one partition.
     The share budget is ``1 + capacity`` times the fair share, whatever put the rows there."""
-    over_full = h.chunk_count * partition_count > h.total_chunks
-    over_share = over_full and h.chunk_skew >= thresholds.capacity
+    return _over(h.chunk_count, h.size_bytes, h.total_chunks, partition_count, thresholds)
+
+
+def _over(
+    rows: float, size_bytes: float, total: int, partition_count: int, thresholds: Thresholds
+) -> tuple[bool, bool]:
+    """``over_budget`` for one table of ``rows`` rows and ``size_bytes`` bytes: a partition, or one leaf of
+    an isolated partition (one of an isolated collection's parts, or the DEFAULT sub-partition)."""
+    over_full = rows * partition_count > total
+    over_share = over_full and rows * partition_count / total - 1 >= thresholds.capacity
     limit = thresholds.max_partition_bytes
-    return over_share, limit is not None and h.size_bytes > limit
+    return over_share, limit is not None and size_bytes > limit
 
 
-def _remedy(rows: int, counts: Sequence[CollectionCount], partition_count: int) -> tuple[str, str, str]:
+def _remedy(
+    rows: int,
+    size_bytes: int,
+    counts: Sequence[CollectionCount],
+    partition_count: int,
+    total: int,
+    thresholds: Thresholds,
+) -> tuple[str, str, str]:
     """``(who fills it, action, command)`` for a partition over (or about to cross) its budget: isolate a
-    collection holding ``DOMINANT_SHARE`` of its rows; else spread its collections over more partitions;
-    without collection statistics, refresh them to find out."""
+    collection holding ``DOMINANT_SHARE`` of its rows, in as many hash parts as keep each within half its
+    budget (``split_parts``); else spread its collections over more partitions; without collection
+    statistics, refresh them to find out."""
     ordered = sorted(counts, key=lambda c: (-c.chunk_count, c.collection_id))
     top = ordered[0] if ordered else None
     if top is not None and rows and top.chunk_count >= DOMINANT_SHARE * rows:
         held = min(1.0, top.chunk_count / rows)
+        parts = split_parts(top.chunk_count, round(size_bytes * held), total, partition_count, thresholds)
+        into = f"{parts} hash parts" if parts > 1 else "a sub-partition"
         return (
             f"; collection {top.collection_id} holds {held:.0%} of it",
-            f"Isolate collection {top.collection_id} into sub-partitions of its own "
+            f"Isolate collection {top.collection_id} into {into} of its own "
             "(a collection always lives in one partition, so no hash change spreads it)",
-            isolate_command(top.collection_id),
+            isolate_command(top.collection_id, parts),
         )
     if top is not None:
         return (
@@ -350,14 +422,29 @@ def forecast_alerts(
     counts_by_partition: Mapping[int, Sequence[CollectionCount]],
     partition_count: int,
     thresholds: Thresholds,
+    isolated: Sequence[IsolatedCollection] = (),
 ) -> list[Alert]:
     """One WARNING per partition whose forecast crosses its capacity budget within the horizon (those
-    over it already have a capacity alert), soonest first, with the command to act before it does."""
+    over it already have a capacity alert), soonest first, with the command to act before it does.
+
+    A partition with isolated collections is left out: its budget is judged per leaf table (see
+    ``capacity_alerts``), and the history, one sample per top-level partition, does not say which leaf
+    grows; the capacity check of every run judges its leaves as they are."""
     budget = capacity_budget(thresholds)
+    remedied = {i.partition_num for i in isolated}
     result = []
     for found in sorted(crossing, key=lambda f: (f.crosses_at is None, f.crosses_at, f.partition_num)):
+        if found.partition_num in remedied:
+            continue
+        # share_of_fair = rows / (total / N): the table's total rows at the sample.
+        total = round(found.row_count * partition_count / found.share_of_fair) if found.share_of_fair else 0
         who, action, command = _remedy(
-            found.row_count, counts_by_partition.get(found.partition_num, ()), partition_count
+            found.row_count,
+            found.size_bytes,
+            counts_by_partition.get(found.partition_num, ()),
+            partition_count,
+            total,
+            thresholds,
         )
         summary = describe(found, partition_table_name(found.partition_num, partition_count), budget)
         result.append(
@@ -377,34 +464,134 @@ def capacity_alerts(
     healths: Sequence[PartitionHealth],
     counts_by_partition: Mapping[int, Sequence[CollectionCount]],
     thresholds: Thresholds,
+    isolated: Sequence[IsolatedCollection] = (),
 ) -> list[Alert]:
-    """One CRITICAL capacity alert per partition beyond its budget, largest share first.
+    """One CRITICAL capacity alert per table beyond its budget, largest partition first.
 
     Chance does not excuse a partition from its budget: a partition one collection dominates is
     too big for one table however it got there. The command: isolate the dominant collection
-    (``DOMINANT_SHARE`` of the partition's rows); without one, spread the partition's collections
-    over more partitions; without collection statistics, refresh them to find out."""
+    (``DOMINANT_SHARE`` of the partition's rows, in ``split_parts`` hash parts); without one, spread
+    the partition's collections over more partitions; without collection statistics, refresh them.
+
+    **Remedied.** A partition with isolated collections (``isolated``) is no longer one table: the budget
+    is judged per leaf table instead, each isolated collection's parts (its rows and bytes shared evenly
+    by its K parts: they are hash parts on ``id``) and the DEFAULT sub-partition of its neighbours (the
+    partition's rows and bytes less its isolated collections'). A partition whose leaves are all within
+    the budget raises nothing, however large it is; a leaf still over it raises its own alert (``_leaf_alerts``)."""
     partition_count = len(healths)
+    by_partition: dict[int, list[IsolatedCollection]] = {}
+    for found in isolated:
+        by_partition.setdefault(found.partition_num, []).append(found)
     result = []
     for h in sorted(healths, key=lambda h: (-h.chunk_count, h.partition_num)):
         over_share, over_bytes = over_budget(h, partition_count, thresholds)
         if not (over_share or over_bytes):
             continue
+        counts = counts_by_partition.get(h.partition_num, ())
+        if h.partition_num in by_partition:
+            result += _leaf_alerts(h, by_partition[h.partition_num], counts, partition_count, thresholds)
+            continue
         name = partition_table_name(h.partition_num, partition_count)
-        reasons = []
-        if over_share:
-            factor = h.chunk_count * partition_count / h.total_chunks
-            reasons.append(
-                f"holds {h.chunk_percentage:.1f}% of all chunks, {factor:.1f}x its fair share "
-                f"(budget {thresholds.capacity_share_factor:g}x)"
-            )
-        if over_bytes:
-            reasons.append(f"takes {_size(h.size_bytes)} on disk (budget {_size(thresholds.max_partition_bytes or 0)})")
-        who, action, command = _remedy(h.chunk_count, counts_by_partition.get(h.partition_num, ()), partition_count)
+        reasons = _reasons(h.chunk_count, h.size_bytes, h.total_chunks, partition_count, thresholds, "it")
+        who, action, command = _remedy(h.chunk_count, h.size_bytes, counts, partition_count, h.total_chunks, thresholds)
         result.append(
             Alert(
                 level=AlertLevel.CRITICAL,
-                message=f"{name} is beyond its capacity budget: it {' and '.join(reasons)}{who}",
+                message=f"{name} is beyond its capacity budget: {reasons}{who}",
+                action=action,
+                partitions=(h.partition_num,),
+                cause=AlertCause.CAPACITY,
+                command=command,
+            )
+        )
+    return result
+
+
+def _reasons(rows: float, size_bytes: float, total: int, partition_count: int, thresholds: Thresholds, who: str) -> str:
+    """Why a table is over its budget: ``it holds 94.5% of all chunks, 94.5x its fair share (budget 4x)``."""
+    over_share, over_bytes = _over(rows, size_bytes, total, partition_count, thresholds)
+    reasons = []
+    if over_share:
+        factor = rows * partition_count / total
+        reasons.append(
+            f"holds {100.0 * rows / total:.1f}% of all chunks, {factor:.1f}x the fair share of a partition "
+            f"(budget {thresholds.capacity_share_factor:g}x)"
+            if who != "it"
+            else f"holds {100.0 * rows / total:.1f}% of all chunks, {factor:.1f}x its fair share "
+            f"(budget {thresholds.capacity_share_factor:g}x)"
+        )
+    if over_bytes:
+        reasons.append(
+            f"takes {_size(round(size_bytes))} on disk (budget {_size(thresholds.max_partition_bytes or 0)})"
+        )
+    return f"{who} {' and '.join(reasons)}"
+
+
+def _leaf_alerts(
+    h: PartitionHealth,
+    isolated: Sequence[IsolatedCollection],
+    counts: Sequence[CollectionCount],
+    partition_count: int,
+    thresholds: Thresholds,
+) -> list[Alert]:
+    """The capacity alerts of a partition with isolated collections: one per leaf table still over the
+    budget. An isolated collection's parts over it: split it into more parts (twice as many, or as many as
+    ``split_parts`` says if more, at most ``MAX_SPLIT_PARTS``). The DEFAULT sub-partition over it: the
+    remedy of a whole partition (``_remedy``) for the collections in it."""
+    total = h.total_chunks
+    name = partition_table_name(h.partition_num, partition_count)
+    result = []
+    for found in sorted(isolated, key=lambda i: (-i.rows, i.collection_id)):
+        per_part_rows, per_part_bytes = found.rows / found.parts, found.bytes / found.parts
+        if not any(_over(per_part_rows, per_part_bytes, total, partition_count, thresholds)):
+            continue
+        each = "each of its" if found.parts > 1 else "its"
+        tables = f"{found.sub_partition}_p0..p{found.parts - 1}" if found.parts > 1 else found.sub_partition
+        reasons = _reasons(per_part_rows, per_part_bytes, total, partition_count, thresholds, "each")
+        wanted = max(2 * found.parts, split_parts(found.rows, found.bytes, total, partition_count, thresholds))
+        if found.parts >= MAX_SPLIT_PARTS:
+            action = (
+                f"Collection {found.collection_id} has the most parts an isolation makes ({MAX_SPLIT_PARTS}); "
+                "raise the capacity budget for it (capacity, max_partition_bytes) or move part of it elsewhere"
+            )
+            command = None
+        else:
+            parts = min(MAX_SPLIT_PARTS, wanted)
+            action = (
+                f"Split collection {found.collection_id} into {parts} hash parts instead of {found.parts}: "
+                "undo its isolation, then isolate it again (both online; see docs/reshape.md)"
+            )
+            command = resplit_command(found.collection_id, parts)
+        result.append(
+            Alert(
+                level=AlertLevel.CRITICAL,
+                message=(
+                    f"{name}: collection {found.collection_id} is isolated ({tables}) but {each} "
+                    f"{found.parts} part{'s' if found.parts > 1 else ''} is beyond the capacity budget: {reasons}"
+                ),
+                action=action,
+                partitions=(h.partition_num,),
+                cause=AlertCause.CAPACITY,
+                command=command,
+            )
+        )
+    mine = {i.collection_id for i in isolated}
+    rows = max(0, h.chunk_count - sum(i.rows for i in isolated))
+    size_bytes = max(0, h.size_bytes - sum(i.bytes for i in isolated))
+    if any(_over(rows, size_bytes, total, partition_count, thresholds)):
+        neighbours = [c for c in counts if c.collection_id not in mine]
+        who, action, command = _remedy(rows, size_bytes, neighbours, partition_count, total, thresholds)
+        if command.startswith(f"{CLI} reshape"):
+            ids = ", ".join(sorted(mine))
+            action += f" (a reshape needs the isolation of {ids} undone first: `{CLI} isolate ID --undo`)"
+        reasons = _reasons(rows, size_bytes, total, partition_count, thresholds, "it")
+        result.append(
+            Alert(
+                level=AlertLevel.CRITICAL,
+                message=(
+                    f"{name}_default (the neighbours of the isolated collections in {name}) is beyond the "
+                    f"capacity budget: {reasons}{who}"
+                ),
                 action=action,
                 partitions=(h.partition_num,),
                 cause=AlertCause.CAPACITY,

@@ -27,6 +27,7 @@ B = TypeVar("B")
 C = TypeVar("C")
 D = TypeVar("D")
 E = TypeVar("E")
+F = TypeVar("F")
 T = TypeVar("T")
 
 __all__ = ["concurrently", "first_error"]
@@ -42,6 +43,10 @@ async def concurrently(a: Awaitable[A], b: Awaitable[B], c: Awaitable[C], d: Awa
 async def concurrently(
     a: Awaitable[A], b: Awaitable[B], c: Awaitable[C], d: Awaitable[D], e: Awaitable[E], /
 ) -> tuple[A, B, C, D, E]: ...
+@overload
+async def concurrently(
+    a: Awaitable[A], b: Awaitable[B], c: Awaitable[C], d: Awaitable[D], e: Awaitable[E], f: Awaitable[F], /
+) -> tuple[A, B, C, D, E, F]: ...
 @overload
 async def concurrently(*reads: Awaitable[T]) -> tuple[T, ...]: ...
 async def concurrently(*reads: Awaitable[Any]) -> tuple[Any, ...]:

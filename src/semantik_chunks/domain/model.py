@@ -210,6 +210,24 @@ class Recommendation:
     top_collections: tuple[CollectionShare, ...] = ()
 
 
+MIN_SPLIT_PARTS = 2
+MAX_SPLIT_PARTS = 64  # ``isolate --split-documents K``: K hash parts, 2..64
+
+
+@attrs.frozen
+class IsolatedCollection:
+    """A collection with a sub-partition of its own (``semantik-chunks isolate``), and its parts (one,
+    or K hash parts on ``id``): its ``rows`` and ``bytes`` are the sum over its parts. Its partition's
+    other collections share the partition's DEFAULT sub-partition."""
+
+    collection_id: str
+    partition_num: int
+    sub_partition: str
+    parts: int
+    rows: int = 0
+    bytes: int = 0
+
+
 @attrs.frozen
 class HotPartition:
     partition_num: int

@@ -27,7 +27,10 @@ from semantik_chunks.domain import skew as skews
 from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.hashing import MAX_PARTITIONS, hashtext
 from semantik_chunks.domain.model import (
+    MAX_SPLIT_PARTS,
+    MIN_SPLIT_PARTS,
     CollectionCount,
+    IsolatedCollection,
     PartitionHealthStatus,
     PartitionSnapshot,
     SkewMetric,
@@ -38,8 +41,6 @@ from semantik_chunks.domain.thresholds import Thresholds
 # Rows copied per second by the reshape mover when the database has not measured its own yet
 # (benchmarks/bench_reshape.py on the embedded PostgreSQL 18, docs/performance.md).
 DEFAULT_ROWS_PER_SECOND = 50_000.0
-MIN_SPLIT_PARTS = 2
-MAX_SPLIT_PARTS = 64
 NEARBY_OPTIONS = 6
 
 
@@ -131,18 +132,6 @@ class IsolationPlan:
     rows_per_part: int  # expected rows in each of the collection's parts
     status_before: PartitionHealthStatus
     chunk_skew: float
-
-
-@attrs.frozen
-class IsolatedCollection:
-    """A collection with a sub-partition of its own, and its parts (one, or K hash parts)."""
-
-    collection_id: str
-    partition_num: int
-    sub_partition: str
-    parts: int
-    rows: int = 0
-    bytes: int = 0
 
 
 # --------------------------------------------------------------------------------------------------

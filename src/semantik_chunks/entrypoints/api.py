@@ -44,6 +44,8 @@ from semantik_chunks.domain.model import PartitionDetail, PartitionHealthStatus
 from semantik_chunks.entrypoints.api_queries import add_query_routes
 from semantik_chunks.entrypoints.history_api import add_history_routes
 from semantik_chunks.entrypoints.report_models import (
+    IsolatedCollectionRow,
+    IsolatedCollections,
     PartitionHealthCheckFailed,
     PartitionHealthEntry,
     PartitionHealthReport,
@@ -258,6 +260,17 @@ def create_partition_router(
             status="success" if all(s.reachable for s in found) else "degraded",
             servers=[PartitionServer.model_validate(s) for s in found],
         )
+
+    @router.get(
+        "/isolated",
+        response_model=IsolatedCollections,
+        responses=_UNAVAILABLE,
+        summary="Collections with a sub-partition of their own (semantik-chunks isolate), by partition then id",
+    )
+    async def isolated_collections(service: Service) -> IsolatedCollections:
+        with _unavailable_as_503():
+            found = await service.get_isolated_collections()
+        return IsolatedCollections(count=len(found), isolated=[IsolatedCollectionRow.model_validate(i) for i in found])
 
     add_query_routes(router, container, unavailable_detail)
     add_history_routes(router, container)

@@ -58,7 +58,17 @@ Per partition (the selected ones):
   collections (from ``collection_chunking_stats``: as fresh as its last refresh);
 - ``semantik_chunks_partition_days_until_budget{partition}`` days until the partition's forecast
   crosses its capacity budget (0 when over it already; absent when it never does at its current
-  growth, or with too little history).
+  growth, or with too little history, or for a partition with isolated collections, whose budget is
+  judged per leaf table).
+
+Isolated collections (``semantik-chunks isolate``; one series each per isolated collection, whatever
+``partition_series`` says: an operator isolates a handful, so the count stays small):
+
+- ``semantik_chunks_isolated_collections`` how many collections are isolated;
+- ``semantik_chunks_isolated_collection_rows{collection,partition}``,
+  ``semantik_chunks_isolated_collection_size_bytes{collection,partition}`` the rows and bytes of its
+  sub-partition (all its parts), ``semantik_chunks_isolated_collection_parts{collection,partition}``
+  its hash parts (1: one sub-partition). The verdict judges the partition's budget per part.
 
 Statements on chunks (``pg_stat_statements``, read at most once per ``statements_max_age_seconds``;
 ``kind`` is ``pruned``, ``reads_several_partitions``, ``reads_every_partition`` or ``not_analysed``):
@@ -96,6 +106,7 @@ from semantik_chunks.domain.errors import ChunksError
 from semantik_chunks.domain.history import PartitionForecast
 from semantik_chunks.domain.model import (
     CollectionCount,
+    IsolatedCollection,
     MonitoringResult,
     PartitionHealth,
     PartitionHealthStatus,
@@ -144,6 +155,7 @@ class _Snapshot:
     collections: Sequence[CollectionCount] = ()
     forecasts: Sequence[PartitionForecast] = ()
     servers: Sequence[ServerTotals] = ()
+    isolated: Sequence[IsolatedCollection] = ()
     read_at: float | None = None  # Unix time of a successful read
     taken_at: float | None = None  # monotonic time of the attempt, for max_age
 
@@ -214,12 +226,13 @@ class PartitionMetricsCollector:
         """Run the health check now (statistics mode: catalog statistics, O(partitions))."""
         taken_at = self._monotonic()
         try:
-            result, partitions, collections, forecasts, servers = await concurrently(
+            result, partitions, collections, forecasts, servers, isolated = await concurrently(
                 self._service.check_partition_health(),
                 self._service.get_partition_health_summary(),
                 self._service.get_top_collections(TOP_COLLECTIONS),
                 self._service.get_forecasts(),
                 self._service.get_server_totals(),
+                self._service.get_isolated_collections(),
             )
             if not result.succeeded:
                 raise ChunksError(result.error or "the health check failed")
@@ -237,6 +250,7 @@ class PartitionMetricsCollector:
             collections=tuple(collections),
             forecasts=tuple(forecasts),
             servers=servers,
+            isolated=tuple(isolated),
             read_at=time.time(),
             taken_at=taken_at,
         )
@@ -331,10 +345,30 @@ class PartitionMetricsCollector:
             "absent: never, or not enough history)",
             ["partition"],
         )
-        crossing = frozenset(f.partition_num for f in snapshot.forecasts if f.days_to_budget is not None)
+        isolated_count = gauge("isolated_collections", "Collections with a sub-partition of their own")
+        isolated_rows = gauge(
+            "isolated_collection_rows",
+            "Chunks of an isolated collection, all its parts (from the database's statistics)",
+            ["collection", "partition"],
+        )
+        isolated_bytes = gauge(
+            "isolated_collection_size_bytes",
+            "On-disk size of an isolated collection's parts",
+            ["collection", "partition"],
+        )
+        isolated_parts = gauge(
+            "isolated_collection_parts",
+            "Hash parts of an isolated collection's sub-partition (1: not split)",
+            ["collection", "partition"],
+        )
+        # A partition with isolated collections is judged per leaf (advice.capacity_alerts): the forecast of
+        # the whole partition against one partition's budget is not its question, so no days for it.
+        remedied = frozenset(i.partition_num for i in snapshot.isolated)
+        forecasts = [f for f in snapshot.forecasts if f.partition_num not in remedied]
+        crossing = frozenset(f.partition_num for f in forecasts if f.days_to_budget is not None)
         chosen, left_out = select_partitions(snapshot.partitions, self._mode, self._top_k, self._max_series, crossing)
         shown = frozenset(p.partition_num for p in chosen)
-        for f in snapshot.forecasts:
+        for f in forecasts:
             if f.days_to_budget is not None and f.partition_num in shown:
                 days.add_metric([str(f.partition_num)], f.days_to_budget)
         result = snapshot.result
@@ -366,6 +400,7 @@ class PartitionMetricsCollector:
                 top.add_metric([str(rank), str(p.partition_num)], p.chunk_count / total_rows if total_rows else 0.0)
             exported.add_metric([], len(chosen))
             omitted.add_metric([], left_out)
+            isolated_count.add_metric([], len(snapshot.isolated))
         for p in chosen:
             label = str(p.partition_num)
             rows.add_metric([label], p.chunk_count)
@@ -388,6 +423,11 @@ class PartitionMetricsCollector:
             server_rows.add_metric([s.server], s.rows)
             server_size.add_metric([s.server], s.size_bytes)
         servers = [server_up, server_partitions, server_rows, server_size]
+        for i in snapshot.isolated:
+            labels = [i.collection_id, str(i.partition_num)]
+            isolated_rows.add_metric(labels, i.rows)
+            isolated_bytes.add_metric(labels, i.bytes)
+            isolated_parts.add_metric(labels, i.parts)
         return [
             up,
             read_at,
@@ -415,6 +455,10 @@ class PartitionMetricsCollector:
             top,
             exported,
             omitted,
+            isolated_count,
+            isolated_rows,
+            isolated_bytes,
+            isolated_parts,
             *servers,
         ]
 

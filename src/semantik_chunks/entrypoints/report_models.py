@@ -27,6 +27,7 @@ from pydantic_core import CoreSchema
 
 from semantik_chunks.domain.history import ForecastStatus
 from semantik_chunks.domain.model import (
+    MAX_SPLIT_PARTS,
     AlertCause,
     AlertLevel,
     MonitoringResult,
@@ -282,6 +283,25 @@ class RebalancingRecommendations(Model):
     recommendations: list[RebalancingRecommendation]
 
 
+class IsolatedCollectionRow(Model):
+    """A collection with a sub-partition of its own (``semantik-chunks isolate``; the view
+    ``partition_isolated_collections``): its partition's capacity is judged per leaf table."""
+
+    collection_id: str
+    partition_num: PartitionNum
+    sub_partition: Annotated[str, _Schema(description="The collection's sub-partition (a table, or K hash parts)")]
+    parts: Annotated[int, _Schema(minimum=1, maximum=MAX_SPLIT_PARTS, description="1, or K hash parts on id")]
+    rows: Count
+    bytes: Count
+
+
+class IsolatedCollections(Model):
+    """``GET /api/v2/partitions/isolated``: every isolated collection, by partition then id."""
+
+    count: Count
+    isolated: list[IsolatedCollectionRow]
+
+
 class PartitionHealthEntry(Model):
     partition_num: PartitionNum
     health_status: PartitionHealthStatus
@@ -424,6 +444,7 @@ class SizesDocument(Model):
     partition_count: PartitionCount
     summary: PartitionStatisticsSummary
     partitions: list[PartitionHealthRow]
+    isolated: list[IsolatedCollectionRow]
 
 
 class HotDocument(Model):
@@ -475,6 +496,7 @@ class FullDocument(Model):
     recommendations: list[RebalancingRecommendation]
     total_collections: Count
     top_collections: Annotated[list[CollectionRow], _Schema(maxItems=10)]
+    isolated: list[IsolatedCollectionRow]
 
 
 class RefreshDocument(Model):

@@ -22,6 +22,7 @@ from semantik_chunks.domain.model import (
     DistributionStats,
     HealthMetrics,
     HotPartition,
+    IsolatedCollection,
     MonitoringResult,
     PartitionDetail,
     PartitionHealth,
@@ -115,6 +116,10 @@ class PartitionMonitoringService:
             self._forecast_cache = (min(taken), max(taken), found)
         return found
 
+    async def get_isolated_collections(self) -> list[IsolatedCollection]:
+        """The collections with a sub-partition of their own, with their parts, rows and bytes."""
+        return await self._stats.isolated_collections()
+
     async def get_top_collections(self, limit: int) -> list[CollectionCount]:
         """The ``limit`` largest collections, largest first (statistics: ``collection_chunking_stats``)."""
         return await self._stats.collection_counts(limit=limit)
@@ -134,7 +139,9 @@ class PartitionMonitoringService:
         return result
 
     async def get_rebalancing_recommendations(self, *, exact: bool = False) -> list[Recommendation]:
-        snapshots, counts = await concurrently(self._snapshots(exact), self._stats.collection_counts(exact=exact))
+        snapshots, counts, isolated = await concurrently(
+            self._snapshots(exact), self._stats.collection_counts(exact=exact), self._stats.isolated_collections()
+        )
         healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
         total = sum(h.chunk_count for h in healths)
         by_partition: dict[int, list[CollectionCount]] = {}
@@ -150,7 +157,9 @@ class PartitionMonitoringService:
         sigma, _, from_collections = self._chance(snapshots, counts)
         large = chance.large_collections_by_partition(counts, total, self.partition_count)
         large_count = sum(len(found) for found in large.values()) if from_collections else None
-        return advice.recommendations(healths, self.thresholds, shares, sigma, self.partition_count, large_count)
+        return advice.recommendations(
+            healths, self.thresholds, shares, sigma, self.partition_count, large_count, isolated
+        )
 
     async def get_partition_statistics(self, partition_num: int | None = None) -> StatisticsSummary | PartitionDetail:
         """One partition's ``partition_stats`` row, or the aggregate over all partitions."""
@@ -213,14 +222,19 @@ class PartitionMonitoringService:
         return result
 
     async def _check(self, exact: bool) -> MonitoringResult:
-        # Four independent reads: concurrently, each on a connection of its own; if one fails, the
+        # Independent reads: concurrently, each on a connection of its own; if one fails, the
         # others are cancelled and awaited before its error goes on (``concurrently``: no orphans).
-        snapshots, counts, activity, forecasts = await concurrently(
+        snapshots, counts, activity, forecasts, isolated = await concurrently(
             self._snapshots(exact),
             self._stats.collection_counts(exact=exact),
             self._stats.write_activity(),
             self.get_forecasts(),
+            self._stats.isolated_collections(),
         )
+        if exact:
+            # The isolated collections' rows as counted now, like the partitions' (bytes stay the catalog's).
+            counted = {(c.collection_id, c.partition_num): c.chunk_count for c in counts}
+            isolated = [attrs.evolve(i, rows=counted.get((i.collection_id, i.partition_num), 0)) for i in isolated]
         healths = skew.partition_health(snapshots, self.partition_count, self.thresholds)
         skews = skew.skew_metrics(snapshots, self.partition_count, self.thresholds)
         sigma, k_eff, from_collections = self._chance(snapshots, counts)
@@ -231,14 +245,15 @@ class PartitionMonitoringService:
         for count in counts:
             by_partition.setdefault(count.partition_num, []).append(count)
         # Capacity first: it is the question a partition beyond its budget raises whatever placement says.
-        found = advice.capacity_alerts(healths, by_partition, self.thresholds)
+        # An isolated collection's partition is judged per leaf table (the remedy applied: advice.capacity_alerts).
+        found = advice.capacity_alerts(healths, by_partition, self.thresholds, isolated)
         horizon, now = timedelta(days=self.thresholds.forecast_horizon_days), self._clock()
         crossing = [
             f
             for f in forecasts
             if f.status is history.ForecastStatus.CROSSING and history.crosses_within(f, horizon, now)
         ]
-        found += advice.forecast_alerts(crossing, by_partition, self.partition_count, self.thresholds)
+        found += advice.forecast_alerts(crossing, by_partition, self.partition_count, self.thresholds, isolated)
         found += advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(advice.STALE_COLLECTION_STATS_ALERT)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from semantik_chunks.domain.hashing import partition_for
+from semantik_chunks.domain.model import IsolatedCollection
 from semantik_chunks.domain.reshape import (
     DEFAULT_ROWS_PER_SECOND,
-    IsolatedCollection,
     IsolationPlan,
     PendingChange,
     ReshapeError,

@@ -11,7 +11,7 @@ from semantik_chunks.domain.clock import Clock, utc_now
 from semantik_chunks.domain.errors import IdsExhaustedError
 from semantik_chunks.domain.hashing import validate_partition_count
 from semantik_chunks.domain.history import PartitionSample
-from semantik_chunks.domain.model import Chunk, CollectionStats
+from semantik_chunks.domain.model import Chunk, CollectionStats, IsolatedCollection
 
 
 @attrs.frozen
@@ -34,6 +34,8 @@ class MemoryDatabase:
     writes: dict[int, int] = attrs.field(factory=dict)
     # The partition history's samples, oldest first (adapters/memory/history.py).
     history: list[PartitionSample] = attrs.field(factory=list)
+    # The isolated collections by id, as the reshaper recorded them (rows and bytes are counted on reading).
+    isolated: dict[str, IsolatedCollection] = attrs.field(factory=dict)
     _ids: itertools.count[int] = attrs.field(init=False, factory=lambda: itertools.count(1))
 
     def __attrs_post_init__(self) -> None:

@@ -13,11 +13,11 @@ from collections.abc import Callable
 import attrs
 
 from semantik_chunks.adapters.memory.database import MemoryDatabase
-from semantik_chunks.adapters.memory.statistics import row_size
+from semantik_chunks.adapters.memory.statistics import isolated_collections, row_size
 from semantik_chunks.domain.hashing import partition_for, partition_table_name, validate_partition_count
+from semantik_chunks.domain.model import IsolatedCollection
 from semantik_chunks.domain.reshape import (
     CollectionFootprint,
-    IsolatedCollection,
     PendingChange,
     ReshapeError,
     ReshapeOutcome,
@@ -31,7 +31,6 @@ Progress = Callable[[ReshapeProgress], None]
 class InMemoryTableReshaper:
     def __init__(self, database: MemoryDatabase) -> None:
         self._db = database
-        self._isolated: dict[str, IsolatedCollection] = {}
         self._previous: int | None = None
         self._rate: float | None = None
 
@@ -51,22 +50,7 @@ class InMemoryTableReshaper:
         return collection_id in self._db.collections
 
     async def isolated_collections(self) -> list[IsolatedCollection]:
-        result = []
-        for found in self._isolated.values():
-            rows = [
-                c for c in self._db.partitions[found.partition_num].values() if c.collection_id == found.collection_id
-            ]
-            result.append(
-                IsolatedCollection(
-                    found.collection_id,
-                    found.partition_num,
-                    found.sub_partition,
-                    found.parts,
-                    len(rows),
-                    sum(row_size(c) for c in rows),
-                )
-            )
-        return sorted(result, key=lambda f: (f.partition_num, f.collection_id))
+        return isolated_collections(self._db)
 
     async def move_rate(self) -> float | None:
         return self._rate
@@ -85,7 +69,7 @@ class InMemoryTableReshaper:
         current = self._db.partition_count
         if current == target:
             return ReshapeOutcome("partitions", current, target, noop=True)
-        if self._isolated:
+        if self._db.isolated:
             raise ReshapeError("isolated collections must be released first (`semantik-chunks isolate --undo`)")
         started = time.perf_counter()
         chunks = self._db.all_chunks()
@@ -105,12 +89,12 @@ class InMemoryTableReshaper:
         count = self._db.partition_count
         number = partition_for(collection_id, count)
         name = isolated_name(partition_table_name(number, count), collection_id)
-        self._isolated[collection_id] = IsolatedCollection(collection_id, number, name, parts)
+        self._db.isolated[collection_id] = IsolatedCollection(collection_id, number, name, parts)
         rows = len(self._db.partitions[number])
         return ReshapeOutcome("isolate", count, count, rows_copied=rows, collection_id=collection_id, split_parts=parts)
 
     async def release(self, collection_id: str, progress: Progress | None = None) -> ReshapeOutcome:
         count = self._db.partition_count
-        found = self._isolated.pop(collection_id)
+        found = self._db.isolated.pop(collection_id)
         rows = len(self._db.partitions[found.partition_num])
         return ReshapeOutcome("release", count, count, rows_copied=rows, collection_id=collection_id)

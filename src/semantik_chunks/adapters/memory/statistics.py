@@ -7,12 +7,15 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
+import attrs
+
 from semantik_chunks.adapters.memory.database import MemoryDatabase
 from semantik_chunks.domain.hashing import partition_for
 from semantik_chunks.domain.model import (
     Chunk,
     CollectionCount,
     CollectionStats,
+    IsolatedCollection,
     PartitionSnapshot,
     WriteActivity,
 )
@@ -23,6 +26,15 @@ ROW_OVERHEAD_BYTES = 28 + 4 + 8 * 8
 
 def row_size(chunk: Chunk) -> int:
     return ROW_OVERHEAD_BYTES + len(chunk.content.encode()) + len(json.dumps(dict(chunk.metadata)))
+
+
+def isolated_collections(database: MemoryDatabase) -> list[IsolatedCollection]:
+    """The isolated collections with the rows and bytes they hold now, by partition then id."""
+    result = []
+    for found in database.isolated.values():
+        rows = [c for c in database.partitions[found.partition_num].values() if c.collection_id == found.collection_id]
+        result.append(attrs.evolve(found, rows=len(rows), bytes=sum(row_size(c) for c in rows)))
+    return sorted(result, key=lambda f: (f.partition_num, f.collection_id))
 
 
 class InMemoryPartitionStatistics:
@@ -104,6 +116,9 @@ class InMemoryPartitionStatistics:
 
     async def analyze(self, partitions: Sequence[int]) -> None:
         """Memory's statistics are exact already."""
+
+    async def isolated_collections(self) -> list[IsolatedCollection]:
+        return isolated_collections(self._db)
 
     async def refresh_collection_stats(self) -> None:
         by_collection: dict[str, list[Chunk]] = {cid: [] for cid in self._db.collections}

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from semantik_chunks.adapters.postgres import schema
+from semantik_chunks.adapters.postgres.monitoring_sql import ISOLATED_QUERY
 from semantik_chunks.adapters.postgres.reshape import (
     CURSORS,
     NAMES,
@@ -59,17 +60,13 @@ from semantik_chunks.adapters.postgres.reshape import (
     with_lock_retry,
 )
 from semantik_chunks.domain.hashing import partition_for, partition_table_name
-from semantik_chunks.domain.reshape import IsolatedCollection, ReshapeError, ReshapeOutcome, isolated_name
+from semantik_chunks.domain.model import IsolatedCollection
+from semantik_chunks.domain.reshape import ReshapeError, ReshapeOutcome, isolated_name
 
 logger = logging.getLogger(__name__)
 
 # A CHECK on the new partition that proves every row belongs to it, so ATTACH PARTITION skips its scan.
 BOUND_CHECK = "semantik_chunks_partition_bound"
-
-ISOLATED_QUERY = """
-SELECT collection_id, partition_num, sub_partition, parts, rows, size_bytes
-FROM partition_isolated_collections ORDER BY partition_num, collection_id COLLATE "C"
-"""
 
 
 def isolated_collections(bind: Connection) -> list[IsolatedCollection]:

@@ -300,6 +300,13 @@ _BOUND_VALUE = (
 )
 
 
+# The isolated collections as the adapters read them (the reshaper and the statistics).
+ISOLATED_QUERY = f"""
+SELECT collection_id, partition_num, sub_partition, parts, rows, size_bytes
+FROM {ISOLATED_VIEW} ORDER BY partition_num, collection_id COLLATE "C"
+"""
+
+
 def _isolated_view() -> str:
     # The sub-partitions an isolation made (docs/reshape.md): a partition of chunks that is itself
     # partitioned by collection_id, one sub-partition per isolated collection (bound to that one

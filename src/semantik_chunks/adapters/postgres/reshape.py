@@ -39,9 +39,9 @@ from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import partition_for, partition_table_name, validate_partition_count
+from semantik_chunks.domain.model import IsolatedCollection
 from semantik_chunks.domain.reshape import (
     CollectionFootprint,
-    IsolatedCollection,
     PendingChange,
     ReshapeError,
     ReshapeOutcome,

@@ -24,10 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from semantik_chunks.adapters.postgres import maintenance
 from semantik_chunks.adapters.postgres.engine import apply_timeouts
 from semantik_chunks.adapters.postgres.errors import database_errors
-from semantik_chunks.adapters.postgres.monitoring_sql import STATS_MATVIEW
+from semantik_chunks.adapters.postgres.monitoring_sql import ISOLATED_QUERY, STATS_MATVIEW
 from semantik_chunks.domain.errors import ConfigurationError
 from semantik_chunks.domain.hashing import validate_partition_count
-from semantik_chunks.domain.model import CollectionCount, CollectionStats, PartitionSnapshot, WriteActivity
+from semantik_chunks.domain.model import (
+    CollectionCount,
+    CollectionStats,
+    IsolatedCollection,
+    PartitionSnapshot,
+    WriteActivity,
+)
 from semantik_chunks.domain.timeouts import SessionTimeouts
 
 # A partition on another server has its figures from that server's own statistics (monitoring_sql); while
@@ -49,6 +55,8 @@ FROM partition_hot_spots ORDER BY partition_num
 """
 # "materialized view ... has not been populated"
 _NOT_POPULATED = "55000"
+# "relation ... does not exist": partition_isolated_collections before migration sc0006
+_UNDEFINED_TABLE = "42P01"
 # COLLATE "C" orders ids by code point, as Python (and the memory adapter) does.
 _STATS_COUNTS = f"""
 SELECT id AS collection_id, partition_num, total_chunks AS chunk_count
@@ -97,11 +105,17 @@ class PostgresPartitionStatistics:
         return self._partition_count
 
     async def _fetch(
-        self, sql: str, params: Mapping[str, Any] | None = None, *, unpopulated_is_empty: bool = False
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        unpopulated_is_empty: bool = False,
+        missing_is_empty: bool = False,
     ) -> Sequence[Any]:
         """Rows of one read, bounded by the adapter's ``SessionTimeouts`` (set for this read only).
 
-        ``unpopulated_is_empty``: a never-filled ``collection_chunking_stats`` gives no rows."""
+        ``unpopulated_is_empty``: a never-filled ``collection_chunking_stats`` gives no rows;
+        ``missing_is_empty``: a relation that does not exist (yet) gives no rows."""
         async with database_errors(), self._engine.connect() as conn:
             try:
                 if not self._timeouts.any:
@@ -112,7 +126,10 @@ class PostgresPartitionStatistics:
                     await apply_timeouts(conn, self._timeouts)
                     return (await conn.execute(text(sql), dict(params or {}))).all()
             except DBAPIError as exc:
-                if unpopulated_is_empty and getattr(exc.orig, "sqlstate", None) == _NOT_POPULATED:
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if (unpopulated_is_empty and sqlstate == _NOT_POPULATED) or (
+                    missing_is_empty and sqlstate == _UNDEFINED_TABLE
+                ):
                     return []
                 raise
 
@@ -202,6 +219,14 @@ class PostgresPartitionStatistics:
                 last_chunk_created=row.last_chunk_created,
             )
             for row in rows
+        ]
+
+    async def isolated_collections(self) -> list[IsolatedCollection]:
+        """The view ``partition_isolated_collections`` (sc0006; none on a database migrated before it)."""
+        rows = await self._fetch(ISOLATED_QUERY, missing_is_empty=True)
+        return [
+            IsolatedCollection(cid, int(num), sub, int(parts), int(count), int(size))
+            for cid, num, sub, parts, count, size in rows
         ]
 
     async def analyze(self, partitions: Sequence[int]) -> None:

@@ -214,7 +214,7 @@ def sizes(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputForma
         output,
         _reshape_commands.with_isolated(reports.sizes),
         _reshape_commands.draw_with_isolated(render.sizes),
-        _reshape_commands.document_without_isolated(payloads.sizes),
+        _reshape_commands.document_with_isolated(payloads.sizes),
     )
 
 
@@ -260,7 +260,7 @@ def full(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat
         output,
         _reshape_commands.with_isolated(lambda c: reports.full(c, exact=exact)),
         _reshape_commands.draw_with_isolated(render.full),
-        _reshape_commands.document_without_isolated(payloads.full),
+        _reshape_commands.document_with_isolated(payloads.full),
     )
     raise typer.Exit(report.health.exit_code)
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from semantik_chunks.domain.clock import utc_now
+from semantik_chunks.domain.model import IsolatedCollection
 from semantik_chunks.entrypoints import report_models as m
 from semantik_chunks.entrypoints.cli.reports import (
     CollectionRow,
@@ -72,13 +73,18 @@ def distribution(report: DistributionReport) -> m.DistributionDocument:
     )
 
 
-def sizes(report: SizesReport) -> m.SizesDocument:
+def isolated(found: Sequence[IsolatedCollection]) -> list[m.IsolatedCollectionRow]:
+    return [m.IsolatedCollectionRow.model_validate(i) for i in found]
+
+
+def sizes(report: SizesReport, isolated_collections: Sequence[IsolatedCollection] = ()) -> m.SizesDocument:
     return m.SizesDocument(
         command="sizes",
         generated_at=report.generated_at,
         partition_count=report.partition_count,
         summary=m.PartitionStatisticsSummary.model_validate(report.summary),
         partitions=[m.PartitionHealthRow.model_validate(p) for p in report.partitions],
+        isolated=isolated(isolated_collections),
     )
 
 
@@ -135,7 +141,7 @@ def collections(report: CollectionsReport) -> m.CollectionsDocument:
     )
 
 
-def full(report: FullReport) -> m.FullDocument:
+def full(report: FullReport, isolated_collections: Sequence[IsolatedCollection] = ()) -> m.FullDocument:
     checked = report.health
     return m.FullDocument.model_validate(
         {
@@ -151,6 +157,7 @@ def full(report: FullReport) -> m.FullDocument:
             "recommendations": report.recommendations,
             "total_collections": report.collections.total_collections,
             "top_collections": [_collection(row) for row in report.collections.collections],
+            "isolated": isolated(isolated_collections),
         }
     )
 

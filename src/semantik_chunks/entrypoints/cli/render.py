@@ -14,6 +14,7 @@ Two guards: every plain string the consoles render goes through ``SafeConsole.re
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -236,28 +237,60 @@ def _verdict(console: Console, report: HealthReport) -> None:
         )
 
 
+def command_lines(command: str, width: int) -> list[str]:
+    """``command`` as lines of at most ``width`` characters, broken between arguments with `` \\`` (a
+    POSIX shell's line continuation; continuation lines indented by two), so that the lines pasted are
+    the one command. An argument longer than ``width`` gets a line of its own, whole. The arguments
+    keep their shell quoting; ``&&`` stays an operator."""
+    if len(command) <= width:
+        return [command]
+    try:
+        words = [w if w == "&&" else shlex.quote(w) for w in shlex.split(command)]
+    except ValueError:  # not one the library wrote (they are shlex-quoted): shown as it is
+        return [command]
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}" if current else word
+        indent = 2 if lines else 0
+        if current and indent + len(candidate) + 2 > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    lines.append(current)
+    return [("  " if i else "") + line + (" \\" if i < len(lines) - 1 else "") for i, line in enumerate(lines)]
+
+
 def _alerts(console: Console, alerts: Sequence[Alert]) -> None:
     _section(console, "Alerts")
     if not alerts:
         console.print("None.")
         return
-    table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
-    table.add_column("level", no_wrap=True)
-    table.add_column("alert")
+    # One grid per alert, its command below it, never wrapped by the terminal or cut at a table's edge
+    # (it could not be pasted then): a command wider than the console is broken between its arguments
+    # with shell line continuations (``command_lines``), which paste as one command.
+    width = max(len(f"{a.level.value} {a.cause.value}") for a in alerts)
     for alert in alerts:
+        table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+        table.add_column("level", no_wrap=True, min_width=width)
+        table.add_column("alert")
         message = Text(safe(alert.message))
         if alert.partitions:
             listed = ", ".join(str(p) for p in alert.partitions[:12])
             more = f", … ({len(alert.partitions)} in all)" if len(alert.partitions) > 12 else ""
             message.append(f": partitions {listed}{more}")
         message.append(f"\n→ {safe(alert.action)}", style="dim")
-        if alert.command:
-            message.append("\n$ ", style="dim")
-            message.append(safe(alert.command), style="bold")
         level = Text(alert.level.value, style=f"bold {ALERT_COLOUR[alert.level]}")
         level.append(f" {alert.cause.value}", style="dim")
         table.add_row(level, message)
-    console.print(table)
+        console.print(table)
+        if alert.command:
+            for i, line in enumerate(command_lines(alert.command, console.width - 4)):
+                command = Text("  ")
+                command.append("$ " if i == 0 else "  ", style="dim")
+                command.append(safe(line), style="bold")
+                console.print(command, soft_wrap=True)
 
 
 def _partition_table(partitions: Sequence[PartitionHealth]) -> Table:

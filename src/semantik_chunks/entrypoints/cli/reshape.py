@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -19,8 +19,8 @@ import typer
 from semantik_chunks.container import Container
 from semantik_chunks.domain.clock import utc_now
 from semantik_chunks.domain.hashing import MAX_PARTITIONS
+from semantik_chunks.domain.model import IsolatedCollection
 from semantik_chunks.domain.reshape import (
-    IsolatedCollection,
     IsolationPlan,
     ReshapeOutcome,
     ReshapePlan,
@@ -326,6 +326,8 @@ def draw_with_isolated(draw: Callable[[Any, R], None]) -> Callable[[Any, tuple[R
     return both
 
 
-def document_without_isolated(document: Callable[[R], payloads.JSON]) -> Callable[[tuple[R, Any]], payloads.JSON]:
-    """The report's JSON document as it was (its schema is published: docs/cli.schema.json)."""
-    return lambda gathered: document(gathered[0])
+def document_with_isolated(
+    document: Callable[[R, Sequence[IsolatedCollection]], payloads.JSON],
+) -> Callable[[tuple[R, Sequence[IsolatedCollection]]], payloads.JSON]:
+    """The report's JSON document with the isolated collections (``isolated``; docs/cli.schema.json)."""
+    return lambda gathered: document(*gathered)
