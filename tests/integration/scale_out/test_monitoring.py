@@ -28,6 +28,7 @@ from semantik_chunks.domain.model import (
     Chunk,
     CollectionCount,
     CollectionStats,
+    IsolatedCollection,
     PartitionHealthStatus,
     PartitionSnapshot,
     WriteActivity,
@@ -158,6 +159,9 @@ class _StopFirst:
 
     async def recent_collection_counts(self, partition_num: int, limit: int) -> list[CollectionCount]:
         return await self._inner.recent_collection_counts(partition_num, limit)
+
+    async def isolated_collections(self) -> list[IsolatedCollection]:
+        return await self._inner.isolated_collections()
 
     async def collection_stats(self) -> list[CollectionStats]:
         return await self._inner.collection_stats()
