@@ -20,7 +20,10 @@ include the adapter's validation (``prepare_batch``); building the ``Chunk`` obj
 count. Those million input chunks are moved out of the garbage collector's sight
 (``gc.freeze``) once built: a caller that streams its batches holds no such heap, and scanning
 it would cost the client about 1 us a row that has nothing to do with the adapter
-(``--no-gc-freeze`` keeps it). Prints rows per second and CPU per row. Goals (issue 3): COPY >= 10x
+(``--no-gc-freeze`` keeps it). Prints rows per second and CPU per row, and,
+while ``add_many`` loads all rows (one caller, then ``--concurrency``), what the database's backends are
+doing, sampled every 20 ms by a process of its own (on CPU, waiting for the client, or waiting on a lock,
+WAL or I/O). Goals (issue 3): COPY >= 10x
 executemany and >= 100,000 rows/s.
 """
 
@@ -36,10 +39,14 @@ import os
 import platform
 import pstats
 import random
+import select
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
@@ -191,6 +198,78 @@ async def server_breakdown(engine: AsyncEngine, batches_of_records: Sequence[lis
         before = per_row
 
 
+# What each backend of the benchmark's database is doing, sampled: on CPU, waiting for the client
+# (ClientRead: inside a COPY or between statements, Python has not sent the next rows yet), or waiting
+# inside the server (a lock, WAL, I/O), by wait_event_type/wait_event.
+SAMPLER = "wait sampler"  # its backend is left out of the CPU figures (backends())
+WAITS = (
+    "SELECT CASE WHEN state = 'active' AND wait_event IS NULL THEN 'on CPU (or runnable)' "
+    "WHEN state = 'idle in transaction' THEN 'idle in transaction (client to send the next statement)' "
+    "WHEN state = 'idle' THEN 'idle (between transactions)' "
+    "ELSE wait_event_type || ': ' || wait_event END "
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    f"AND backend_type = 'client backend' AND application_name IS DISTINCT FROM '{SAMPLER}'"
+)
+
+
+async def sample_waits(url: str, interval: float = 0.02) -> None:
+    """``--sample-waits``: count ``WAITS`` every ``interval`` seconds until stdin closes, then print the
+    counts as JSON. A process of its own, so that neither its CPU nor the event loop's turns touch the
+    benchmark's figures."""
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    counts: Counter[str] = Counter()
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(f"SET application_name = '{SAMPLER}'")
+            await conn.commit()
+            print("ready", flush=True)
+            while not stop.is_set():
+                for (what,) in await conn.exec_driver_sql(WAITS):
+                    counts[what] += 1
+                await conn.rollback()  # a fresh snapshot of pg_stat_activity each time
+                await asyncio.sleep(interval)
+    finally:
+        await engine.dispose()
+    print(json.dumps(counts), flush=True)
+
+
+class WaitSampler:
+    """Runs ``sample_waits`` in a child process while the ``with`` block runs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.counts: Counter[str] = Counter()
+
+    def __enter__(self) -> WaitSampler:
+        self._child = subprocess.Popen(
+            [sys.executable, __file__, "--sample-waits", self.url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._child.stdout is not None
+        ready, _, _ = select.select([self._child.stdout], [], [], 60)
+        if not ready or self._child.stdout.readline().strip() != "ready":
+            self._child.kill()
+            raise RuntimeError("the wait sampler did not connect within 60 s")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        out, _ = self._child.communicate(input="", timeout=60)
+        if self._child.returncode == 0 and out.strip():
+            self.counts = Counter(json.loads(out.strip().splitlines()[-1]))
+
+    def report(self, label: str) -> None:
+        total = sum(self.counts.values())
+        if not total:
+            print(f"   backends' states during {label}: no samples (the sampler failed, see above)")
+            return
+        shares = ", ".join(f"{what} {count / total:.0%}" for what, count in self.counts.most_common(6))
+        print(f"   backends' states during {label} ({total} samples): {shares}")
+
+
 def run_validation(chunks: Sequence[Chunk], batch: int) -> None:
     """What ``prepare_batch`` alone costs (client CPU, part of every add_many)."""
     for part in batches(chunks, batch):
@@ -210,7 +289,10 @@ def backend_cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
 
 async def backends(engine: AsyncEngine) -> list[int]:
     async with engine.connect() as conn:
-        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        query = (
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            f"AND application_name IS DISTINCT FROM '{SAMPLER}'"
+        )
         return list((await conn.exec_driver_sql(query)).scalars())
 
 
@@ -268,12 +350,18 @@ async def run(url: str, args: argparse.Namespace) -> None:
         copies.append(await measure(engine, "add_many (sample)", n_sample, copy_path(engine, fresh, batch)))
         await empty(engine)
     raw, copy_sample = statistics.median(raws), statistics.median(copies)
-    copy_all = await measure(engine, "add_many (all)", n_all, copy_path(engine, everything, batch))
+    with WaitSampler(url) as one_caller:
+        copy_all = await measure(engine, "add_many (all)", n_all, copy_path(engine, everything, batch))
+    one_caller.report("add_many (all)")
     copy_concurrent = None
     if args.concurrency > 1:
         await empty(engine)
         label = f"add_many (all, {args.concurrency} callers)"
-        copy_concurrent = await measure(engine, label, n_all, copy_path(engine, everything, batch, args.concurrency))
+        with WaitSampler(url) as callers:
+            copy_concurrent = await measure(
+                engine, label, n_all, copy_path(engine, everything, batch, args.concurrency)
+            )
+        callers.report(label)
     start = time.perf_counter()
     run_validation(everything, batch)
     print(f"{'  prepare_batch alone (all)':<34} {n_all:>9,} rows {time.perf_counter() - start:7.2f} s")
@@ -316,7 +404,11 @@ def main() -> None:
         "--server-breakdown", action="store_true", help="then drop FK, CHECK, indexes one by one and copy again"
     )
     parser.add_argument("--no-gc-freeze", action="store_true", help="leave the input chunks to the garbage collector")
+    parser.add_argument("--sample-waits", metavar="URL", help=argparse.SUPPRESS)  # the child of WaitSampler
     args = parser.parse_args()
+    if args.sample_waits:
+        asyncio.run(sample_waits(args.sample_waits))
+        return
     print(f"Python {platform.python_version()} on {platform.machine()}, {sys.platform}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="semantik-bench-") as data_dir:
         url = embedded_url(Path(data_dir), keep_running=False)

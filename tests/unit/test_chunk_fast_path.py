@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from semantik_chunks.domain import chunks as chunks_module
 from semantik_chunks.domain.chunks import check_unique_ids, prepare_batch, prepare_chunk, prepare_chunks
 from semantik_chunks.domain.errors import ChunksError, InvalidChunkError
 from semantik_chunks.domain.model import Chunk
@@ -191,3 +192,45 @@ def test_a_slice_of_a_batch_names_its_chunks_by_their_place_in_the_batch() -> No
     with pytest.raises(InvalidChunkError, match=r"^chunk #501 .*content must be a str"):
         prepare_chunks(part, PARTITIONS, NOW, first_position=500)
     assert prepare_chunks(part[:1], PARTITIONS, NOW, first_position=500) == prepare_batch(part[:1], PARTITIONS, NOW)
+
+
+EVERY_FIELD: dict[str, Any] = {
+    "collection_id": "c1",
+    "chunk_index": 2,
+    "content": "x",
+    "document_id": "d",
+    "chunking_config_id": 3,
+    "start_offset": 4,
+    "end_offset": 5,
+    "token_count": 6,
+    "embedding_vector_id": "v",
+    "metadata": {"a": 1},
+    "created_at": NOW,
+    "updated_at": NOW + timedelta(seconds=1),
+    "partition_key": 7,
+    "id": 8,
+}
+
+
+def test_the_fast_chunk_constructor_is_in_use_and_builds_what_chunk_builds() -> None:
+    assert chunks_module._plain_chunk_class(), "Chunk changed: update _CHUNK_FIELDS and _chunk_builder"
+    assert tuple(EVERY_FIELD) == chunks_module._CHUNK_FIELDS
+    built = chunks_module._build_chunk(*EVERY_FIELD.values())
+    assert type(built) is Chunk
+    assert built == Chunk(**EVERY_FIELD)
+    assert attrs.asdict(built, recurse=False) == EVERY_FIELD
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        built.content = "y"  # type: ignore[misc]
+
+
+def test_a_chunk_class_with_a_hook_is_built_through_its_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    @attrs.frozen(kw_only=True)
+    class Checked:
+        collection_id: str = attrs.field(validator=attrs.validators.instance_of(str))
+
+    assert not chunks_module._plain_chunk_class(Checked)
+    monkeypatch.setattr(chunks_module, "_plain_chunk_class", lambda: False)
+    construct = chunks_module._chunk_builder()
+    assert construct(*EVERY_FIELD.values()) == Chunk(**EVERY_FIELD)
+    with pytest.raises(ValueError, match="shorter"):
+        construct(*list(EVERY_FIELD.values())[:-1])
