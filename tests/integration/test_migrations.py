@@ -256,10 +256,11 @@ def test_a_host_alembic_history_includes_the_library(make_database: Callable[[],
         r[0] for r in fetch(url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'collections'")
     }
     assert {"owner_id", "vector_store_name"} <= columns  # the host's table, untouched
-    # sc0004: the foreign keys are declared on every partition (a foreign table can then be attached).
+    # sc0007: the foreign keys are declared on every partition (a foreign table can then be attached).
     foreign = fetch(
         url,
-        "SELECT i.inhrelid::regclass::text, array_agg(c.confrelid::regclass::text ORDER BY 1) "
+        "SELECT i.inhrelid::regclass::text, "
+        "array_agg(c.confrelid::regclass::text ORDER BY c.confrelid::regclass::text) "
         "FROM pg_inherits i LEFT JOIN pg_constraint c ON c.conrelid = i.inhrelid AND c.contype = 'f' "
         "WHERE i.inhparent = 'chunks'::regclass GROUP BY 1",
     )

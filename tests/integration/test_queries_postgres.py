@@ -326,7 +326,7 @@ def test_without_pg_stat_statements_queries_exits_3_and_health_still_works(pg_ur
     assert result.exit_code == 3
     [line] = result.stderr.splitlines()
     assert "CREATE EXTENSION pg_stat_statements" in line
-    assert run_cli("health", db_url=pg_url).exit_code in (0, 1, 2)
+    assert run_cli("health", db_url=pg_url).exit_code in (0, 1, 4)  # a verdict, never 3 (could not check)
 
 
 async def test_repository_reads_through_the_pool_prune(engine: AsyncEngine, statements_pg_url: str) -> None:
