@@ -42,6 +42,11 @@ class ReadOnce:
     async def write_activity(self) -> list[WriteActivity]:
         return await self._once("activity", self._inner.write_activity)
 
+    async def last_hour_writes(self) -> dict[int, int]:
+        if "hour_writes" not in self._answers:
+            self._answers["hour_writes"] = await self._inner.last_hour_writes()
+        return dict(self._answers["hour_writes"])  # a copy, as for the lists
+
     async def collection_counts(
         self, *, partition_num: int | None = None, limit: int | None = None, exact: bool = False
     ) -> list[CollectionCount]:
