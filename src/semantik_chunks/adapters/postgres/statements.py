@@ -1,7 +1,9 @@
 """Statement statistics from ``pg_stat_statements``, with how many partitions each plan reads.
 
 Reading: the rows of ``pg_stat_statements`` for the current database whose text names ``chunks``
-or one of its partitions (``chunks_part_NN``). pg_stat_statements writes constants as ``$n``.
+or one of its partitions (``chunks_part_NN``), but for the library's own monitoring reads that read every
+partition by design (``statistics.LIBRARY_STATEMENTS``: last hour's writes, as the views' reads, which do
+not name ``chunks``). pg_stat_statements writes constants as ``$n``.
 
 Planning, never executing: each distinct text is ``PREPARE``d and ``EXPLAIN (FORMAT JSON) EXECUTE``d
 with a sample value of each parameter's type (``pg_prepared_statements.parameter_types``) under
@@ -38,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from semantik_chunks.adapters.postgres.engine import create_engine
 from semantik_chunks.adapters.postgres.errors import database_errors
+from semantik_chunks.adapters.postgres.statistics import LIBRARY_STATEMENTS
 from semantik_chunks.domain.hashing import partition_table_name, validate_partition_count
 from semantik_chunks.domain.pruning import (
     ENABLE_HINT,
@@ -73,6 +76,7 @@ SELECT queryid, query, calls, total_exec_time, rows
 FROM {source}
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND query ~* :pattern
+  AND query <> ALL(CAST(:library AS text[]))
 """
 
 # The sample value of a parameter type, as SQL: what a call might pass. Never NULL where avoidable
@@ -312,7 +316,12 @@ class PostgresStatementStatistics:
     async def _read(self, conn: AsyncConnection) -> list[StatementStats]:
         await self._available(conn)
         try:
-            rows = (await conn.execute(text(_READ.format(source=self._source)), {"pattern": CHUNKS_PATTERN})).all()
+            rows = (
+                await conn.execute(
+                    text(_READ.format(source=self._source)),
+                    {"pattern": CHUNKS_PATTERN, "library": list(LIBRARY_STATEMENTS)},
+                )
+            ).all()
         except DBAPIError as exc:
             state = _sqlstate(exc)
             if state == _OBJECT_NOT_IN_PREREQUISITE_STATE:
