@@ -4,8 +4,9 @@ A report asks the services several questions that read the same facts (``full`` 
 partition snapshots five times and last hour's writes twice). Read once, the sections of a
 report describe the same moment (the alerts and the hot-partition table cannot disagree
 about a write that landed in between) and the costlier reads (write activity scans the
-last week's rows) run once. ``container.bootstrap(settings, statistics_read_once=True)`` puts it in
-front of the chosen adapter (the CLI's containers).
+last week's rows, last hour's writes the last hour's) run once.
+``container.bootstrap(settings, statistics_read_once=True)`` puts it in front of the chosen
+adapter (the CLI's containers).
 """
 
 from __future__ import annotations
