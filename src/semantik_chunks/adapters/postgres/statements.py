@@ -160,15 +160,18 @@ $fn$
 """
 
 # How many of ``partitions`` the plan of one statement reads as a call would get it; raises what
-# stopped it. ``Target Tables`` (a ModifyTable's list) are not counted: they are the scans'
-# partitions in a custom plan, and every partition in a generic one on PostgreSQL < 18. With
-# ``explain`` false the statement is only prepared (is it valid here?) and NULL is returned.
+# stopped it. The relations are those of the plan's nodes (objects with a "Node Type"), found with one
+# JSON path; ``Target Tables`` (a ModifyTable's list, objects without a node type) are not counted:
+# they are the scans' partitions in a custom plan, and every partition in a generic one on PostgreSQL
+# < 18. (It replaced two regular expressions over the plan's text, the same answers 10 % faster: 1,000
+# statements of distinct shapes, 1.33 -> 1.20 s median, alternated; issue 17, docs/performance.md.)
+# With ``explain`` false the statement is only prepared (is it valid here?) and NULL is returned.
 _PLAN_ONCE_FUNCTION = r"""
 CREATE FUNCTION pg_temp.semantik_plan_once(statement text, partitions text[], explain boolean) RETURNS integer
 LANGUAGE plpgsql AS $fn$
 DECLARE
   arguments text;
-  plan text;
+  plan json;
   reads integer;
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_prepared_statements WHERE name = 'semantik_probe') THEN
@@ -185,10 +188,10 @@ BEGIN
   EXECUTE 'EXPLAIN (COSTS OFF, FORMAT JSON) EXECUTE semantik_probe'
           || coalesce('(' || arguments || ')', '') INTO plan;
   DEALLOCATE semantik_probe;
-  plan := regexp_replace(plan, '"Target Tables": \[[^]]*\]', '', 'g');
-  SELECT count(DISTINCT m[1]) INTO reads
-    FROM regexp_matches(plan, '"Relation Name": "([^"]*)"', 'g') AS m
-   WHERE m[1] = ANY(partitions);
+  SELECT count(DISTINCT r.name) INTO reads
+    FROM jsonb_path_query(plan::jsonb, 'lax $.** ? (exists(@."Node Type"))."Relation Name"') AS found(name_json),
+         LATERAL (SELECT found.name_json #>> '{}' AS name) AS r
+   WHERE r.name = ANY(partitions);
   RETURN reads;
 END
 $fn$
