@@ -1,6 +1,6 @@
 """``semantik-chunks queries`` with 5,000 distinct statements in pg_stat_statements.
 
-    .venv/bin/python benchmarks/bench_queries.py [--statements 5000] [--repeat 5]
+    .venv/bin/python benchmarks/bench_queries.py [--statements 5000] [--repeat 5] [--distinct-shapes]
 
 Starts the embedded PostgreSQL 18 (which loads pg_stat_statements) in a temporary directory with
 ``pg_stat_statements.max`` raised to twice ``--statements``, migrates a fresh database (100
@@ -8,7 +8,10 @@ partitions), and runs ``--statements`` structurally distinct statements on chunk
 each is one pg_stat_statements entry): a third read one collection through the partition key, a
 third the host's way (``collection_id`` alone: every partition), and a third are UPDATEs and
 DELETEs of both kinds. Each statement selects or sets a different subset of the columns, which is
-what makes its query id distinct (pg_stat_statements ignores constants and comments).
+what makes its query id distinct (pg_stat_statements ignores constants and comments). Such statements
+share a few plan shapes (``domain.pruning.plan_shape``), of which the analysis plans one statement
+each; ``--distinct-shapes`` instead tests each statement's columns in its WHERE clause, so that every
+statement is planned: the worst case.
 
 Timed, median of ``--repeat`` runs:
 - ``semantik-chunks queries --format json`` end to end, in a fresh process (what an operator runs);
