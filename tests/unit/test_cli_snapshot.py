@@ -28,6 +28,10 @@ class CountingStatistics(InMemoryPartitionStatistics):
         self.reads["activity"] += 1
         return await super().write_activity()
 
+    async def last_hour_writes(self):  # type: ignore[no-untyped-def]
+        self.reads["last hour"] += 1
+        return await super().last_hour_writes()
+
     async def collection_stats(self):  # type: ignore[no-untyped-def]
         self.reads["collection_stats"] += 1
         return await super().collection_stats()
@@ -50,7 +54,16 @@ async def test_each_question_is_read_once() -> None:
     await once.partition_snapshots(exact=True)
     await once.write_activity()
     await once.write_activity()
-    assert inner.reads == Counter({"snapshots exact=False": 1, "snapshots exact=True": 1, "activity": 1})
+    hour = await once.last_hour_writes()
+    assert (
+        await once.last_hour_writes()
+        == hour
+        == {**dict.fromkeys(range(100), 0), **{p: 3 for p, n in hour.items() if n}}
+    )
+    assert sum(hour.values()) == 3  # the three chunks written five minutes ago
+    assert inner.reads == Counter(
+        {"snapshots exact=False": 1, "snapshots exact=True": 1, "activity": 1, "last hour": 1}
+    )
     assert once.partition_count == 100
 
 
@@ -59,6 +72,9 @@ async def test_answers_are_copies() -> None:
     answer = await once.partition_snapshots()
     answer.clear()
     assert len(await once.partition_snapshots()) == 100
+    hour = await once.last_hour_writes()
+    hour.clear()
+    assert len(await once.last_hour_writes()) == 100
 
 
 async def test_a_refresh_forgets_every_answer() -> None:
