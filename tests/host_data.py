@@ -67,7 +67,7 @@ class UnreachableStatistics:
     async def _fail(self, *_args: Any, **_kwargs: Any) -> Any:
         raise DatabaseUnavailableError("database unreachable: [Errno 111] Connection refused")
 
-    partition_snapshots = write_activity = collection_counts = _fail
+    partition_snapshots = write_activity = last_hour_writes = collection_counts = _fail
     recent_collection_counts = collection_stats = refresh_collection_stats = analyze = isolated_collections = _fail
     chunk_statements = reset = _fail  # the statement statistics port of the same database
 

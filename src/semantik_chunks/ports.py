@@ -127,6 +127,12 @@ class PartitionStatistics(Protocol):
         """Writes per partition in the last hour/day/week, every partition included."""
         ...
 
+    async def last_hour_writes(self) -> dict[int, int]:
+        """Rows written to each partition in the last hour (``WriteActivity.last_hour``), every partition
+        included: all the hot-partition check needs, at a cost that follows last hour's writes, where
+        ``write_activity`` reads the last week's."""
+        ...
+
     async def collection_counts(
         self, *, partition_num: int | None = None, limit: int | None = None, exact: bool = False
     ) -> list[CollectionCount]:

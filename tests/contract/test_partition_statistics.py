@@ -89,6 +89,7 @@ async def observe(backend: Backend, *, exact: bool) -> dict[str, Any]:
         "activity": [
             (a.partition_num, a.last_hour, a.last_day, a.last_week) for a in await backend.statistics.write_activity()
         ],
+        "last_hour": await backend.statistics.last_hour_writes(),
         "check": (
             check.status,
             check.verdict,
@@ -299,6 +300,8 @@ async def test_a_burst_of_writes_makes_its_partitions_hot_and_names_the_writers(
     assert sum(a.last_hour for a in activity.values()) == 1400
     assert sum(a.last_day for a in activity.values()) == 1450
     assert sum(a.last_week for a in activity.values()) == 1450
+    # What the check reads instead: last hour's writes alone, every partition, the same counts.
+    assert await adapter.statistics.last_hour_writes() == {p: a.last_hour for p, a in sorted(activity.items())}
     assert not set(BURST_PARTITIONS) & EARLIER_PARTITIONS
     for partition in BURST_PARTITIONS:
         assert (activity[partition].last_hour, activity[partition].last_day, activity[partition].last_week) == (

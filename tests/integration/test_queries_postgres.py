@@ -221,6 +221,56 @@ async def test_damaged_texts_are_not_analysed_with_the_reason_never_a_crash(
         await conn.close()
 
 
+# Statements of a few plan shapes (domain.pruning.plan_shape), valid or not, in the order they are read.
+SHAPES: dict[str, int | str] = {
+    "SELECT no_such_column FROM chunks WHERE collection_id = $1": 'column "no_such_column" does not exist',
+    "SELECT id FROM chunks WHERE collection_id = $1": N,
+    "SELECT id, content FROM chunks WHERE collection_id = $1": N,
+    "SELECT id, nope FROM chunks WHERE collection_id = $1": 'column "nope" does not exist',
+    "SELECT id FROM chunks WHERE collection_id = $1 AND partition_key = $2": 1,
+    "SELECT content, metadata FROM chunks WHERE collection_id = $1 AND partition_key = $2": 1,
+    "UPDATE chunks SET token_count = token_count WHERE collection_id = $1 RETURNING id": N,
+    "UPDATE chunks SET start_offset = start_offset WHERE collection_id = $1 RETURNING content": N,
+    "UPDATE chunks SET start_offset = no_such_column WHERE collection_id = $1 RETURNING id": (
+        'column "no_such_column" does not exist'
+    ),
+    "DELETE FROM chunks WHERE collection_id = $1 AND partition_key = get_partition_key($1) RETURNING id": 1,
+    "DELETE FROM chunks WHERE collection_id = $1 AND partition_key = get_partition_key($1) RETURNING *": 1,
+}
+
+
+@pytest.mark.parametrize("replica", [True, False], ids=["replica", "real-table"])
+async def test_statements_of_one_plan_shape_share_its_answer_and_each_is_still_checked(
+    engine: AsyncEngine, statements_pg_url: str, replica: bool
+) -> None:
+    """One statement of a shape is planned, the others only prepared: each invalid one says why (the first
+    of its shape too, and the next is then planned), each valid one reads what its shape reads."""
+    await asyncio.to_thread(
+        run_sql,
+        statements_pg_url,
+        "DROP TABLE IF EXISTS shaped_statements",
+        "CREATE TABLE shaped_statements (dbid oid, queryid bigint, query text, calls bigint, "
+        "total_exec_time float8, rows bigint)",
+        *(
+            "INSERT INTO shaped_statements SELECT oid, "
+            f"{i}, $q${text}$q$, 1, 1.0, 0 FROM pg_database WHERE datname = current_database()"
+            for i, text in enumerate(SHAPES)
+        ),
+    )
+    try:
+        port = PostgresStatementStatistics(engine, N, source="shaped_statements", replica=replica, batch_size=4)
+        plans = {p.stats.query: p for p in await port.chunk_statements()}
+    finally:
+        await asyncio.to_thread(run_sql, statements_pg_url, "DROP TABLE shaped_statements")
+    assert set(plans) == set(SHAPES)
+    for query, expected in SHAPES.items():
+        if isinstance(expected, int):
+            assert (plans[query].partitions_read, plans[query].problem) == (expected, None), query
+        else:
+            assert plans[query].partitions_read is None, query
+            assert expected in (plans[query].problem or ""), (query, plans[query].problem)
+
+
 async def test_on_the_real_table_planning_takes_only_planning_locks_and_waits_no_longer_than_the_lock_timeout(
     engine: AsyncEngine, statements_pg_url: str
 ) -> None:

@@ -11,6 +11,7 @@ from semantik_chunks.adapters.memory.statistics import InMemoryPartitionStatisti
 from semantik_chunks.adapters.read_once import ReadOnce
 from semantik_chunks.config import Settings
 from semantik_chunks.domain.clock import utc_now
+from semantik_chunks.domain.hashing import partition_for
 from semantik_chunks.domain.model import Chunk
 from semantik_chunks.entrypoints.cli import runtime
 
@@ -27,6 +28,10 @@ class CountingStatistics(InMemoryPartitionStatistics):
     async def write_activity(self):  # type: ignore[no-untyped-def]
         self.reads["activity"] += 1
         return await super().write_activity()
+
+    async def last_hour_writes(self):  # type: ignore[no-untyped-def]
+        self.reads["last hour"] += 1
+        return await super().last_hour_writes()
 
     async def collection_stats(self):  # type: ignore[no-untyped-def]
         self.reads["collection_stats"] += 1
@@ -50,7 +55,13 @@ async def test_each_question_is_read_once() -> None:
     await once.partition_snapshots(exact=True)
     await once.write_activity()
     await once.write_activity()
-    assert inner.reads == Counter({"snapshots exact=False": 1, "snapshots exact=True": 1, "activity": 1})
+    hour = await once.last_hour_writes()
+    assert await once.last_hour_writes() == hour
+    # The three chunks of c1, written five minutes ago, in c1's partition; every partition listed.
+    assert hour == {**dict.fromkeys(range(100), 0), partition_for("c1"): 3}
+    assert inner.reads == Counter(
+        {"snapshots exact=False": 1, "snapshots exact=True": 1, "activity": 1, "last hour": 1}
+    )
     assert once.partition_count == 100
 
 
@@ -59,6 +70,9 @@ async def test_answers_are_copies() -> None:
     answer = await once.partition_snapshots()
     answer.clear()
     assert len(await once.partition_snapshots()) == 100
+    hour = await once.last_hour_writes()
+    hour.clear()
+    assert len(await once.last_hour_writes()) == 100
 
 
 async def test_a_refresh_forgets_every_answer() -> None:

@@ -23,7 +23,6 @@ from semantik_chunks.domain.model import (
     PartitionTemperature,
     Priority,
     SkewStatus,
-    WriteActivity,
     decide_verdict,
 )
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -297,8 +296,8 @@ def test_balanced_table_raises_nothing() -> None:
     assert decide_verdict([]).status is PartitionHealthStatus.HEALTHY
 
 
-def _activity(last_hour: Sequence[int]) -> list[WriteActivity]:
-    return [WriteActivity(i, n, n, n) for i, n in enumerate(last_hour)]
+def _activity(last_hour: Sequence[int]) -> dict[int, int]:
+    return dict(enumerate(last_hour))
 
 
 def test_hot_partitions_need_hot_min_writes_to_warn() -> None:

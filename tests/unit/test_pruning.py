@@ -10,6 +10,7 @@ from semantik_chunks.domain.pruning import (
     StatementStats,
     first_keyword,
     fix_for,
+    plan_shape,
     pruning_report,
     repair_normalised,
     unplannable_reason,
@@ -154,3 +155,66 @@ def test_a_row_without_text_is_not_analysed_rather_than_a_crash() -> None:
     [entry] = report.not_analysed
     assert entry.query is None
     assert "kept no text" in entry.reason
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("SELECT id FROM chunks WHERE collection_id = $1", "select content, c.id FROM chunks WHERE collection_id = $1"),
+        (
+            "SELECT * FROM chunks AS c WHERE c.collection_id = $1",
+            "SELECT c.* FROM chunks AS c WHERE c.collection_id = $1",
+        ),
+        ("SELECT id FROM chunks", "SELECT id, content FROM chunks"),
+        (
+            "UPDATE chunks SET token_count = token_count WHERE collection_id = $1 RETURNING id",
+            "UPDATE chunks SET start_offset = start_offset, end_offset = end_offset WHERE collection_id = $1 "
+            "RETURNING content, metadata",
+        ),
+        (
+            "DELETE FROM chunks WHERE collection_id = $1 AND partition_key = get_partition_key($1) RETURNING id",
+            "DELETE FROM chunks WHERE collection_id = $1 AND partition_key = get_partition_key($1) RETURNING *",
+        ),
+    ],
+)
+def test_statements_differing_only_in_plain_column_lists_share_a_plan_shape(one: str, other: str) -> None:
+    assert plan_shape(one) == plan_shape(other)
+    assert plan_shape(one) != one
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        # The conditions, the table and the parameters decide what a plan reads.
+        ("SELECT id FROM chunks WHERE collection_id = $1", "SELECT id FROM chunks WHERE partition_key = $1"),
+        ("SELECT id FROM chunks WHERE collection_id = $1", "SELECT id FROM chunks_part_07 WHERE collection_id = $1"),
+        ("DELETE FROM chunks WHERE collection_id = $1", "DELETE FROM chunks WHERE collection_id = $1 RETURNING id"),
+        # Anything but plain columns is its own shape: an expression may read another table.
+        (
+            "SELECT id FROM chunks WHERE collection_id = $1",
+            "SELECT (SELECT 1 FROM chunks) FROM chunks WHERE collection_id = $1",
+        ),
+        ("SELECT id FROM chunks WHERE collection_id = $1", "SELECT DISTINCT id FROM chunks WHERE collection_id = $1"),
+        ("SELECT id FROM chunks WHERE collection_id = $1", "SELECT lower(id) FROM chunks WHERE collection_id = $1"),
+        ("UPDATE chunks SET a = b WHERE collection_id = $1", "UPDATE chunks SET a = $2 WHERE collection_id = $1"),
+        # With another relation the columns used decide whether the planner may drop a LEFT JOIN.
+        (
+            "SELECT k.id FROM chunks k LEFT JOIN collections c ON c.id = k.collection_id WHERE k.collection_id = $1",
+            "SELECT c.id FROM chunks k LEFT JOIN collections c ON c.id = k.collection_id WHERE k.collection_id = $1",
+        ),
+        (
+            "SELECT id FROM chunks WHERE collection_id IN (SELECT id FROM collections)",
+            "SELECT content FROM chunks WHERE collection_id IN (SELECT id FROM collections)",
+        ),
+        (
+            "UPDATE chunks SET a = c.x FROM collections c WHERE c.id = collection_id",
+            "UPDATE chunks SET b = c.x FROM collections c WHERE c.id = collection_id",
+        ),
+        (
+            "DELETE FROM chunks USING collections c WHERE c.id = collection_id RETURNING id",
+            "DELETE FROM chunks USING collections c WHERE c.id = collection_id RETURNING content",
+        ),
+    ],
+)
+def test_statements_that_may_read_differently_have_different_shapes(one: str, other: str) -> None:
+    assert plan_shape(one) != plan_shape(other)

@@ -77,6 +77,9 @@ class FailingStatistics(InMemoryPartitionStatistics):
     async def write_activity(self) -> list[WriteActivity]:
         raise self.error
 
+    async def last_hour_writes(self) -> dict[int, int]:
+        raise self.error
+
 
 # -- PartitionManager ---------------------------------------------------------------------------
 

@@ -4,8 +4,9 @@ A report asks the services several questions that read the same facts (``full`` 
 partition snapshots five times and last hour's writes twice). Read once, the sections of a
 report describe the same moment (the alerts and the hot-partition table cannot disagree
 about a write that landed in between) and the costlier reads (write activity scans the
-last week's rows) run once. ``container.bootstrap(settings, statistics_read_once=True)`` puts it in
-front of the chosen adapter (the CLI's containers).
+last week's rows, last hour's writes the last hour's) run once.
+``container.bootstrap(settings, statistics_read_once=True)`` puts it in front of the chosen
+adapter (the CLI's containers).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class ReadOnce:
 
     async def write_activity(self) -> list[WriteActivity]:
         return await self._once("activity", self._inner.write_activity)
+
+    async def last_hour_writes(self) -> dict[int, int]:
+        if "hour_writes" not in self._answers:
+            self._answers["hour_writes"] = await self._inner.last_hour_writes()
+        return dict(self._answers["hour_writes"])  # a copy, as for the lists
 
     async def collection_counts(
         self, *, partition_num: int | None = None, limit: int | None = None, exact: bool = False

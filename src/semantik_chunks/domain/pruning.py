@@ -46,6 +46,53 @@ _KEY_CONDITION = re.compile(r"\bpartition_key\s*(?:=|<|>|\bin\b|\bbetween\b)", r
 _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
 
 
+# The plan's shape: which partitions a statement's plan reads depends on its relations, conditions and
+# parameters, not on a list of plain columns that it selects or returns from its one table, nor on an
+# UPDATE's ``SET a = b`` between its own columns. One table only: with a join, the columns used decide
+# whether the planner may remove a LEFT JOIN (and so not read a table at all).
+_NAME = r"[A-Za-z_][A-Za-z0-9_$]*"
+_COLUMN = rf"(?:\*|{_NAME}(?:\s*\.\s*(?:{_NAME}|\*))?)"
+_COLUMNS = rf"{_COLUMN}(?:\s*,\s*{_COLUMN})*"
+_ONE_TABLE = rf"{_NAME}(?:\s+(?:as\s+)?(?!where\b){_NAME})?"
+_SELECT_LIST = re.compile(rf"\A\s*select\s+{_COLUMNS}\s+from\s+(?={_ONE_TABLE}(?:\s+where\s|\s*\Z))", re.IGNORECASE)
+_SET_LIST = re.compile(
+    rf"\A(\s*update\s+{_ONE_TABLE}\s+set\s+){_NAME}\s*=\s*{_NAME}(?:\s*,\s*{_NAME}\s*=\s*{_NAME})*(\s+where\s)",
+    re.IGNORECASE,
+)
+_DELETE = re.compile(rf"\A\s*delete\s+from\s+{_ONE_TABLE}\s+where\s", re.IGNORECASE)
+_RETURNING_LIST = re.compile(rf"\sreturning\s+{_COLUMNS}\s*\Z", re.IGNORECASE)
+# Words that bring in another relation beside the one table (a sub-query brings its own SELECT).
+_OTHER_RELATIONS = re.compile(r"\b(?:join|using|from|select)\b", re.IGNORECASE)
+_SHAPE_MARK = "\x00"  # never in a statement's text (PostgreSQL refuses NUL in text)
+
+
+def plan_shape(query: str) -> str:
+    """What the partitions ``query``'s plan reads depend on: for a statement on one table without
+    sub-queries, its text with the SELECT list, the RETURNING list and an UPDATE's ``SET a = b, ...``
+    replaced by a mark when they are plain column names; any other statement is its own shape.
+
+    Statements of one shape read the same partitions (same relation, same conditions, same
+    parameters); each must still be prepared on its own to know that it is valid."""
+    select = _SELECT_LIST.match(query)
+    if select:
+        head, rest = f"select {_SHAPE_MARK} from ", query[select.end() :]
+    else:
+        update = _SET_LIST.match(query)
+        if update:
+            head, rest = f"{update.group(1)}{_SHAPE_MARK}{update.group(2)}", query[update.end() :]
+        else:
+            delete = _DELETE.match(query)
+            if not delete:
+                return query
+            head, rest = query[: delete.end()], query[delete.end() :]
+    returning = _RETURNING_LIST.search(rest)
+    if returning:
+        rest = f"{rest[: returning.start()]} returning {_SHAPE_MARK}"
+    if _OTHER_RELATIONS.search(rest.replace("returning " + _SHAPE_MARK, "")):
+        return query
+    return head + rest
+
+
 class StatementStatisticsUnavailableError(ChunksError):
     """Statement statistics cannot be read (``pg_stat_statements`` not installed or not loaded).
 

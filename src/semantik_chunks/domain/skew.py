@@ -33,7 +33,6 @@ from semantik_chunks.domain.model import (
     ServerTotals,
     SkewMetric,
     SkewStatus,
-    WriteActivity,
 )
 from semantik_chunks.domain.thresholds import Thresholds
 
@@ -214,24 +213,25 @@ def collection_shares(
 
 
 def hot_partitions(
-    activity: Sequence[WriteActivity],
+    last_hour: Mapping[int, int],
     thresholds: Thresholds,
     collections_by_partition: Mapping[int, Sequence[CollectionShare]] | None = None,
 ) -> list[HotPartition]:
-    """Partitions taking at least ``hot_hour_share`` of last hour's writes, hottest first."""
-    hour_total = sum(a.last_hour for a in activity)
+    """Partitions taking at least ``hot_hour_share`` of last hour's writes (``last_hour``: rows written
+    per partition), hottest first."""
+    hour_total = sum(last_hour.values())
     if not hour_total:
         return []
     collections_by_partition = collections_by_partition or {}
     hot = [
         HotPartition(
-            partition_num=a.partition_num,
-            last_hour=a.last_hour,
-            hour_share=a.last_hour / hour_total,
-            top_collections=tuple(collections_by_partition.get(a.partition_num, ())),
+            partition_num=partition,
+            last_hour=written,
+            hour_share=written / hour_total,
+            top_collections=tuple(collections_by_partition.get(partition, ())),
         )
-        for a in activity
-        if a.last_hour / hour_total >= thresholds.hot_hour_share
+        for partition, written in last_hour.items()
+        if written / hour_total >= thresholds.hot_hour_share
     ]
     return sorted(hot, key=lambda h: (-h.hour_share, h.partition_num))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import attrs
@@ -32,7 +32,6 @@ from semantik_chunks.domain.model import (
     ServerTotals,
     SkewMetric,
     StatisticsSummary,
-    WriteActivity,
 )
 from semantik_chunks.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from semantik_chunks.ports import AlertSink, PartitionHistory, PartitionStatistics
@@ -126,11 +125,11 @@ class PartitionMonitoringService:
 
     async def get_hot_partitions(self) -> list[HotPartition]:
         """Partitions taking at least the hot share of last hour's writes, with who wrote there."""
-        return await self._hot_with_collections(await self._stats.write_activity())
+        return await self._hot_with_collections(await self._stats.last_hour_writes())
 
-    async def _hot_with_collections(self, activity: Sequence[WriteActivity]) -> list[HotPartition]:
-        hot = skew.hot_partitions(activity, self.thresholds)
-        hour_total = sum(a.last_hour for a in activity)
+    async def _hot_with_collections(self, last_hour: Mapping[int, int]) -> list[HotPartition]:
+        hot = skew.hot_partitions(last_hour, self.thresholds)
+        hour_total = sum(last_hour.values())
         result = []
         for h in hot:
             counts = await self._stats.recent_collection_counts(h.partition_num, TOP_COLLECTIONS)
@@ -223,11 +222,12 @@ class PartitionMonitoringService:
 
     async def _check(self, exact: bool) -> MonitoringResult:
         # Independent reads: concurrently, each on a connection of its own; if one fails, the
-        # others are cancelled and awaited before its error goes on (``concurrently``: no orphans).
-        snapshots, counts, activity, forecasts, isolated = await concurrently(
+        # others are cancelled and awaited before its error goes on (``concurrently``: no orphans). Of
+        # the writes, only last hour's: the week that write_activity also counts is read by nobody here.
+        snapshots, counts, last_hour, forecasts, isolated = await concurrently(
             self._snapshots(exact),
             self._stats.collection_counts(exact=exact),
-            self._stats.write_activity(),
+            self._stats.last_hour_writes(),
             self.get_forecasts(),
             self._stats.isolated_collections(),
         )
@@ -240,7 +240,7 @@ class PartitionMonitoringService:
         sigma, k_eff, from_collections = self._chance(snapshots, counts)
         total = sum(h.chunk_count for h in healths)
         large = chance.large_collections_by_partition(counts, total, self.partition_count) if from_collections else {}
-        hot = await self._hot_with_collections(activity)
+        hot = await self._hot_with_collections(last_hour)
         by_partition: dict[int, list[CollectionCount]] = {}
         for count in counts:
             by_partition.setdefault(count.partition_num, []).append(count)
@@ -254,7 +254,7 @@ class PartitionMonitoringService:
             if f.status is history.ForecastStatus.CROSSING and history.crosses_within(f, horizon, now)
         ]
         found += advice.forecast_alerts(crossing, by_partition, self.partition_count, self.thresholds, isolated)
-        found += advice.alerts(healths, hot, sum(a.last_hour for a in activity), sigma, self.thresholds, large)
+        found += advice.alerts(healths, hot, sum(last_hour.values()), sigma, self.thresholds, large)
         if healths and healths[0].total_chunks and not from_collections:
             found.append(advice.STALE_COLLECTION_STATS_ALERT)
         unreachable = tuple(s for s in skew.server_totals(snapshots) if not s.reachable)

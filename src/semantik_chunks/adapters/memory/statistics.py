@@ -78,6 +78,13 @@ class InMemoryPartitionStatistics:
             )
         return result
 
+    async def last_hour_writes(self) -> dict[int, int]:
+        hour = self._db.clock() - timedelta(hours=1)
+        return {
+            num: sum(1 for c in rows.values() if c.created_at is not None and c.created_at > hour)
+            for num, rows in sorted(self._db.partitions.items())
+        }
+
     def _exact_counts(self, chunks: list[Chunk]) -> list[CollectionCount]:
         tally = Counter((c.collection_id, c.partition_key) for c in chunks)
         return [
