@@ -182,6 +182,27 @@ async def test_behind_a_lock_on_the_history_the_health_check_and_forecast_give_u
     assert "did not answer in time" in str(result.error)
 
 
+async def test_behind_a_lock_on_the_history_a_snapshot_gives_up_and_writes_nothing(clean_pg_url: str) -> None:
+    """The snapshot (the scheduled task's write) is bounded as the reads are: the task goes on."""
+    holder = await asyncpg.connect(asyncpg_dsn(clean_pg_url))
+    container = bootstrap(Settings(partition_count=100, database_url=clean_pg_url, lock_timeout_ms=300))
+    try:
+        await holder.execute("BEGIN")
+        await holder.execute("LOCK TABLE chunk_partition_history IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(DatabaseTimeoutError):
+            await container.history_service().take_snapshot()
+        held = await holder.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'chunk_partition_history'::regclass AND granted"
+        )
+        await holder.execute("ROLLBACK")
+        stored = await holder.fetchval("SELECT count(*) FROM chunk_partition_history")
+    finally:
+        await holder.close()
+        await dispose(container)
+    assert held  # it answered while the lock was held
+    assert stored == 0
+
+
 def test_behind_a_held_lock_the_cli_exits_3_in_one_line(clean_pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEMANTIK_LOCK_TIMEOUT_MS", "300")
     monkeypatch.delenv("DATABASE_URL", raising=False)

@@ -17,7 +17,7 @@ from datetime import datetime
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from semantik_chunks.adapters.postgres.engine import apply_timeouts
 from semantik_chunks.adapters.postgres.errors import database_errors
@@ -81,6 +81,7 @@ class PostgresPartitionHistory:
         }
         async with database_errors(), self._engine.connect() as conn:
             try:
+                await self._bound(conn)
                 stored = (await conn.execute(RECORD, params)).rowcount
                 await conn.commit()
             except IntegrityError as exc:  # a concurrent snapshot at the very same instant
@@ -89,9 +90,16 @@ class PostgresPartitionHistory:
                 await conn.rollback()
                 stored = 0
             if stored == 0:
+                await self._bound(conn)
                 newest = (await conn.execute(NEWEST)).scalar_one_or_none()
                 raise backwards(taken_at, newest)
         return int(stored)
+
+    async def _bound(self, conn: AsyncConnection) -> None:
+        """The library's lock and statement timeouts for the transaction ``conn`` begins now (SET LOCAL):
+        a snapshot behind a held lock gives up like a read does, and the scheduled task goes on."""
+        if self._timeouts.any:
+            await apply_timeouts(conn, self._timeouts)
 
     async def read(self, since: datetime, partition_num: int | None = None) -> list[PartitionSample]:
         params: dict[str, object] = {"since": since}
@@ -112,4 +120,5 @@ class PostgresPartitionHistory:
 
     async def prune(self, older_than: datetime) -> int:
         async with database_errors(), self._engine.begin() as conn:
+            await self._bound(conn)
             return int((await conn.execute(PRUNE, {"older_than": older_than})).rowcount)
