@@ -323,6 +323,8 @@ async def test_statement_series_count_statements_and_time_by_kind(seeded: Contai
         {"pruned": 1.0, "reads_several_partitions": 0.5, "reads_every_partition": 3.0, "not_analysed": 0.5}
     )
     assert samples[("semantik_chunks_statements_every_partition_time_ratio", ())] == pytest.approx(0.6)
+    configured = seeded.pruning_service().alert_share
+    assert samples[("semantik_chunks_statements_alert_share_ratio", ())] == pytest.approx(configured)
 
 
 async def test_without_pg_stat_statements_only_the_statement_series_are_down(seeded: Container) -> None:

@@ -78,6 +78,8 @@ Statements on chunks (``pg_stat_statements``, read at most once per ``statements
   pg_stat_statements has summed since its last reset);
 - ``semantik_chunks_statements_every_partition_time_ratio`` the share of the time on chunks taken by
   statements reading every partition (the pruning alert's input);
+- ``semantik_chunks_statements_alert_share_ratio`` the share above which the pruning alert fires
+  (``SEMANTIK_PRUNING_ALERT_SHARE``; the Prometheus rule compares the two);
 - ``semantik_chunks_statements_read_timestamp_seconds``.
 
 And one counter of the Celery worker, ``semantik_chunks_alert_delivery_failures_total{sink}``:
@@ -482,8 +484,14 @@ class PartitionMetricsCollector:
             "statements_every_partition_time_ratio",
             "Share of the time on chunks spent in statements that read every partition",
         )
+        threshold = gauge(
+            "statements_alert_share_ratio",
+            "Share of the time on chunks above which statements reading every partition raise the pruning alert "
+            "(SEMANTIK_PRUNING_ALERT_SHARE)",
+        )
         report = statements.report
         if statements.up and report is not None:
+            threshold.add_metric([], report.alert_share)
             every = [s for s in report.unpruned if s.reads_every_partition]
             several = [s for s in report.unpruned if not s.reads_every_partition]
             pruned_ms = report.chunks_time_ms - sum(s.total_time_ms for s in report.unpruned)
@@ -499,7 +507,7 @@ class PartitionMetricsCollector:
                 counts.add_metric([kind], number)
                 seconds.add_metric([kind], max(ms, 0.0) / 1000)
             share.add_metric([], report.every_partition_time_share)
-        return [up, read_at, counts, seconds, share]
+        return [up, read_at, counts, seconds, share, threshold]
 
 
 def make_metrics_app(
