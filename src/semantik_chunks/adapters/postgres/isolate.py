@@ -47,7 +47,6 @@ from semantik_chunks.adapters.postgres.reshape import (
     columns,
     copy_objects_onto,
     database_partition_count,
-    drop_old,
     foreign_keys,
     index_phase,
     install_capture,
@@ -55,7 +54,7 @@ from semantik_chunks.adapters.postgres.reshape import (
     preflight,
     relation_exists,
     rename_to_final,
-    reset_autovacuum,
+    swap_and_finish,
     unfinished_run,
     with_lock_retry,
 )
@@ -229,25 +228,15 @@ def _run(
     run, indexing = index_phase(bind, run, new, lambda: build_indexes(bind, copied, final, new))
     mover.copy_seconds += indexing
     mover.catch_up(bind)
-    if hooks.before_swap is not None:
-        hooks.before_swap()
-    swap_started = time.perf_counter()
-    attempts = with_lock_retry(
+    attempts, swap_seconds = swap_and_finish(
         bind,
+        run,
+        mover,
+        hooks,
         lambda: _swap(bind, run, mover, partition_num, new),
         "swapping in the new partition",
-        between=lambda: mover.catch_up(bind),
+        final,
     )
-    swap_seconds = time.perf_counter() - swap_started
-    bind.execute(
-        text(f"UPDATE {RUNS} SET swap_attempts = {attempts}, swap_seconds = {swap_seconds!r} WHERE id = {run.id}")
-    )
-    bind.execute(text(f"DELETE FROM {CURSORS} WHERE run_id = {run.id}"))
-    bind.commit()
-    drop_old(bind)
-    reset_autovacuum(bind, final)
-    if hooks.after_swap is not None:
-        hooks.after_swap()
     return ReshapeOutcome(
         kind=kind,
         from_count=n,

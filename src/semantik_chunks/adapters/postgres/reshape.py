@@ -1058,6 +1058,30 @@ def index_phase(bind: Connection, run: Run, root: str, build: Callable[[], None]
     return _set_phase(bind, run, "indexed"), took
 
 
+def swap_and_finish(
+    bind: Connection, run: Run, mover: Mover, hooks: Hooks, swap: Callable[[], None], what: str, root: str
+) -> tuple[int, float]:
+    """The one short swap transaction (retried while a lock is not granted in time, catching up between
+    attempts), then the end of the run: its figures recorded, its cursors and the old table dropped,
+    autovacuum back on under ``root``. Returns the attempts and the seconds the swap took."""
+    if hooks.before_swap is not None:
+        hooks.before_swap()
+    mover._report("swapping")
+    swap_started = time.perf_counter()
+    attempts = with_lock_retry(bind, swap, what, between=lambda: mover.catch_up(bind))
+    swap_seconds = time.perf_counter() - swap_started
+    bind.execute(
+        text(f"UPDATE {RUNS} SET swap_attempts = {attempts}, swap_seconds = {swap_seconds!r} WHERE id = {run.id}")
+    )
+    bind.execute(text(f"DELETE FROM {CURSORS} WHERE run_id = {run.id}"))
+    bind.commit()
+    drop_old(bind)
+    reset_autovacuum(bind, root)
+    if hooks.after_swap is not None:
+        hooks.after_swap()
+    return attempts, swap_seconds
+
+
 def _swap_reshape(bind: Connection, run: Run, mover: Mover, with_monitoring: bool) -> None:
     """The one short transaction (its lock_timeout set by the caller)."""
     took = _Stopwatch()
@@ -1386,26 +1410,15 @@ class PostgresTableReshaper:
                 bind.execute(text(statement))
             bind.commit()
         mover.catch_up(bind)
-        if self.hooks.before_swap is not None:
-            self.hooks.before_swap()
-        mover._report("swapping")
-        swap_started = time.perf_counter()
-        attempts = with_lock_retry(
+        attempts, swap_seconds = swap_and_finish(
             bind,
+            run,
+            mover,
+            self.hooks,
             lambda: _swap_reshape(bind, run, mover, with_monitoring),
             "swapping in the new table",
-            between=lambda: mover.catch_up(bind),
+            "chunks",
         )
-        swap_seconds = time.perf_counter() - swap_started
-        bind.execute(
-            text(f"UPDATE {RUNS} SET swap_attempts = {attempts}, swap_seconds = {swap_seconds!r} WHERE id = {run.id}")
-        )
-        bind.execute(text(f"DELETE FROM {CURSORS} WHERE run_id = {run.id}"))
-        bind.commit()
-        drop_old(bind)
-        reset_autovacuum(bind, "chunks")
-        if self.hooks.after_swap is not None:
-            self.hooks.after_swap()
         if with_monitoring:
             # The stats built beside the old table carry old partition numbers until refreshed.
             bind.execute(text("SELECT refresh_collection_chunking_stats()"))
