@@ -166,17 +166,32 @@ async def profile_add_many(engine: AsyncEngine, chunks: Sequence[Chunk], batch: 
     pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
 
+def drop_on_every_partition(suffix: str) -> str:
+    """Since migration sc0007 the keys are declared on each partition, named ``<partition>_<suffix>``
+    (adapters/postgres/local_keys.py): drop that one on all of them."""
+    return f"""
+DO $$
+DECLARE p record;
+BEGIN
+    FOR p IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'chunks'::regclass LOOP
+        EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', p.relname, left(p.relname || '_{suffix}', 63));
+    END LOOP;
+END
+$$"""
+
+
 # What the server does per row of COPY, taken apart on this (temporary) database: each step removes one
 # more piece of the table's work, and the same prebuilt rows are copied again.
 SERVER_STEPS = (
     ("the table as migrated", ()),
-    ("without the FK to collections", ("ALTER TABLE chunks DROP CONSTRAINT chunks_collection_id_fkey",)),
+    ("without the FK to collections", (drop_on_every_partition("collection_id_fkey"),)),
     ("and without the partition CHECK", (f"ALTER TABLE chunks DROP CONSTRAINT {PARTITION_CHECK}",)),
     (
         "and without the 4 secondary indexes",
         tuple(f"DROP INDEX {ddl.split(' ON ')[0].split()[-1]}" for ddl in CHUNK_INDEXES),
     ),
-    ("and without the primary key", ("ALTER TABLE chunks DROP CONSTRAINT chunks_pkey",)),
+    ("and without the primary key", (drop_on_every_partition("pkey"),)),
 )
 
 
