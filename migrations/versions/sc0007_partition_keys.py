@@ -69,12 +69,7 @@ def downgrade() -> None:
             _fresh_partitions(),
         )
         return
-    foreign = bind.execute(
-        text(
-            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'chunks'::regclass AND c.relkind = 'f'"
-        )
-    ).scalar_one()
+    foreign = len(bind.execute(text(local_keys.FOREIGN_PARTITIONS)).all())
     if foreign:
         raise RuntimeError(
             f"{foreign} partitions of chunks are on other servers: move them home first "

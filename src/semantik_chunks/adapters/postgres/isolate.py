@@ -54,6 +54,7 @@ from semantik_chunks.adapters.postgres.reshape import (
     preflight,
     relation_exists,
     rename_to_final,
+    stored_partition_keys,
     swap_and_finish,
     unfinished_run,
     with_lock_retry,
@@ -104,7 +105,7 @@ def _build(bind: Connection, run: Run, partition_num: int, layout: list[tuple[st
     )
     for constraint, definition in foreign_keys(bind):
         bind.execute(text(f"ALTER TABLE {_quote(new)} ADD CONSTRAINT {_quote(constraint)} {definition}"))
-    add_partition_foreign_keys(bind, new, final)
+    add_partition_foreign_keys(bind, stored_partition_keys(bind), new, final)
     for collection_id, parts in layout:
         sub = name(isolated_name(final, collection_id))
         value = bind.execute(text("SELECT quote_literal(CAST(:c AS text))"), {"c": collection_id}).scalar_one()
@@ -130,7 +131,7 @@ def build_indexes(bind: Connection, run: Run, final: str, new: str) -> None:
     every index the parent's indexes need."""
     name = Namer(bind, run.id)
     add_primary_key(bind, new)
-    add_partition_unique_keys(bind, new, final, name)
+    add_partition_unique_keys(bind, stored_partition_keys(bind), new, final, name)
     for template in partition_index_templates(bind, [final]):
         index = "" if template.name is None else _quote(name(template.name.replace("{table}", final, 1)))
         bind.execute(text(template.render(index, _quote(new))))

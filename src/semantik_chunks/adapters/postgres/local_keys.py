@@ -35,6 +35,11 @@ LOCAL_PARTITIONS = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = 'chunks'::regclass AND c.relkind IN ('r', 'p') ORDER BY c.relname
 """
+# Partitions of chunks that are foreign tables (on another server, docs/scale-out.md), by name.
+FOREIGN_PARTITIONS = """
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'chunks'::regclass AND c.relkind = 'f' ORDER BY c.relname
+"""
 STORED_KEYS = f"SELECT suffix, kind::text, definition FROM {KEYS_TABLE} ORDER BY position"
 
 CREATE_KEYS_TABLE = f"""

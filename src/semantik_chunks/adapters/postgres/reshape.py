@@ -380,14 +380,7 @@ def _refuse_partitions_elsewhere(bind: Connection, partition_num: int | None) ->
                 f"partition moves between servers are unfinished (partitions {moving}): run their "
                 "`semantik-chunks place` command again to finish them first"
             )
-    foreign = list(
-        bind.execute(
-            text(
-                """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                   WHERE i.inhparent = 'chunks'::regclass AND c.relkind = 'f' ORDER BY c.relname"""
-            )
-        ).scalars()
-    )
+    foreign = list(bind.execute(text(local_keys.FOREIGN_PARTITIONS)).scalars())
     if partition_num is not None:
         own = partition_table_name(partition_num, database_partition_count(bind))
         foreign = [name for name in foreign if name == own]
@@ -406,18 +399,22 @@ def stored_partition_keys(bind: Connection) -> list[tuple[str, str, str]]:
     return [(r[0], r[1], r[2]) for r in bind.execute(text(local_keys.STORED_KEYS))]
 
 
-def add_partition_foreign_keys(bind: Connection, table: str, final: str) -> None:
-    """The stored foreign keys on ``table`` (to become partition ``final``), named as sc0007 names them."""
-    for suffix, kind, definition in stored_partition_keys(bind):
+def add_partition_foreign_keys(bind: Connection, keys: Sequence[tuple[str, str, str]], table: str, final: str) -> None:
+    """The foreign keys of ``keys`` (``stored_partition_keys``) on ``table`` (to become partition ``final``),
+    named as sc0007 names them."""
+    for suffix, kind, definition in keys:
         if kind == "f":
             constraint = local_keys.partition_constraint_name(final, suffix)
             bind.execute(text(f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(constraint)} {definition}"))
 
 
-def add_partition_unique_keys(bind: Connection, table: str, final: str, name: Callable[[str], str]) -> None:
-    """The stored primary (and unique) keys on ``table`` (to become partition ``final``), unless it has
-    them (an index phase killed after them); ``name`` gives the index a free name until the swap."""
-    for suffix, kind, definition in stored_partition_keys(bind):
+def add_partition_unique_keys(
+    bind: Connection, keys: Sequence[tuple[str, str, str]], table: str, final: str, name: Callable[[str], str]
+) -> None:
+    """The primary (and unique) keys of ``keys`` (``stored_partition_keys``) on ``table`` (to become partition
+    ``final``), unless it has them (an index phase killed after them); ``name`` gives the index a free name
+    until the swap."""
+    for suffix, kind, definition in keys:
         if kind not in ("p", "u"):
             continue
         if bind.execute(
@@ -964,10 +961,11 @@ def _build_new_table(bind: Connection, run: Run) -> None:
     )
     for constraint, definition in foreign_keys(bind):
         bind.execute(text(f"ALTER TABLE {NEW_TABLE} ADD CONSTRAINT {_quote(constraint)} {definition}"))
+    keys = stored_partition_keys(bind)
     for i in range(m):
         part = name(partition_table_name(i, m))
         bind.execute(text(f"CREATE TABLE {_quote(part)} PARTITION OF {NEW_TABLE} FOR VALUES IN ({i}) {NO_AUTOVACUUM}"))
-        add_partition_foreign_keys(bind, part, partition_table_name(i, m))
+        add_partition_foreign_keys(bind, keys, part, partition_table_name(i, m))
     # The indexes, the primary key included, are built after the copy (index_phase): sorted once, not
     # maintained row by row. Nothing reads the new table before then.
 
@@ -1030,9 +1028,10 @@ def build_reshape_indexes(bind: Connection, run: Run) -> None:
     templates = partition_index_templates(
         bind, [partition_table_name(i, run.from_count) for i in range(run.from_count)]
     )
+    stored = stored_partition_keys(bind)
     for number, part in sorted(children(bind, NEW_TABLE).items()):
         final = partition_table_name(number, run.to_count)
-        add_partition_unique_keys(bind, part, final, name)
+        add_partition_unique_keys(bind, stored, part, final, name)
         for template in templates:
             index = "" if template.name is None else _quote(name(template.name.replace("{table}", final, 1)))
             bind.execute(text(template.render(index, _quote(part))))

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from semantik_chunks.adapters.postgres import maintenance
+from semantik_chunks.adapters.postgres import local_keys, maintenance
 from semantik_chunks.adapters.postgres.engine import apply_timeouts
 from semantik_chunks.adapters.postgres.errors import database_errors
 from semantik_chunks.adapters.postgres.monitoring_sql import ISOLATED_QUERY, STATS_MATVIEW
@@ -61,10 +61,6 @@ _HOUR_WRITES = (
     "SELECT partition_key, count(*) FROM chunks "
     "WHERE created_at > chunks_written_since('1 hour') GROUP BY partition_key"
 )
-_ANY_FOREIGN_PARTITION = """
-SELECT EXISTS (SELECT 1 FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
-               WHERE i.inhparent = 'chunks'::regclass AND c.relkind = 'f')
-"""
 # The library's own statements that name chunks and read every partition by design (as the monitoring views
 # do, whose reads do not name chunks), as pg_stat_statements records them: `semantik-chunks queries` leaves
 # them out of its report (adapters/postgres/statements.py).
@@ -181,7 +177,7 @@ class PostgresPartitionStatistics:
 
     async def last_hour_writes(self) -> dict[int, int]:
         written = dict.fromkeys(range(self._partition_count), 0)
-        if (await self._fetch(_ANY_FOREIGN_PARTITION))[0][0]:
+        if await self._fetch(local_keys.FOREIGN_PARTITIONS):
             # _HOUR_WRITES scans chunks itself, so it would read a partition on another server through its
             # foreign table, and fail while that server is down: then the view, which reads those
             # partitions from their servers' own statistics (docs/scale-out.md).
