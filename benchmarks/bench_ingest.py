@@ -13,7 +13,10 @@ migrates a fresh database (100 partitions), and loads chunks of about 300 bytes 
    rows a statement), as the adapter does;
 3. asyncpg's COPY of the same prebuilt rows (the storage path alone);
 4. COPY: the same ``--sample`` rows through ``PostgresChunkRepository.add_many``;
-5. COPY: all ``--rows`` rows through ``add_many``, one caller, then ``--concurrency`` callers.
+5. COPY: all ``--rows`` rows through ``add_many``, one caller, then ``--concurrency`` callers (tasks of
+   one event loop, sharing its Python thread), then ``--processes`` callers (a process each, as a host's
+   Celery prefork workers or uvicorn workers would be; each builds its share of the rows before the clock
+   starts, and all start together).
 
 The table is emptied before each step, so every path starts from the same empty table. Times
 include the adapter's validation (``prepare_batch``); building the ``Chunk`` objects does not
@@ -35,6 +38,7 @@ import contextlib
 import cProfile
 import gc
 import json
+import multiprocessing
 import os
 import platform
 import pstats
@@ -111,6 +115,75 @@ async def copy_path(engine: AsyncEngine, chunks: Sequence[Chunk], batch: int, co
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - start
+
+
+def process_caller(
+    url: str,
+    rows: int,
+    collections: Sequence[str],
+    batch: int,
+    index: int,
+    callers: int,
+    start: multiprocessing.synchronize.Barrier,
+    finish: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.Queue[tuple[float, float]],
+) -> None:
+    """One of ``--processes`` callers: every ``callers``-th batch of the same rows as one caller loads, through
+    an engine of its own; connected before ``start``, connections kept until ``finish`` (so that the parent
+    can read their backends' CPU). Puts (the time it finished, its own CPU seconds) on ``results``."""
+    mine = [part for k, part in enumerate(batches(make_chunks(rows, collections), batch)) if k % callers == index]
+    gc.collect()
+    gc.freeze()
+
+    async def load() -> None:
+        engine = create_engine(url)
+        repo = PostgresChunkRepository(engine, 100)
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")  # connected before the clock starts, like the one caller
+        await asyncio.to_thread(start.wait)
+        cpu = time.process_time()
+        for part in mine:
+            await repo.add_many(part)
+        results.put((time.perf_counter(), time.process_time() - cpu))
+        await asyncio.to_thread(finish.wait)
+        await engine.dispose()
+
+    asyncio.run(load())
+
+
+async def processes_path(engine: AsyncEngine, url: str, args: argparse.Namespace, collections: Sequence[str]) -> float:
+    """``--processes`` callers at once, each a process of its own (``process_caller``); prints like ``measure``."""
+    context = multiprocessing.get_context("spawn")
+    start, finish = context.Barrier(args.processes + 1), context.Barrier(args.processes + 1)
+    results: multiprocessing.Queue[tuple[float, float]] = context.Queue()
+    children = [
+        context.Process(
+            target=process_caller,
+            args=(url, args.rows, collections, args.batch, i, args.processes, start, finish, results),
+        )
+        for i in range(args.processes)
+    ]
+    for child in children:
+        child.start()
+    await asyncio.to_thread(start.wait, 600)
+    began = time.perf_counter()
+    server_before = backend_cpu_seconds(await backends(engine))
+    done = [await asyncio.to_thread(results.get, True, 600) for _ in children]
+    server_after = backend_cpu_seconds(await backends(engine))
+    await asyncio.to_thread(finish.wait, 600)
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0, f"a caller process failed ({child.exitcode})"
+    seconds = max(end for end, _ in done) - began
+    client = sum(cpu for _, cpu in done)
+    server = sum(after - server_before.get(pid, 0.0) for pid, after in server_after.items())
+    rows = args.rows
+    label = f"add_many (all, {args.processes} processes)"
+    print(
+        f"{label:<34} {rows:>9,} rows {seconds:7.2f} s {rows / seconds:>9,.0f} rows/s   CPU per row: "
+        f"client {client / rows * 1e6:5.1f} us, server {server / rows * 1e6:5.1f} us   load {load_average()}"
+    )
+    return rows / seconds
 
 
 def rows_of(chunks: Sequence[Chunk]) -> list[dict[str, object]]:
@@ -377,6 +450,10 @@ async def run(url: str, args: argparse.Namespace) -> None:
                 engine, label, n_all, copy_path(engine, everything, batch, args.concurrency)
             )
         callers.report(label)
+    copy_processes = None
+    if args.processes > 1:
+        await empty(engine)
+        copy_processes = await processes_path(engine, url, args, collections)
     start = time.perf_counter()
     run_validation(everything, batch)
     print(f"{'  prepare_batch alone (all)':<34} {n_all:>9,} rows {time.perf_counter() - start:7.2f} s")
@@ -397,7 +474,14 @@ async def run(url: str, args: argparse.Namespace) -> None:
         f"{copy_sample / raw:.2f} (goal >= 0.9)"
     )
     if copy_concurrent:
-        print(f"{args.concurrency} callers / one caller (all rows): {copy_concurrent / copy_all:.2f} (goal >= 1.5)")
+        print(
+            f"{args.concurrency} callers in one process / one caller (all rows): {copy_concurrent / copy_all:.2f} "
+            "(goal >= 1.5)"
+        )
+    if copy_processes:
+        print(
+            f"{args.processes} caller processes / one caller (all rows): {copy_processes / copy_all:.2f} (goal >= 1.5)"
+        )
     if args.profile:
         await empty(engine)
         await profile_add_many(engine, sample, batch, args.profile)
@@ -413,6 +497,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000, help="chunks per add_many / executemany call")
     parser.add_argument("--collections", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=1, help="also run COPY with this many callers at once")
+    parser.add_argument("--processes", type=int, default=1, help="also run COPY with this many callers, a process each")
     parser.add_argument("--repeat", type=int, default=3, help="alternate asyncpg COPY and add_many this often")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N of a cProfile of add_many")
     parser.add_argument(
