@@ -329,6 +329,32 @@ def test_migrate_current_and_history_as_json_follow_the_database(make_database: 
     assert all(r["description"] for r in revisions)
 
 
+def test_migrate_current_and_history_take_the_options_given_to_migrate_before_them(
+    make_database: Callable[[], str],
+) -> None:
+    url, other = make_database(), make_database()
+    assert document(url, "migrate", "--to", "sc0002")["revisions"] == ["sc0002"]
+    runner = CliRunner()
+    # `migrate --db-url URL --format json current`: that database, as JSON (it read the default one, as a table).
+    found = runner.invoke(app, ["migrate", "--db-url", url, "--format", "json", "current"])
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)["revisions"] == ["sc0002"]
+    history = runner.invoke(app, ["migrate", "--format", "json", "history", "--db-url", url])
+    assert [r["applied"] for r in json.loads(history.stdout)["revisions"]][:3] == [True, True, False]
+    # The subcommand's own options win over the group's.
+    own = runner.invoke(app, ["migrate", "--db-url", other, "--format", "json", "current", "--db-url", url])
+    assert json.loads(own.stdout)["revisions"] == ["sc0002"]
+    table = runner.invoke(app, ["migrate", "--db-url", url, "--format", "json", "current", "--format", "table"])
+    assert table.stdout.strip().endswith("is at revision sc0002.")
+    # What changes something is migrate's own: refused with a subcommand, nothing changed.
+    for option in (["--to", "base"], ["--partitions", "8"], ["--dry-run"]):
+        refused = runner.invoke(app, ["migrate", "--db-url", url, *option, "current"])
+        assert refused.exit_code == 2, refused.output
+        assert f"{option[0]} belongs to `migrate` itself, not to `migrate current`" in refused.stderr
+    assert document(url, "migrate", "current")["revisions"] == ["sc0002"]
+    assert document(other, "migrate", "current")["revisions"] == []
+
+
 def test_migrate_with_another_partition_count_points_to_reshape_and_changes_nothing(
     make_database: Callable[[], str],
 ) -> None:

@@ -363,6 +363,16 @@ def migrate(
     run loses nothing; run it again to finish). See docs/adoption.md. A database migrated for another
     partition count is an error: `semantik-chunks reshape --partitions N` changes the count."""
     if ctx.invoked_subcommand is not None:
+        # `migrate --db-url URL current`: the subcommand reads the group's --db-url and --format (never the
+        # default database instead of the one named); the options that change something belong to migrate.
+        given = [name for name, value in (("--partitions", partitions), ("--to", to)) if value is not None]
+        given += ["--dry-run"] if dry_run else []
+        if given:
+            raise typer.BadParameter(
+                f"{', '.join(given)} belongs to `migrate` itself, not to `migrate {ctx.invoked_subcommand}`",
+                param_hint=given[0],
+            )
+        ctx.meta[_MIGRATE_OPTIONS] = (db_url, output if _given(ctx, "output") else None)
         return
     with _one_line_failures():
         make = runtime.containers(ctx.obj)
@@ -420,9 +430,31 @@ async def _migrate(container: Container, revision: str | None = None) -> tuple[t
     return applied, moved
 
 
+_MIGRATE_OPTIONS = "semantik_chunks.migrate_options"
+
+
+def _given(ctx: typer.Context, parameter: str) -> bool:
+    """Whether ``parameter`` was on the command line (by name: typer may bring its own copy of click's enum)."""
+    source = ctx.get_parameter_source(parameter)
+    return source is not None and source.name != "DEFAULT"
+
+
+def _with_group_options(
+    ctx: typer.Context, db_url: str | None, output: OutputFormat
+) -> tuple[str | None, OutputFormat]:
+    """A subcommand's own --db-url and --format, else those given to `migrate` before it."""
+    group_url, group_output = ctx.meta.get(_MIGRATE_OPTIONS, (None, None))
+    if db_url is None:
+        db_url = group_url
+    if not _given(ctx, "output") and group_output is not None:
+        output = group_output
+    return db_url, output
+
+
 @migrate_app.command("current")
 def migrate_current(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """The library's revision the database is at ((none) before the first migration)."""
+    db_url, output = _with_group_options(ctx, db_url, output)
     with _one_line_failures():
         make = runtime.containers(ctx.obj)
         settings, target = runtime.select_database(db_url, make)
@@ -438,6 +470,7 @@ def migrate_current(ctx: typer.Context, db_url: DbUrl = None, output: Format = O
 @migrate_app.command("history")
 def migrate_history(ctx: typer.Context, db_url: DbUrl = None, output: Format = OutputFormat.table) -> None:
     """Every revision of the library, oldest first, and which the database has."""
+    db_url, output = _with_group_options(ctx, db_url, output)
     with _one_line_failures():
         make = runtime.containers(ctx.obj)
         settings, target = runtime.select_database(db_url, make)
