@@ -11,10 +11,11 @@ to contain every partitioning column, and the host's key is ``(id, collection_id
 Hashing ``id`` splits the collection into K tables of equal size (what vacuum and index builds need);
 a document's chunks are spread over the K parts, each read through its ``document_id`` index.
 
-The same machinery as a reshape (``reshape.py``): build beside, capture, copy, catch up, then one
-short swap that detaches the old partition, attaches the new one (without a scan: a CHECK on the
-partition key proves its rows belong) and renames. ``release`` rebuilds the partition without the
-collection's sub-partition (plain again when no isolated collection is left there).
+The same machinery as a reshape (``partitions.py``; both build on ``capture.py`` and ``swap.py``):
+build beside, capture, copy, catch up, then one short swap that detaches the old partition, attaches
+the new one (without a scan: a CHECK on the partition key proves its rows belong) and renames.
+``release`` rebuilds the partition without the collection's sub-partition (plain again when no
+isolated collection is left there).
 """
 
 from __future__ import annotations
@@ -27,38 +28,35 @@ from sqlalchemy.engine import Connection
 
 from semantik_chunks.adapters.postgres import schema
 from semantik_chunks.adapters.postgres.monitoring_sql import ISOLATED_QUERY
-from semantik_chunks.adapters.postgres.reshape import (
+from semantik_chunks.adapters.postgres.reshape.capture import Mover, copy_objects_onto, install_capture
+from semantik_chunks.adapters.postgres.reshape.catalog import (
+    Namer,
+    add_partition_foreign_keys,
+    add_partition_unique_keys,
+    columns,
+    foreign_keys,
+    partition_index_templates,
+    preflight,
+    rename_to_final,
+    stored_partition_keys,
+)
+from semantik_chunks.adapters.postgres.reshape.session import with_lock_retry
+from semantik_chunks.adapters.postgres.reshape.state import (
     CURSORS,
     NAMES,
     NO_AUTOVACUUM,
     RUNS,
     Hooks,
-    Mover,
-    Namer,
     Progress,
     Run,
-    _quote,
-    _reload,
-    _set_phase,
-    _Stopwatch,
-    add_partition_foreign_keys,
-    add_partition_unique_keys,
-    add_primary_key,
-    columns,
-    copy_objects_onto,
     database_partition_count,
-    foreign_keys,
-    index_phase,
-    install_capture,
-    partition_index_templates,
-    preflight,
+    quote_ident,
     relation_exists,
-    rename_to_final,
-    stored_partition_keys,
-    swap_and_finish,
+    reload_run,
+    set_phase,
     unfinished_run,
-    with_lock_retry,
 )
+from semantik_chunks.adapters.postgres.reshape.swap import Stopwatch, add_primary_key, index_phase, swap_and_finish
 from semantik_chunks.domain.hashing import partition_for, partition_table_name
 from semantik_chunks.domain.model import IsolatedCollection
 from semantik_chunks.domain.reshape import ReshapeError, ReshapeOutcome, isolated_name
@@ -98,30 +96,34 @@ def _build(bind: Connection, run: Run, partition_num: int, layout: list[tuple[st
     partitioned = " PARTITION BY LIST (collection_id)" if layout else ""
     storage = "" if layout else f" {NO_AUTOVACUUM}"
     bind.execute(
-        text(f"CREATE TABLE {_quote(new)} (LIKE chunks INCLUDING ALL EXCLUDING INDEXES){partitioned}{storage}")
+        text(f"CREATE TABLE {quote_ident(new)} (LIKE chunks INCLUDING ALL EXCLUDING INDEXES){partitioned}{storage}")
     )
     bind.execute(
-        text(f"ALTER TABLE {_quote(new)} ADD CONSTRAINT {BOUND_CHECK} CHECK (partition_key = {partition_num})")
+        text(f"ALTER TABLE {quote_ident(new)} ADD CONSTRAINT {BOUND_CHECK} CHECK (partition_key = {partition_num})")
     )
     for constraint, definition in foreign_keys(bind):
-        bind.execute(text(f"ALTER TABLE {_quote(new)} ADD CONSTRAINT {_quote(constraint)} {definition}"))
+        bind.execute(text(f"ALTER TABLE {quote_ident(new)} ADD CONSTRAINT {quote_ident(constraint)} {definition}"))
     add_partition_foreign_keys(bind, stored_partition_keys(bind), new, final)
     for collection_id, parts in layout:
         sub = name(isolated_name(final, collection_id))
         value = bind.execute(text("SELECT quote_literal(CAST(:c AS text))"), {"c": collection_id}).scalar_one()
         by_hash = " PARTITION BY HASH (id)" if parts > 1 else f" {NO_AUTOVACUUM}"
-        bind.execute(text(f"CREATE TABLE {_quote(sub)} PARTITION OF {_quote(new)} FOR VALUES IN ({value}){by_hash}"))
+        bind.execute(
+            text(f"CREATE TABLE {quote_ident(sub)} PARTITION OF {quote_ident(new)} FOR VALUES IN ({value}){by_hash}")
+        )
         for i in range(parts if parts > 1 else 0):
             piece = name(f"{isolated_name(final, collection_id)}_p{i}")
             bind.execute(
                 text(
-                    f"CREATE TABLE {_quote(piece)} PARTITION OF {_quote(sub)} "
+                    f"CREATE TABLE {quote_ident(piece)} PARTITION OF {quote_ident(sub)} "
                     f"FOR VALUES WITH (MODULUS {parts}, REMAINDER {i}) {NO_AUTOVACUUM}"
                 )
             )
     if layout:
         default = name(f"{final}_default")
-        bind.execute(text(f"CREATE TABLE {_quote(default)} PARTITION OF {_quote(new)} DEFAULT {NO_AUTOVACUUM}"))
+        bind.execute(
+            text(f"CREATE TABLE {quote_ident(default)} PARTITION OF {quote_ident(new)} DEFAULT {NO_AUTOVACUUM}")
+        )
     # Its primary key and indexes are built after the copy (build_indexes).
     return new
 
@@ -133,28 +135,28 @@ def build_indexes(bind: Connection, run: Run, final: str, new: str) -> None:
     add_primary_key(bind, new)
     add_partition_unique_keys(bind, stored_partition_keys(bind), new, final, name)
     for template in partition_index_templates(bind, [final]):
-        index = "" if template.name is None else _quote(name(template.name.replace("{table}", final, 1)))
-        bind.execute(text(template.render(index, _quote(new))))
+        index = "" if template.name is None else quote_ident(name(template.name.replace("{table}", final, 1)))
+        bind.execute(text(template.render(index, quote_ident(new))))
     bind.commit()
 
 
 def _swap(bind: Connection, run: Run, mover: Mover, partition_num: int, new: str) -> None:
     final = partition_table_name(partition_num, run.from_count)
-    took = _Stopwatch()
+    took = Stopwatch()
     # The parent only (every writer locks it first), then the partition that is replaced (DETACH needs it).
     bind.execute(text("LOCK TABLE ONLY chunks IN ACCESS EXCLUSIVE MODE"))
-    bind.execute(text(f"LOCK TABLE {_quote(final)} IN ACCESS EXCLUSIVE MODE"))
+    bind.execute(text(f"LOCK TABLE {quote_ident(final)} IN ACCESS EXCLUSIVE MODE"))
     took("locks")
     mover.replay_all(bind)
     took("replay")
     copy_objects_onto(bind, final, new)
-    bind.execute(text(f"ALTER TABLE chunks DETACH PARTITION {_quote(final)}"))
+    bind.execute(text(f"ALTER TABLE chunks DETACH PARTITION {quote_ident(final)}"))
     took("detach")
     rename_to_final(bind, run.id, final)
     took("renames")
-    bind.execute(text(f"ALTER TABLE chunks ATTACH PARTITION {_quote(final)} FOR VALUES IN ({partition_num})"))
+    bind.execute(text(f"ALTER TABLE chunks ATTACH PARTITION {quote_ident(final)} FOR VALUES IN ({partition_num})"))
     took("attach")
-    bind.execute(text(f"ALTER TABLE {_quote(final)} DROP CONSTRAINT {BOUND_CHECK}"))
+    bind.execute(text(f"ALTER TABLE {quote_ident(final)} DROP CONSTRAINT {BOUND_CHECK}"))
     bind.execute(text(f"UPDATE {RUNS} SET phase = 'done', finished_at = now() WHERE id = {run.id}"))
     took("check")
     logger.info("swap: %s", took.report())
@@ -192,10 +194,10 @@ def _run(
             ),
             {"kind": kind, "cid": collection_id},
         ).scalar_one()
-        run = _reload(bind, run_id)
+        run = reload_run(bind, run_id)
         _build(bind, run, partition_num, sorted(layout))
         bind.execute(text(f"INSERT INTO {CURSORS} (run_id, source) VALUES ({run.id}, {partition_num})"))
-        run = _set_phase(bind, run, "built")
+        run = set_phase(bind, run, "built")
     elif run.kind != kind or run.collection_id != collection_id or (kind == "isolate" and run.parts != parts):
         raise ReshapeError(f"an unfinished `{run.pending().describe()}` is in progress; run that command again")
     final = partition_table_name(partition_num, n)
@@ -221,10 +223,10 @@ def _run(
         with_lock_retry(
             bind, lambda: install_capture(bind, final), "installing the change capture", between=lambda: None
         )
-        run = _set_phase(bind, run, "copying")
+        run = set_phase(bind, run, "copying")
     if run.phase == "copying":
         mover.copy_all(bind)
-        run = _set_phase(bind, run, "copied")
+        run = set_phase(bind, run, "copied")
     copied = run
     run, indexing = index_phase(bind, run, new, lambda: build_indexes(bind, copied, final, new))
     mover.copy_seconds += indexing
