@@ -19,12 +19,12 @@ rebuilt as sub-partitions (``isolate.py``). The procedure pg_partman and Citus u
 Progress lives in ``semantik_chunks_reshape_runs`` / ``_cursors``; a rerun of the same change
 resumes, a run with nothing to do returns ``noop``. Only one change runs at a time (an advisory lock).
 
-The modules, each using only those before it: ``state.py`` (the state tables, a run's bookkeeping,
-names and quoting), ``session.py`` (session settings, the run lock, ``lock_timeout`` and retry),
-``catalog.py`` (what the table has), ``capture.py`` (steps 2 to 4), ``swap.py`` (the index phase, the
-swap's frame, the clean-up after it), ``partitions.py`` and ``isolate.py`` (steps 1 and 5 of each
-change), ``reshaper.py`` (``PostgresTableReshaper``, the port). This module re-exports what code outside
-the package uses.
+The modules, each using only those before it (an import-linter contract in ``pyproject.toml`` checks
+it): ``state.py`` (the state tables, a run's bookkeeping, names and quoting), ``session.py`` (session
+settings, the run lock, ``lock_timeout`` and retry), ``catalog.py`` (what the table has), ``capture.py``
+(steps 2 to 4), ``swap.py`` (the index phase, the swap's frame, the clean-up after it), ``partitions.py``
+and ``isolate.py`` (steps 1 and 5 of each change), ``reshaper.py`` (``PostgresTableReshaper``, the port).
+This module re-exports what code outside the package uses.
 """
 
 from semantik_chunks.adapters.postgres.reshape.reshaper import DEFAULT_BATCH_SIZE, PostgresTableReshaper
