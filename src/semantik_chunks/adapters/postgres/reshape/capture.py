@@ -31,7 +31,7 @@ from semantik_chunks.adapters.postgres.reshape.state import (
     quote_literal,
     relation_exists,
 )
-from semantik_chunks.domain.reshape import ReshapeProgress
+from semantik_chunks.domain.reshape import ReshapeOutcome, ReshapeProgress
 
 REPLAY_BATCH = 10_000
 
@@ -124,6 +124,37 @@ class Mover:
         self.copy_seconds = self.run.copy_seconds
         self.batches = self.run.batches
         self.replayed = self.run.replayed
+
+    def outcome(
+        self,
+        kind: str,
+        from_count: int,
+        to_count: int,
+        *,
+        started: float,
+        swap: tuple[int, float],
+        resumed: bool,
+        collection_id: str | None = None,
+        split_parts: int = 1,
+    ) -> ReshapeOutcome:
+        """What the run did: this mover's figures, the swap's (``swap_and_finish``'s attempts and seconds)
+        and the time since ``started`` (``time.perf_counter``)."""
+        attempts, swap_seconds = swap
+        return ReshapeOutcome(
+            kind=kind,
+            from_count=from_count,
+            to_count=to_count,
+            rows_copied=self.rows_copied,
+            changes_replayed=self.replayed,
+            batches=self.batches,
+            copy_seconds=self.copy_seconds,
+            seconds=time.perf_counter() - started,
+            swap_seconds=swap_seconds,
+            swap_attempts=attempts,
+            resumed=resumed,
+            collection_id=collection_id,
+            split_parts=split_parts,
+        )
 
     @property
     def _select_list(self) -> str:

@@ -231,7 +231,7 @@ def _run(
     run, indexing = index_phase(bind, run, new, lambda: build_indexes(bind, copied, final, new))
     mover.copy_seconds += indexing
     mover.catch_up(bind)
-    attempts, swap_seconds = swap_and_finish(
+    swap = swap_and_finish(
         bind,
         run,
         mover,
@@ -240,20 +240,8 @@ def _run(
         "swapping in the new partition",
         final,
     )
-    return ReshapeOutcome(
-        kind=kind,
-        from_count=n,
-        to_count=n,
-        rows_copied=mover.rows_copied,
-        changes_replayed=mover.replayed,
-        batches=mover.batches,
-        copy_seconds=mover.copy_seconds,
-        seconds=time.perf_counter() - started,
-        swap_seconds=swap_seconds,
-        swap_attempts=attempts,
-        resumed=resumed,
-        collection_id=collection_id,
-        split_parts=parts,
+    return mover.outcome(
+        kind, n, n, started=started, swap=swap, resumed=resumed, collection_id=collection_id, split_parts=parts
     )
 
 

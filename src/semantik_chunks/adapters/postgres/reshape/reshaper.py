@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -66,6 +66,7 @@ from semantik_chunks.domain.reshape import (
     ReshapeOutcome,
 )
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -111,16 +112,16 @@ class PostgresTableReshaper:
         self._batch_size = batch_size
         self.hooks = hooks or Hooks()
 
-    async def _read(self, work: Callable[[Connection], Any]) -> Any:
+    async def _read(self, work: Callable[[Connection], T]) -> T:
         async with database_errors(), self._engine.connect() as conn:
             return await conn.run_sync(work)
 
-    async def _change(self, work: Callable[[Connection], Any]) -> Any:
+    async def _change(self, work: Callable[[Connection], T]) -> T:
         async with database_errors(), self._engine.connect() as conn:
             return await conn.run_sync(self._locked, work)
 
     @staticmethod
-    def _locked(bind: Connection, work: Callable[[Connection], Any]) -> Any:
+    def _locked(bind: Connection, work: Callable[[Connection], T]) -> T:
         prepare_session(bind)
         take_run_lock(bind)
         try:
@@ -132,12 +133,10 @@ class PostgresTableReshaper:
             release_run_lock(bind)
 
     async def current_partition_count(self) -> int:
-        result: int = await self._read(database_partition_count)
-        return result
+        return await self._read(database_partition_count)
 
     async def collection_footprints(self) -> list[CollectionFootprint]:
-        result: list[CollectionFootprint] = await self._read(collection_footprints)
-        return result
+        return await self._read(collection_footprints)
 
     async def collection_exists(self, collection_id: str) -> bool:
         def exists(bind: Connection) -> bool:
@@ -147,12 +146,10 @@ class PostgresTableReshaper:
                 ).scalar_one()
             )
 
-        result: bool = await self._read(exists)
-        return result
+        return await self._read(exists)
 
     async def isolated_collections(self) -> list[IsolatedCollection]:
-        result: list[IsolatedCollection] = await self._read(isolate.isolated_collections)
-        return result
+        return await self._read(isolate.isolated_collections)
 
     async def move_rate(self) -> float | None:
         def rate(bind: Connection) -> float | None:
@@ -167,16 +164,14 @@ class PostgresTableReshaper:
             ).scalar_one_or_none()
             return None if value is None else float(value)
 
-        result: float | None = await self._read(rate)
-        return result
+        return await self._read(rate)
 
     async def pending(self) -> PendingChange | None:
         def find(bind: Connection) -> PendingChange | None:
             run = unfinished_run(bind)
             return None if run is None else run.pending()
 
-        result: PendingChange | None = await self._read(find)
-        return result
+        return await self._read(find)
 
     async def previous_count(self) -> int | None:
         def previous(bind: Connection) -> int | None:
@@ -190,8 +185,7 @@ class PostgresTableReshaper:
             ).scalar_one_or_none()
             return None if value is None else int(value)
 
-        result: int | None = await self._read(previous)
-        return result
+        return await self._read(previous)
 
     async def abandon(self) -> PendingChange | None:
         def abandon(bind: Connection) -> PendingChange | None:
@@ -201,24 +195,20 @@ class PostgresTableReshaper:
             _abandon_build(bind, run)
             return run.pending()
 
-        result: PendingChange | None = await self._change(abandon)
-        return result
+        return await self._change(abandon)
 
     async def reshape(self, target: int, progress: Progress | None = None) -> ReshapeOutcome:
-        result: ReshapeOutcome = await self._change(lambda bind: self._reshape(bind, target, progress))
-        return result
+        return await self._change(lambda bind: self._reshape(bind, target, progress))
 
     async def isolate(self, collection_id: str, parts: int, progress: Progress | None = None) -> ReshapeOutcome:
-        result: ReshapeOutcome = await self._change(
+        return await self._change(
             lambda bind: isolate.run_isolation(bind, collection_id, parts, self._batch_size, progress, self.hooks)
         )
-        return result
 
     async def release(self, collection_id: str, progress: Progress | None = None) -> ReshapeOutcome:
-        result: ReshapeOutcome = await self._change(
+        return await self._change(
             lambda bind: isolate.run_release(bind, collection_id, self._batch_size, progress, self.hooks)
         )
-        return result
 
     # -- reshape ---------------------------------------------------------------------------------
 
@@ -297,7 +287,7 @@ class PostgresTableReshaper:
                 bind.execute(text(statement))
             bind.commit()
         mover.catch_up(bind)
-        attempts, swap_seconds = swap_and_finish(
+        swap = swap_and_finish(
             bind,
             run,
             mover,
@@ -312,16 +302,4 @@ class PostgresTableReshaper:
             bind.commit()
         mover.report("done")
         logger.info("reshaped chunks from %d to %d partitions: %d rows copied", n, m, mover.rows_copied)
-        return ReshapeOutcome(
-            kind="partitions",
-            from_count=n,
-            to_count=m,
-            rows_copied=mover.rows_copied,
-            changes_replayed=mover.replayed,
-            batches=mover.batches,
-            copy_seconds=mover.copy_seconds,
-            seconds=time.perf_counter() - started,
-            swap_seconds=swap_seconds,
-            swap_attempts=attempts,
-            resumed=resumed,
-        )
+        return mover.outcome("partitions", n, m, started=started, swap=swap, resumed=resumed)
