@@ -11,6 +11,7 @@ adapter (the CLI's containers).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
@@ -38,10 +39,11 @@ class ReadOnce:
     def partition_count(self) -> int:
         return self._inner.partition_count
 
-    async def _once(self, question: Hashable, read: Callable[[], Awaitable[list[T]]]) -> list[T]:
+    async def _once(self, question: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         if question not in self._answers:
             self._answers[question] = await read()
-        return list(self._answers[question])  # a copy: callers may sort what they get
+        answer: T = copy.copy(self._answers[question])  # a copy: callers may sort or change what they get
+        return answer
 
     async def partition_snapshots(self, *, exact: bool = False) -> list[PartitionSnapshot]:
         return await self._once(("snapshots", exact), lambda: self._inner.partition_snapshots(exact=exact))
@@ -50,9 +52,7 @@ class ReadOnce:
         return await self._once("activity", self._inner.write_activity)
 
     async def last_hour_writes(self) -> dict[int, int]:
-        if "hour_writes" not in self._answers:
-            self._answers["hour_writes"] = await self._inner.last_hour_writes()
-        return dict(self._answers["hour_writes"])  # a copy, as for the lists
+        return await self._once("hour_writes", self._inner.last_hour_writes)
 
     async def collection_counts(
         self, *, partition_num: int | None = None, limit: int | None = None, exact: bool = False
